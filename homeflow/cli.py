@@ -1,0 +1,212 @@
+"""The `homeflow` command: argument parsing and the subcommands; the work lives elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from homeflow import __version__
+from homeflow.conductor import prepare_plan
+from homeflow.errors import HomeflowError
+from homeflow.journal import Journal
+from homeflow.routine.plan import Cue, CueKind, Plan, build_plan, estimate_speech_s
+from homeflow.routine.progression import next_level
+from homeflow.service import build_rooms, build_speakers, serve
+from homeflow.settings import SettingsError, load, summary
+from homeflow.settings.model import Settings
+from homeflow.speech import engine_problem
+
+log = logging.getLogger("homeflow")
+
+DEFAULT_CONFIG = "config/homeflow.yaml"
+EXIT_BAD_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except HomeflowError as exc:
+        print(f"homeflow: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        log.debug("unexpected error", exc_info=True)
+        print(f"homeflow: unexpected error: {exc!r} (run with -v for details)", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="homeflow", description="Guided routines run by your home.")
+    parser.add_argument("--version", action="version", version=f"homeflow {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=Path(os.environ.get("HOMEFLOW_CONFIG", DEFAULT_CONFIG)),
+        help=f"settings file (default $HOMEFLOW_CONFIG or {DEFAULT_CONFIG})",
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", parents=[config], help="validate the settings and routines")
+    check.set_defaults(func=cmd_check)
+
+    plan = sub.add_parser("plan", parents=[config], help="print a routine's timeline")
+    plan.add_argument("routine", help="routine id (its file name without .yaml)")
+    plan.add_argument("--json", action="store_true", help="print JSON")
+    plan.add_argument("--reps", type=int, help="plan at this repetition level instead of the next run's")
+    plan.set_defaults(func=cmd_plan)
+
+    run = sub.add_parser("run", parents=[config], help="run the service")
+    run.add_argument(
+        "--time-scale",
+        type=float,
+        default=float(os.environ.get("HOMEFLOW_TIME_SCALE", "1")),
+        help="run routines N times faster (demos, tests; default $HOMEFLOW_TIME_SCALE or 1)",
+    )
+    run.set_defaults(func=cmd_run)
+
+    history = sub.add_parser("history", parents=[config], help="list past runs")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.add_argument("--limit", type=int, default=20)
+    history.add_argument("--routine", help="only this routine")
+    history.set_defaults(func=cmd_history)
+    return parser
+
+
+def device_problems(settings: Settings) -> list[str]:
+    """What the settings ask for that this host lacks, found now rather than mid-routine."""
+    problems = []
+    if settings.speakers and (problem := engine_problem()):
+        problems.append(f"{settings.path}: speakers: {problem}")
+    return problems
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = load(args.config)
+    problems = device_problems(settings)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return EXIT_BAD_CONFIG
+    print(summary(settings))
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    settings = load(args.config)
+    routine = settings.routines.get(args.routine)
+    if routine is None:
+        known = ", ".join(sorted(settings.routines)) or "none"
+        print(
+            f"homeflow: no routine {args.routine!r} in {settings.routines_dir} (known: {known})",
+            file=sys.stderr,
+        )
+        return 1
+    if args.reps is not None:
+        reps, reason = args.reps, "as asked"
+    else:
+        with Journal(settings.journal) as journal:
+            level = next_level(routine.reps, journal.feedback_history(routine.id))
+        reps, reason = level.reps, level.reason
+    plan = asyncio.run(_timed_plan(settings, args.routine, reps))
+    if args.json:
+        print(json.dumps({**plan.to_json(), "reps_reason": reason}, indent=2))
+    else:
+        print(format_plan(plan, reason))
+    return 0
+
+
+async def _timed_plan(settings: Settings, routine_id: str, reps: int) -> Plan:
+    """Time the plan with the speech the service would render (cached), or an estimate without it."""
+    if engine_problem() is None:
+        room = build_rooms(settings, {}, build_speakers(settings))[routine_id]
+        return await prepare_plan(room, reps)
+    return build_plan(settings.routines[routine_id], reps, estimate_speech_s)
+
+
+def clock_text(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:04.1f}"
+
+
+def format_plan(plan: Plan, reason: str) -> str:
+    lines = [
+        f"{plan.routine_name} ({plan.routine_id}): {plan.reps} repetitions ({reason}), "
+        f"{len(plan.steps)} steps, {clock_text(plan.total_s)} in all",
+        "",
+    ]
+    for cue in plan.cues:
+        lines.append(_cue_line(cue))
+    return "\n".join(lines)
+
+
+def _cue_line(cue: Cue) -> str:
+    what = cue.describe()
+    if cue.kind is CueKind.STEP:
+        return f"\n{clock_text(cue.at):>8}  ── {what} ──"
+    if cue.kind is CueKind.END:
+        what = "end: lights restored, run logged"
+    return f"{clock_text(cue.at):>8}  {cue.kind:<5}  {what}"
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    settings = load(args.config)
+    with Journal(settings.journal) as journal:
+        runs = journal.runs(routine=args.routine, limit=args.limit)
+    if args.json:
+        print(json.dumps([r.to_json() for r in runs], indent=2))
+        return 0
+    if not runs:
+        print(f"no runs yet in {settings.journal}")
+        return 0
+    for r in runs:
+        started = r.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        took = clock_text((r.ended_at - r.started_at).total_seconds()) if r.ended_at else "-"
+        print(
+            f"{r.id:>5}  {started}  {r.routine:<16} {r.status:<11} {r.reps:>3} reps  {took:>7}  {r.trigger}"
+        )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load(args.config)
+    if args.time_scale <= 0:
+        print(f"homeflow: --time-scale must be > 0, got {args.time_scale:g}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    for problem in device_problems(settings):
+        print(problem, file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    asyncio.run(_serve(settings, args.time_scale))
+    return 0
+
+
+async def _serve(settings: Settings, time_scale: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, stop, time_scale=time_scale)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

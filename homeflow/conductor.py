@@ -1,0 +1,298 @@
+"""The Conductor: one active run per routine, started and steered by buttons and commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import aiomqtt
+
+from homeflow.clock import Clock
+from homeflow.devices.base import Light, LightSnapshot, Speaker
+from homeflow.journal import Journal, RunStatus, utcnow
+from homeflow.mqtt import MqttConnection, describe, payload_text
+from homeflow.routine.model import Routine
+from homeflow.routine.plan import Cue, CueKind, Plan, build_plan, estimate_speech_s, sentences
+from homeflow.routine.progression import next_level
+from homeflow.runner import Runner, RunState
+from homeflow.settings.model import Zigbee2MqttButton
+
+log = logging.getLogger(__name__)
+
+RESTORE_TIMEOUT_S = 5.0
+
+
+class Command(StrEnum):
+    START = "start"
+    TOGGLE = "toggle"  # start when idle, else pause or resume
+    PAUSE = "pause"
+    RESUME = "resume"
+    SKIP = "skip"
+    CANCEL = "cancel"
+
+
+@dataclass(slots=True)
+class Room:
+    """A routine with the lights and speakers its automations give it."""
+
+    routine: Routine
+    lights: list[Light] = field(default_factory=list)
+    speakers: list[Speaker] = field(default_factory=list)
+    buttons: list[str] = field(default_factory=list)
+
+
+async def prepare_plan(room: Room, reps: int) -> Plan:
+    """Render every sentence on every speaker, then time the plan by the longest rendering."""
+    texts = sentences(room.routine, reps)
+    durations: dict[str, float] = {}
+    for measured in await asyncio.gather(*(s.prepare(texts) for s in room.speakers)):
+        for text, seconds in measured.items():
+            durations[text] = max(seconds, durations.get(text, 0.0))
+    return build_plan(room.routine, reps, lambda text: durations.get(text) or estimate_speech_s(text))
+
+
+@dataclass(slots=True)
+class ActiveRun:
+    room: Room
+    trigger: str
+    task: asyncio.Task[None] | None = None
+    runner: Runner | None = None  # None while the plan is being prepared
+    run_id: int | None = None
+    started_at: datetime = field(default_factory=utcnow)
+
+
+class Conductor:
+    def __init__(
+        self,
+        rooms: dict[str, Room],
+        *,
+        journal: Journal,
+        mqtt: MqttConnection,
+        clock: Clock,
+        base_topic: str,
+        time_scale: float = 1.0,
+    ) -> None:
+        self.rooms = rooms
+        self.journal = journal
+        self.mqtt = mqtt
+        self.clock = clock
+        self.base_topic = base_topic
+        self.time_scale = time_scale
+        self.active: dict[str, ActiveRun] = {}
+        self._tasks: asyncio.TaskGroup | None = None
+        mqtt.route(f"{base_topic}/+/set", self._on_set)
+        mqtt.on_connect(self.publish_all_states)
+
+    def attach(self, tasks: asyncio.TaskGroup) -> None:
+        """Runs become tasks of the service's task group."""
+        self._tasks = tasks
+
+    # -- inputs ------------------------------------------------------------------------------------
+    async def on_gesture(self, button: Zigbee2MqttButton, action: str) -> None:
+        command = button.gestures.get(action)
+        if command is None:
+            log.info("button %s: %r means nothing here (gestures: %s)", button.name, action, button.gestures)
+            return
+        for routine_id, room in self.rooms.items():
+            if button.name in room.buttons:
+                self.command(routine_id, Command(command), trigger=f"button:{button.name}")
+
+    async def _on_set(self, message: aiomqtt.Message) -> None:
+        if message.retain:
+            return  # a retained command is history, not a request
+        routine_id = message.topic.value.split("/")[-2]
+        text = payload_text(message).strip().lower()
+        if routine_id not in self.rooms:
+            log.warning("unknown routine %r: %s", routine_id, describe(message))
+            return
+        try:
+            command = Command(text)
+        except ValueError:
+            known = ", ".join(c.value for c in Command)
+            log.warning("unknown command (expected one of %s): %s", known, describe(message))
+            return
+        self.command(routine_id, command, trigger="mqtt")
+
+    def command(self, routine_id: str, command: Command, trigger: str) -> str:
+        """Carry out a command now; returns what happened, in words."""
+        run = self.active.get(routine_id)
+        if command is Command.TOGGLE:
+            if run is None:
+                command = Command.START
+            elif run.runner is not None:
+                command = Command.PAUSE if run.runner.state is RunState.RUNNING else Command.RESUME
+        if command is Command.START:
+            if run is not None:
+                return self._said(routine_id, "already running")
+            self._start(routine_id, trigger)
+            return self._said(routine_id, f"started by {trigger}")
+        if run is None:
+            return self._said(routine_id, f"{command}: not running")
+        if command is Command.CANCEL and run.runner is None and run.task is not None:
+            run.task.cancel()  # still preparing: nothing has moved yet
+            return self._said(routine_id, "cancelled while preparing")
+        runner = run.runner
+        done = (
+            runner is not None
+            and {
+                Command.PAUSE: runner.pause,
+                Command.RESUME: runner.resume,
+                Command.SKIP: runner.skip,
+                Command.CANCEL: runner.cancel,
+            }[command]()
+        )
+        return self._said(routine_id, f"{command}" if done else f"{command}: nothing to do")
+
+    @staticmethod
+    def _said(routine_id: str, what: str) -> str:
+        log.info("%s: %s", routine_id, what)
+        return what
+
+    # -- a run's life ------------------------------------------------------------------------------
+    def _start(self, routine_id: str, trigger: str) -> None:
+        if self._tasks is None:
+            raise RuntimeError("conductor is not attached to a task group")
+        run = ActiveRun(self.rooms[routine_id], trigger)
+        self.active[routine_id] = run
+        run.task = self._tasks.create_task(self._play(routine_id, run), name=f"run {routine_id}")
+
+    async def _play(self, routine_id: str, run: ActiveRun) -> None:
+        room = run.room
+        status = RunStatus.INTERRUPTED
+        snapshot: dict[str, LightSnapshot] = {}
+        try:
+            level = next_level(room.routine.reps, self.journal.feedback_history(routine_id))
+            plan = await prepare_plan(room, level.reps)
+            snapshots = await asyncio.gather(*(light.snapshot() for light in room.lights))
+            snapshot = {light.name: snap for light, snap in zip(room.lights, snapshots, strict=True)}
+            run.run_id = self.journal.start_run(routine_id, run.trigger, plan.reps, plan.total_s, snapshot)
+            run.runner = Runner(
+                plan,
+                clock=self.clock,
+                lights=room.lights,
+                speakers=room.speakers,
+                observer=_Observer(self, run),
+            )
+            await self._publish_event(routine_id, "started", run)
+            final = await run.runner.run()
+            status = RunStatus.COMPLETED if final is RunState.COMPLETED else RunStatus.CANCELLED
+        except Exception as exc:
+            log.error("%s: run failed: %s", routine_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        finally:
+            # Runs on shutdown too: give the lights back before anything else stops.
+            await asyncio.shield(self._wind_down(routine_id, run, snapshot, status))
+
+    async def _wind_down(
+        self, routine_id: str, run: ActiveRun, snapshot: dict[str, LightSnapshot], status: RunStatus
+    ) -> None:
+        await restore_lights(run.room.lights, snapshot, run.room.routine.ambience.transition_s)
+        if run.run_id is not None:
+            self.journal.finish_run(run.run_id, status)
+            log.info("%s: run %d %s", routine_id, run.run_id, status)
+        del self.active[routine_id]
+        await self.publish_state(routine_id)
+        if run.run_id is not None:
+            await self._publish_event(routine_id, str(status), run)
+
+    async def stop(self) -> None:
+        """Cancel every active run and wait until its lights are back (service shutdown)."""
+        tasks = [run.task for run in self.active.values() if run.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def recover(self, lights: dict[str, Light]) -> None:
+        """Close runs a crash left open, and give their lights back."""
+        for record in self.journal.unfinished_runs():
+            known = {name: snap for name, snap in record.light_snapshot.items() if name in lights}
+            await restore_lights([lights[name] for name in known], known, 0.0)
+            self.journal.finish_run(record.id, RunStatus.INTERRUPTED)
+            log.warning(
+                "%s: run %d was interrupted at %s; %d light(s) restored",
+                record.routine,
+                record.id,
+                record.started_at.isoformat(timespec="seconds"),
+                len(known),
+            )
+
+    # -- what the rest of the house sees -----------------------------------------------------------
+    def state_of(self, routine_id: str) -> dict[str, Any]:
+        run = self.active.get(routine_id)
+        runner = run.runner if run else None
+        if run is None or runner is None:
+            return {"state": "idle" if run is None else "starting", "step": None, "step_index": None}
+        plan = runner.plan
+        step = runner.step if runner.step >= 0 else None
+        ends_in = (runner.ends_at - self.clock.now()) / self.time_scale
+        return {
+            "state": str(runner.state),
+            "step": plan.steps[step] if step is not None else None,
+            "step_index": step,
+            "steps": len(plan.steps),
+            "reps": plan.reps,
+            "run_id": run.run_id,
+            "trigger": run.trigger,
+            "started_at": run.started_at.isoformat(timespec="seconds"),
+            "ends_at": (utcnow() + timedelta(seconds=ends_in)).isoformat(timespec="seconds"),
+        }
+
+    async def publish_state(self, routine_id: str) -> None:
+        await self.mqtt.publish(
+            f"{self.base_topic}/{routine_id}/state", self.state_of(routine_id), retain=True
+        )
+
+    async def publish_all_states(self) -> None:
+        for routine_id in self.rooms:
+            await self.publish_state(routine_id)
+
+    async def _publish_event(self, routine_id: str, event: str, run: ActiveRun) -> None:
+        await self.mqtt.publish(
+            f"{self.base_topic}/{routine_id}/event",
+            {"event": event, "run_id": run.run_id, "trigger": run.trigger, "at": utcnow().isoformat()},
+        )
+
+
+async def restore_lights(
+    lights: list[Light], snapshot: dict[str, LightSnapshot], transition_s: float
+) -> None:
+    """Give every light its snapshot back, bounded in time so shutdown never hangs on a device."""
+    lights = [light for light in lights if light.name in snapshot]
+    try:
+        async with asyncio.timeout(RESTORE_TIMEOUT_S):
+            results = await asyncio.gather(
+                *(light.restore(snapshot[light.name], transition_s) for light in lights),
+                return_exceptions=True,
+            )
+    except TimeoutError:
+        log.warning("lights not restored within %g s", RESTORE_TIMEOUT_S)
+        return
+    for light, result in zip(lights, results, strict=True):
+        if isinstance(result, Exception):
+            log.warning("light %s not restored: %s", light.name, result)
+
+
+class _Observer:
+    """Journals each cue, relays announcements and publishes state as the runner goes."""
+
+    def __init__(self, conductor: Conductor, run: ActiveRun) -> None:
+        self.conductor = conductor
+        self.run = run
+
+    async def cue_due(self, runner: Runner, index: int, cue: Cue, late_s: float) -> None:
+        c = self.conductor
+        routine_id = runner.plan.routine_id
+        if self.run.run_id is not None:
+            c.journal.record_cue(self.run.run_id, index, cue, late_s)
+        if cue.kind in (CueKind.SAY, CueKind.COUNT):
+            await c.mqtt.publish(
+                f"{c.base_topic}/{routine_id}/say",
+                {"text": cue.text, "kind": str(cue.kind), "step": cue.step, "run_id": self.run.run_id},
+            )
+
+    async def state_changed(self, runner: Runner) -> None:
+        await self.conductor.publish_state(runner.plan.routine_id)

@@ -1,0 +1,39 @@
+"""The small interfaces the runner drives: lights and speakers, one module per protocol behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from homeflow.routine.model import Ambience
+
+# What a light looked like before a run, as JSON-able data so the journal can keep it across a crash.
+LightSnapshot = dict[str, Any]
+
+
+class Light(Protocol):
+    name: str
+
+    async def snapshot(self) -> LightSnapshot:
+        """Return the light's current state, to give back to `restore` later."""
+        ...
+
+    async def apply(self, ambience: Ambience) -> None:
+        """Set brightness and colour temperature with a transition."""
+        ...
+
+    async def restore(self, snapshot: LightSnapshot, transition_s: float) -> None:
+        """Bring the light back to a snapshot."""
+        ...
+
+
+class Speaker(Protocol):
+    name: str
+
+    async def prepare(self, texts: Iterable[str]) -> Mapping[str, float]:
+        """Render every sentence ahead of a run; return each one's spoken length in seconds."""
+        ...
+
+    async def say(self, text: str) -> None:
+        """Speak a prepared sentence; returns when it has been spoken."""
+        ...

@@ -1,0 +1,97 @@
+"""The `local` speaker: clips from the speech cache played on this host by a command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from homeflow.settings.model import LocalSpeaker
+from homeflow.speech import Clip, SpeechCache, last_line
+
+log = logging.getLogger(__name__)
+
+
+class LocalSpeakerDevice:
+    """Speaks through a player command (default `aplay -q`); without audio the run goes on silently."""
+
+    def __init__(self, settings: LocalSpeaker, cache: SpeechCache) -> None:
+        self.name = settings.name
+        self._settings = settings
+        self._cache = cache
+        self._clips: dict[str, Clip] = {}
+        self._lock = asyncio.Lock()
+        self._warned = False
+
+    async def prepare(self, texts: Iterable[str]) -> Mapping[str, float]:
+        """Render every distinct text ahead of a run; return each one's length in seconds."""
+        s = self._settings
+        clips = await self._cache.render_all(texts, s.voice, s.rate_wpm, s.lead_in_s)
+        self._clips.update(clips)
+        return {text: clip.duration_s for text, clip in clips.items()}
+
+    async def say(self, text: str) -> None:
+        """Play the clip for `text` and return once it has been played (or the player failed)."""
+        clip = self._clips.get(text)
+        if clip is None:
+            log.debug("speaker %s: rendering unprepared text %r", self.name, text)
+            s = self._settings
+            clip = self._clips[text] = await self._cache.render(text, s.voice, s.rate_wpm, s.lead_in_s)
+        async with self._lock:
+            log.info("say: %s", text)
+            await self._play(clip.path)
+
+    async def _play(self, path: Path) -> None:
+        # stderr goes to a file, not a pipe: a pipe held open by a killed player's children would
+        # outlive the process and leak.
+        with tempfile.TemporaryFile() as errors:
+            spawn = asyncio.ensure_future(
+                asyncio.create_subprocess_exec(
+                    *self._settings.player,
+                    str(path),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=errors,
+                    # Its own process group, so cancelling also kills whatever a wrapper script started.
+                    start_new_session=True,
+                )
+            )
+            try:
+                # Shielded: a cancel in the middle of spawning would leak the half-made process.
+                proc = await asyncio.shield(spawn)
+            except OSError as exc:
+                self._player_failed(str(exc))
+                return
+            except asyncio.CancelledError:
+                with contextlib.suppress(OSError):
+                    await _kill(await spawn)
+                raise
+            try:
+                await proc.wait()
+            finally:
+                await _kill(proc)
+            if proc.returncode != 0:
+                errors.seek(0)
+                self._player_failed(last_line(errors.read()) or f"exit status {proc.returncode}")
+
+    def _player_failed(self, reason: str) -> None:
+        command = shlex.join(self._settings.player)
+        if self._warned:
+            log.debug("speaker %s: player `%s` failed: %s", self.name, command, reason)
+            return
+        self._warned = True
+        log.warning("speaker %s: player `%s` failed: %s; going on without sound", self.name, command, reason)
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    """End a player and anything it started; no-op once it has exited."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()

@@ -1,0 +1,9 @@
+"""homeflow's own exceptions: adapters translate foreign ones into these at the boundary."""
+
+
+class HomeflowError(Exception):
+    """An error whose message is one line a person can act on."""
+
+
+class SpeechError(HomeflowError):
+    """Speech could not be rendered (engine missing or failing)."""

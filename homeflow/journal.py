@@ -1,0 +1,218 @@
+"""The journal: every run, the cues it carried out, and the lights to give back, in one SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from homeflow.devices.base import LightSnapshot
+from homeflow.errors import HomeflowError
+from homeflow.routine.plan import Cue
+from homeflow.routine.progression import Feedback
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    routine TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL DEFAULT 'running',
+    reps INTEGER NOT NULL,
+    planned_s REAL NOT NULL,
+    light_snapshot TEXT NOT NULL DEFAULT '{}',
+    feedback TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_routine ON runs (routine, started_at);
+CREATE TABLE IF NOT EXISTS cues (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    idx INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    text TEXT,
+    planned_at REAL NOT NULL,
+    late_s REAL NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (run_id, idx)
+);
+"""
+
+
+class JournalError(HomeflowError):
+    """The journal file cannot be opened or written."""
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    routine: str
+    trigger: str
+    started_at: datetime
+    ended_at: datetime | None
+    status: RunStatus
+    reps: int
+    planned_s: float
+    light_snapshot: dict[str, LightSnapshot]
+    feedback: Feedback | None
+    cues: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "routine": self.routine,
+            "trigger": self.trigger,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "status": str(self.status),
+            "reps": self.reps,
+            "planned_s": self.planned_s,
+            "cues": self.cues,
+            "feedback": str(self.feedback) if self.feedback else None,
+        }
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Journal:
+    """A synchronous SQLite store: each write is one small WAL transaction (well under a millisecond),
+    cheaper than handing it to a thread, so it is called straight from the event loop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # WAL keeps readers (`homeflow history`) from blocking the service; NORMAL sync survives a
+            # killed process (only a power cut may lose the last transactions).
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalError(f"journal {path} was written by a newer homeflow (schema {version})")
+            self._db.executescript(SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open journal {path}: {exc}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+
+    def start_run(
+        self, routine: str, trigger: str, reps: int, planned_s: float, snapshot: dict[str, LightSnapshot]
+    ) -> int:
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (routine, trigger, utcnow().isoformat(), reps, planned_s, json.dumps(snapshot)),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def record_cue(self, run_id: int, index: int, cue: Cue, late_s: float) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cues (run_id, idx, kind, step, text, planned_at, late_s, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, index, str(cue.kind), cue.step, cue.text, cue.at, late_s, utcnow().isoformat()),
+            )
+
+    def finish_run(self, run_id: int, status: RunStatus) -> None:
+        """Close a run; a run already closed keeps its first status (a completion is logged once)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, ended_at = ? WHERE id = ? AND status = 'running'",
+                (str(status), utcnow().isoformat(), run_id),
+            )
+
+    def set_feedback(self, run_id: int, feedback: Feedback | None) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET feedback = ? WHERE id = ?", (feedback, run_id))
+
+    def runs(
+        self, routine: str | None = None, limit: int = 50, status: RunStatus | None = None
+    ) -> list[RunRecord]:
+        """Runs, newest first."""
+        query = "SELECT r.*, (SELECT count(*) FROM cues c WHERE c.run_id = r.id) FROM runs r WHERE 1=1"
+        args: list[Any] = []
+        if routine is not None:
+            query += " AND routine = ?"
+            args.append(routine)
+        if status is not None:
+            query += " AND status = ?"
+            args.append(str(status))
+        query += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        try:
+            rows = self._db.execute(query, args).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read journal {self.path}: {exc}") from None
+        return [_record(row) for row in rows]
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        return self.runs(status=RunStatus.RUNNING, limit=1000)
+
+    def feedback_history(self, routine: str) -> list[Feedback | None]:
+        """Feedback of completed runs of `routine`, oldest first: what progression replays."""
+        rows = self._db.execute(
+            "SELECT feedback FROM runs WHERE routine = ? AND status = 'completed' ORDER BY id", (routine,)
+        ).fetchall()
+        return [Feedback(f) if f else None for (f,) in rows]
+
+    def cues(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT idx, kind, step, text, planned_at, late_s, at FROM cues WHERE run_id = ? ORDER BY idx",
+            (run_id,),
+        ).fetchall()
+        keys = ("index", "kind", "step", "text", "planned_at", "late_s", "at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _record(row: tuple[Any, ...]) -> RunRecord:
+    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, cues) = row
+    return RunRecord(
+        id=id_,
+        routine=routine,
+        trigger=trigger,
+        started_at=datetime.fromisoformat(started),
+        ended_at=datetime.fromisoformat(ended) if ended else None,
+        status=RunStatus(status),
+        reps=reps,
+        planned_s=planned,
+        light_snapshot=json.loads(snapshot),
+        feedback=Feedback(feedback) if feedback else None,
+        cues=cues,
+    )

@@ -1,0 +1,153 @@
+"""One MQTT connection for the whole service: routing by topic filter, reconnect with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+
+from homeflow.settings.model import MqttSettings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[aiomqtt.Message], Awaitable[None]]
+ConnectHook = Callable[[], Awaitable[None]]
+
+ONLINE, OFFLINE = "online", "offline"
+BACKOFF_S = (1, 2, 5, 10, 30)
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    topic_filter: str
+    handler: Handler
+
+
+def payload_text(message: aiomqtt.Message) -> str:
+    """The payload as text, for logs and parsing; bytes that are not UTF-8 are shown escaped."""
+    payload = message.payload
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload).decode("utf-8", errors="backslashreplace")
+    return "" if payload is None else str(payload)
+
+
+def describe(message: aiomqtt.Message, limit: int = 120) -> str:
+    """`topic 'payload'` for a warning line, with long payloads cut."""
+    text = payload_text(message)
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(text)} chars)"
+    return f"{message.topic.value} {text!r}"
+
+
+class MqttConnection:
+    """Owns the broker connection. Register routes and connect hooks before `run()`; `run()` connects,
+    subscribes to exactly the routed filters, dispatches messages, and reconnects until cancelled."""
+
+    def __init__(self, settings: MqttSettings) -> None:
+        self.settings = settings
+        self.status_topic = f"{settings.base_topic}/status"
+        self.connected = asyncio.Event()
+        self._routes: list[_Route] = []
+        self._hooks: list[ConnectHook] = []
+        self._client: aiomqtt.Client | None = None
+
+    def route(self, topic_filter: str, handler: Handler) -> None:
+        self._routes.append(_Route(topic_filter, handler))
+
+    def on_connect(self, hook: ConnectHook) -> None:
+        """Run `hook` after every (re)connect, e.g. to publish retained state again."""
+        self._hooks.append(hook)
+
+    async def publish(self, topic: str, payload: str | dict[str, Any], *, retain: bool = False) -> bool:
+        """Publish at QoS 1; False (with a debug line) while offline: state is published again on connect."""
+        data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+        client = self._client
+        if client is None or not self.connected.is_set():
+            log.debug("offline, not published: %s %s", topic, data)
+            return False
+        try:
+            await client.publish(topic, data, qos=1, retain=retain)
+        except aiomqtt.MqttError as exc:
+            log.warning("cannot publish to %s: %s", topic, exc)
+            return False
+        return True
+
+    def _client_for(self) -> aiomqtt.Client:
+        s = self.settings
+        tls = None
+        if s.tls is not None:
+            tls = aiomqtt.TLSParameters(
+                ca_certs=str(s.tls.ca_file) if s.tls.ca_file else None,
+                certfile=str(s.tls.cert_file) if s.tls.cert_file else None,
+                keyfile=str(s.tls.key_file) if s.tls.key_file else None,
+            )
+        return aiomqtt.Client(
+            s.host,
+            s.port,
+            username=s.username,
+            password=s.password,
+            identifier=s.client_id,
+            keepalive=s.keepalive,
+            will=aiomqtt.Will(self.status_topic, OFFLINE, qos=1, retain=True),
+            tls_params=tls,
+            tls_insecure=s.tls.insecure if s.tls else None,
+            timeout=10,
+        )
+
+    async def run(self) -> None:
+        """Stay connected until cancelled: a lost broker is retried with growing pauses."""
+        failures = 0
+        where = f"{self.settings.host}:{self.settings.port}"
+        while True:
+            client = self._client_for()
+            try:
+                async with client:
+                    self._client = client
+                    for topic_filter in dict.fromkeys(r.topic_filter for r in self._routes):
+                        await client.subscribe(topic_filter, qos=1)
+                    await client.publish(self.status_topic, ONLINE, qos=1, retain=True)
+                    self.connected.set()
+                    if failures:
+                        log.info("reconnected to MQTT broker %s", where)
+                    else:
+                        log.info("connected to MQTT broker %s as %s", where, self.settings.client_id)
+                    failures = 0
+                    for hook in self._hooks:
+                        await hook()
+                    async for message in client.messages:
+                        await self._dispatch(message)
+            except aiomqtt.MqttError as exc:
+                self.connected.clear()
+                delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+                failures += 1
+                hint = "; is the broker running?" if "refused" in str(exc).lower() else ""
+                log.warning("MQTT broker %s: %s%s (retrying in %d s)", where, exc, hint, delay)
+                await asyncio.sleep(delay)
+            finally:
+                self.connected.clear()
+                self._client = None
+
+    async def close(self) -> None:
+        """Say `offline` ourselves before leaving (the Last Will only covers a lost connection)."""
+        client = self._client
+        if client is not None and self.connected.is_set():
+            try:
+                await client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
+            except aiomqtt.MqttError as exc:
+                log.debug("could not publish offline: %s", exc)
+
+    async def _dispatch(self, message: aiomqtt.Message) -> None:
+        for route in self._routes:
+            if message.topic.matches(route.topic_filter):
+                try:
+                    await route.handler(message)
+                except Exception:
+                    # Bad input from the network must never end the service.
+                    log.warning(
+                        "message not handled: %s", describe(message), exc_info=log.isEnabledFor(logging.DEBUG)
+                    )

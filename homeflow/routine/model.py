@@ -1,0 +1,118 @@
+"""Routines as data: what a routine file says, validated, with no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Named colour temperatures a routine may use instead of kelvin.
+COLOR_TEMPERATURES_K = {"warm": 2700, "neutral": 4000, "cool": 5500}
+
+
+@dataclass(frozen=True, slots=True)
+class Ambience:
+    """A light level: brightness in percent, transition in seconds, colour temperature in kelvin."""
+
+    brightness_pct: int
+    transition_s: float = 3.0
+    color_temp_k: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.brightness_pct <= 100:
+            raise ValueError(f"brightness must be 0-100 %, got {self.brightness_pct}")
+        if self.transition_s < 0:
+            raise ValueError(f"transition must be >= 0 s, got {self.transition_s}")
+        if self.color_temp_k is not None and not 1000 <= self.color_temp_k <= 10000:
+            raise ValueError(f"colour temperature must be 1000-10000 K, got {self.color_temp_k}")
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Announce a sentence; `{name}` placeholders are filled from the routine's variables."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Pause for a number of seconds, optionally announcing `text` first."""
+
+    seconds: float
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Count aloud "one … N" with `tempo_s` seconds per count; `to` and `tempo_s` may name a variable
+    ("{reps}")."""
+
+    to: int | str
+    tempo_s: float | str = 3.0
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Light:
+    """Change the ambience mid-routine."""
+
+    ambience: Ambience
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """Run `actions` several times: `times` rounds (`{round}` counts them), or once per value of `values`
+    bound to the variable `var`."""
+
+    actions: tuple[Action, ...]
+    times: int | str = 1
+    var: str | None = None
+    values: tuple[str, ...] = ()
+
+
+Action = Say | Wait | Count | Light | Repeat
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A titled section of a routine (what the state topic calls the current step)."""
+
+    title: str
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatSteps:
+    """Run a group of steps several times, like `Repeat` (e.g. once per side of the spine)."""
+
+    steps: tuple[Step, ...]
+    times: int | str = 1
+    var: str | None = None
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reps:
+    """Repetition level: where a person starts and how far it may progress."""
+
+    start: int = 5
+    max: int = 10
+    step: int = 5
+    good_sessions_to_progress: int = 2
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.start <= self.max:
+            raise ValueError(f"reps.start must be between 1 and reps.max ({self.max}), got {self.start}")
+        if self.step < 1:
+            raise ValueError(f"reps.step must be >= 1, got {self.step}")
+
+
+@dataclass(frozen=True, slots=True)
+class Routine:
+    """A guided routine: an ambience to set, and steps to announce and pace."""
+
+    id: str
+    name: str
+    steps: tuple[Step | RepeatSteps, ...]
+    ambience: Ambience = field(default_factory=lambda: Ambience(brightness_pct=35))
+    reps: Reps = field(default_factory=Reps)
+    variables: dict[str, str | int] = field(default_factory=dict)
+    description: str = ""

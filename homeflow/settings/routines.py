@@ -1,0 +1,334 @@
+"""Routine files: YAML nodes into a `Routine`, with every `{placeholder}` checked against its scope."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Collection
+
+from homeflow.routine.model import (
+    COLOR_TEMPERATURES_K,
+    Action,
+    Ambience,
+    Count,
+    Light,
+    Repeat,
+    RepeatSteps,
+    Reps,
+    Routine,
+    Say,
+    Step,
+    Wait,
+)
+from homeflow.settings.checks import Checker, describe
+from homeflow.settings.problems import child, hint, index, quote
+from homeflow.settings.yamlnodes import Map, Node, Scalar
+
+# Routine ids become MQTT topic levels.
+ROUTINE_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ROUTINE_KEYS = ("name", "description", "ambience", "reps", "variables", "steps")
+_AMBIENCE_KEYS = ("brightness", "transition", "color_temperature")
+_REPS_KEYS = ("start", "max", "step", "good_sessions_to_progress")
+_ROUNDS_KEYS = ("times", "for", "in")
+_ACTIONS = ("say", "wait", "count", "light", "repeat")
+RESERVED = ("reps", "max_reps", "round")
+
+# What each placeholder in scope holds: a known whole number, text, or (None) a number known only at run time.
+Scope = dict[str, int | str | None]
+
+
+def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
+    """The routine a file describes, or None if it has problems (all of them reported)."""
+    before = len(ch.problems)
+    f = ch.fields(node, "", _ROUTINE_KEYS, required=("name", "steps"))
+    name = ch.text(f.get("name"), "name", "")
+    description = ch.text(f.get("description"), "description", "", empty_ok=True)
+    ambience = Ambience(35) if "ambience" not in f else parse_ambience(ch, f["ambience"], "ambience")
+    reps = _reps(ch, f.get("reps"))
+    variables = _variables(ch, f.get("variables"))
+    scope: Scope = {"reps": None, "max_reps": None, **variables}
+    steps = _steps(ch, f.get("steps"), "steps", scope, nested=False)
+    if len(ch.problems) > before or ambience is None:
+        return None
+    return Routine(routine_id, name, tuple(steps), ambience, reps, variables, description.strip())
+
+
+def parse_ambience(ch: Checker, node: Node, path: str) -> Ambience | None:
+    """Brightness (required), transition and colour temperature."""
+    before = len(ch.problems)
+    f = ch.fields(node, path, _AMBIENCE_KEYS, required=("brightness",))
+    brightness = ch.integer(
+        f.get("brightness"), child(path, "brightness"), 0, lo=0, hi=100, what="a percentage"
+    )
+    transition = ch.number(f.get("transition"), child(path, "transition"), 3.0)
+    kelvin = _color_temperature(ch, f.get("color_temperature"), child(path, "color_temperature"))
+    if len(ch.problems) > before:
+        return None
+    try:
+        return Ambience(brightness, transition, kelvin)
+    except ValueError as error:
+        ch.report(node, path, str(error))
+        return None
+
+
+def _color_temperature(ch: Checker, node: Node | None, path: str) -> int | None:
+    if node is None:
+        return None
+    value = node.value if isinstance(node, Scalar) else None
+    if isinstance(value, str) and value in COLOR_TEMPERATURES_K:
+        return COLOR_TEMPERATURES_K[value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return ch.integer(node, path, None, lo=1000, hi=10000)
+    names = ", ".join(COLOR_TEMPERATURES_K)
+    ch.report(node, path, f"expected {names} or kelvin (1000-10000), got {describe(node)}")
+    return None
+
+
+def _reps(ch: Checker, node: Node | None) -> Reps:
+    default = Reps()
+    if node is None:
+        return default
+    before = len(ch.problems)
+    f = ch.fields(node, "reps", _REPS_KEYS)
+    start = ch.integer(f.get("start"), "reps.start", default.start, lo=1)
+    most = ch.integer(f.get("max"), "reps.max", default.max, lo=1)
+    step = ch.integer(f.get("step"), "reps.step", default.step, lo=1)
+    good = f.get("good_sessions_to_progress")
+    good_sessions = ch.integer(
+        good, "reps.good_sessions_to_progress", default.good_sessions_to_progress, lo=1
+    )
+    if len(ch.problems) > before:
+        return default
+    try:
+        return Reps(start, most, step, good_sessions)
+    except ValueError as error:
+        # The model says "reps.start must be …": point at that key when it was given.
+        key, _, rest = str(error).partition(" ")
+        given = f.get(key.removeprefix("reps.")) if key.startswith("reps.") else None
+        if given is not None:
+            ch.report(given, key, rest)
+        else:
+            ch.report(node, "reps", str(error))
+        return default
+
+
+def _variables(ch: Checker, node: Node | None) -> dict[str, str | int]:
+    found: dict[str, str | int] = {}
+    for key, value in ch.entries(node, "variables"):
+        path = child("variables", key.text)
+        if not _check_name(ch, key, key.text, path):
+            continue
+        held = value.value if isinstance(value, Scalar) else None
+        if isinstance(held, int) and not isinstance(held, bool):
+            found[key.text] = held
+        elif held is None or isinstance(held, float):
+            ch.report(value, path, f"expected text or a whole number, got {describe(value)}")
+        else:
+            assert isinstance(value, Scalar)
+            found[key.text] = value.text
+    return found
+
+
+def _check_name(ch: Checker, at: Node, name: str, path: str) -> bool:
+    if not _NAME.fullmatch(name):
+        ch.report(at, path, f"{quote(name)} is not a name (letters, digits and _, not starting with a digit)")
+        return False
+    if name in RESERVED:
+        ch.report(at, path, f"{{{name}}} is provided by homeflow; choose another name")
+        return False
+    return True
+
+
+def _steps(
+    ch: Checker, node: Node | None, path: str, scope: Scope, *, nested: bool
+) -> list[Step | RepeatSteps]:
+    items = ch.items(node, path)
+    if node is not None and items == []:
+        ch.report(node, path, "needs at least one step")
+    steps = [_step(ch, item, index(path, i), scope, nested=nested) for i, item in enumerate(items or [])]
+    return [step for step in steps if step is not None]
+
+
+def _step(ch: Checker, node: Node, path: str, scope: Scope, *, nested: bool) -> Step | RepeatSteps | None:
+    if isinstance(node, Map) and "repeat" in node.entries:
+        if nested:
+            key = node.entries["repeat"][0]
+            ch.report(
+                key, child(path, "repeat"), "a repeat's steps cannot repeat again (repeat actions instead)"
+            )
+            return None
+        f = ch.fields(node, path, ("repeat",), required=("repeat",))
+        if "repeat" not in f:
+            return None
+        body, where = f["repeat"], child(path, "repeat")
+        rounds = ch.fields(body, where, (*_ROUNDS_KEYS, "steps"), required=("steps",))
+        times, var, values, inner = _rounds(ch, body, rounds, where, scope)
+        steps = _steps(ch, rounds.get("steps"), child(where, "steps"), inner, nested=True)
+        return RepeatSteps(tuple(step for step in steps if isinstance(step, Step)), times, var, values)
+    f = ch.fields(node, path, ("title", "do"), required=("title", "do"))
+    title = _text(ch, f.get("title"), child(path, "title"), scope)
+    return Step(title, _actions(ch, f.get("do"), child(path, "do"), scope))
+
+
+def _rounds(
+    ch: Checker, node: Node, f: dict[str, Node], path: str, scope: Scope
+) -> tuple[int | str, str | None, tuple[str, ...], Scope]:
+    """How a repeat repeats: `times` rounds or `for` each value `in` a list; and the scope inside it."""
+    inner = dict(scope)
+    times: int | str = 1
+    if "times" in f:
+        inner["round"] = None
+        times = _whole(ch, f["times"], child(path, "times"), scope, "a whole number of times") or 1
+    var = ch.text(f.get("for"), child(path, "for"))
+    if var is not None and not _check_name(ch, f["for"], var, child(path, "for")):
+        var = None
+    values: list[str] = []
+    numbers = True
+    items = ch.items(f.get("in"), child(path, "in"))
+    if "in" in f and items == []:
+        ch.report(f["in"], child(path, "in"), "needs at least one value")
+    for i, item in enumerate(items or []):
+        value = ch.text(item, index(child(path, "in"), i))
+        if value is not None:
+            values.append(value)
+            held = item.value if isinstance(item, Scalar) else None
+            numbers = numbers and isinstance(held, int) and not isinstance(held, bool)
+    if var is not None:
+        inner[var] = None if values and numbers else "".join(values[:1])
+    if isinstance(node, Map):  # Otherwise it was reported as not a mapping.
+        _check_rounds(ch, node, f.keys(), path)
+    return times, var, tuple(values), inner
+
+
+def _check_rounds(ch: Checker, node: Node, given: Collection[str], path: str) -> None:
+    if "times" in given and ("for" in given or "in" in given):
+        ch.report(node, path, "use either times, or for with in, not both")
+    elif not set(given) & set(_ROUNDS_KEYS):
+        ch.report(node, path, "needs times, or for with in")
+    elif ("for" in given) != ("in" in given):
+        missing = "in" if "for" in given else "for"
+        ch.report(node, child(path, missing), "missing (for and in go together)")
+
+
+def _actions(ch: Checker, node: Node | None, path: str, scope: Scope) -> tuple[Action, ...]:
+    items = ch.items(node, path)
+    if node is not None and items == []:
+        ch.report(node, path, "needs at least one action")
+    actions = [_action(ch, item, index(path, i), scope) for i, item in enumerate(items or [])]
+    return tuple(action for action in actions if action is not None)
+
+
+def _action(ch: Checker, node: Node, path: str, scope: Scope) -> Action | None:
+    picked = ch.one_key(node, path, _ACTIONS, "action")
+    if picked is None:
+        return None
+    kind, value = picked
+    path = child(path, kind)
+    if kind == "say":
+        return Say(_text(ch, value, path, scope))
+    if kind == "wait":
+        if not isinstance(value, Map):
+            return Wait(ch.number(value, path, 0.0))
+        f = ch.fields(value, path, ("seconds", "say"), required=("seconds",))
+        seconds = ch.number(f.get("seconds"), child(path, "seconds"), 0.0)
+        return Wait(seconds, _optional_text(ch, f, "say", path, scope))
+    if kind == "count":
+        f = ch.fields(value, path, ("to", "tempo", "say"), required=("to",))
+        to = _whole(ch, f["to"], child(path, "to"), scope, "a whole number") if "to" in f else None
+        tempo = _seconds(ch, f["tempo"], child(path, "tempo"), scope) if "tempo" in f else None
+        return Count(to or 1, tempo or 3.0, _optional_text(ch, f, "say", path, scope))
+    if kind == "light":
+        ambience = parse_ambience(ch, value, path)
+        return None if ambience is None else Light(ambience)
+    f = ch.fields(value, path, (*_ROUNDS_KEYS, "do"), required=("do",))
+    times, var, values, inner = _rounds(ch, value, f, path, scope)
+    return Repeat(_actions(ch, f.get("do"), child(path, "do"), inner), times, var, values)
+
+
+def _whole(ch: Checker, node: Node, path: str, scope: Scope, what: str) -> int | str | None:
+    """A whole number >= 1, or a "{variable}" holding one."""
+    if _is_placeholder(node):
+        return _number_variable(ch, node, path, scope, fits=lambda n: n >= 1, limits=">= 1")
+    if _is_bare_placeholder(ch, node, path):
+        return None
+    return ch.integer(node, path, None, lo=1, what=what)
+
+
+def _seconds(ch: Checker, node: Node, path: str, scope: Scope) -> float | str | None:
+    """A number of seconds > 0, or a "{variable}" holding one."""
+    if _is_placeholder(node):
+        return _number_variable(ch, node, path, scope, fits=lambda n: n > 0, limits="> 0")
+    if _is_bare_placeholder(ch, node, path):
+        return None
+    return ch.number(node, path, None, above=True)
+
+
+def _is_placeholder(node: Node) -> bool:
+    return (
+        isinstance(node, Scalar) and isinstance(node.value, str) and bool(_PLACEHOLDER.fullmatch(node.text))
+    )
+
+
+def _is_bare_placeholder(ch: Checker, node: Node | None, path: str) -> bool:
+    """Report `{name}` written without quotes, which YAML reads as a mapping."""
+    if not isinstance(node, Map) or len(node.entries) != 1:
+        return False
+    ((name, (_, value)),) = node.entries.items()
+    if not isinstance(value, Scalar) or value.value is not None:
+        return False
+    ch.report(node, path, f'got a mapping; put placeholders in quotes: "{{{name}}}"')
+    return True
+
+
+def _number_variable(
+    ch: Checker, node: Node, path: str, scope: Scope, *, fits: Callable[[int], bool], limits: str
+) -> str | None:
+    assert isinstance(node, Scalar)
+    name = node.text[1:-1]
+    if name not in scope:
+        ch.report(node, path, f"unknown placeholder {node.text}{hint(name, scope, _braced)}")
+        return None
+    held = scope[name]
+    if isinstance(held, str):
+        ch.report(node, path, f"{node.text} holds text ({quote(held)}), not a number")
+        return None
+    if held is not None and not fits(held):
+        ch.report(node, path, f"{node.text} is {held}; it must be {limits}")
+        return None
+    return node.text
+
+
+def _optional_text(ch: Checker, f: dict[str, Node], key: str, path: str, scope: Scope) -> str | None:
+    return _text(ch, f[key], child(path, key), scope) if key in f else None
+
+
+def _text(ch: Checker, node: Node | None, path: str, scope: Scope) -> str:
+    """Text whose `{placeholders}` are all in scope."""
+    if _is_bare_placeholder(ch, node, path):
+        return ""
+    text = ch.text(node, path)
+    if text is None:
+        return ""
+    assert node is not None
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)]
+    except ValueError as error:
+        ch.report(node, path, f"{error}; write {{{{ or }}}} for a literal brace")
+        return text
+    unknown: list[str] = []
+    for name, spec, conversion in fields:
+        if name is None:
+            continue
+        if not _NAME.fullmatch(name) or spec or conversion:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            ch.report(node, path, f"placeholder {quote(shown)} must be a plain {{name}}")
+        elif name not in scope and name not in unknown:
+            unknown.append(name)
+            ch.report(node, path, f"unknown placeholder {{{name}}}{hint(name, scope, _braced)}")
+    return text
+
+
+def _braced(name: str) -> str:
+    return "{" + name + "}"

@@ -1,0 +1,235 @@
+"""The sections of `homeflow.yaml` about connections and devices, and the automations binding them."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Collection
+from pathlib import Path
+
+from homeflow.settings.checks import Checker
+from homeflow.settings.model import (
+    Automation,
+    ButtonTrigger,
+    LocalSpeaker,
+    MqttSettings,
+    Tls,
+    Trigger,
+    Zigbee2MqttButton,
+    Zigbee2MqttLight,
+    Zigbee2MqttSettings,
+)
+from homeflow.settings.problems import child, hint, index, quote
+from homeflow.settings.yamlnodes import Map, Node, Scalar, Seq
+
+_MQTT_KEYS = ("host", "port", "username", "password", "base_topic", "client_id", "keepalive", "tls")
+_TLS_KEYS = ("ca_file", "cert_file", "key_file", "insecure")
+_SPEAKER_KEYS = ("voice", "rate", "player", "lead_in")
+_AUTOMATION_KEYS = ("routine", "when", "lights", "speakers")
+# Names that automations may refer to, by kind: "routine", "button", "light", "speaker".
+Known = dict[str, Collection[str]]
+COMMANDS = ("start", "toggle", "pause", "resume", "skip", "cancel")
+
+
+def resolve(base: Path, text: str) -> Path:
+    """`text` as an absolute path, relative to the folder `base`."""
+    return Path(os.path.normpath(base / Path(text).expanduser()))
+
+
+def parse_mqtt(ch: Checker, node: Node | None, base: Path) -> MqttSettings:
+    """The MQTT broker to connect to, and homeflow's own topics on it."""
+    f = ch.fields(node, "mqtt", _MQTT_KEYS)
+    default = MqttSettings()
+    return MqttSettings(
+        host=ch.text(f.get("host"), "mqtt.host", default.host),
+        port=ch.integer(f.get("port"), "mqtt.port", default.port, lo=1, hi=65535, what="a port number"),
+        username=ch.text(f.get("username"), "mqtt.username"),
+        password=ch.text(f.get("password"), "mqtt.password"),
+        base_topic=topic(ch, f.get("base_topic"), "mqtt.base_topic", default.base_topic),
+        client_id=ch.text(f.get("client_id"), "mqtt.client_id", default.client_id),
+        tls=_tls(ch, f.get("tls"), base),
+        keepalive=ch.integer(
+            f.get("keepalive"), "mqtt.keepalive", default.keepalive, lo=0, hi=65535, what="seconds"
+        ),
+    )
+
+
+def _tls(ch: Checker, node: Node | None, base: Path) -> Tls | None:
+    if node is None:
+        return None
+    if isinstance(node, Scalar) and isinstance(node.value, bool):
+        return Tls() if node.value else None
+    if not isinstance(node, Map):
+        ch.report(
+            node, "mqtt.tls", "expected true, false or a mapping of ca_file, cert_file, key_file, insecure"
+        )
+        return None
+    f = ch.fields(node, "mqtt.tls", _TLS_KEYS)
+    files: list[Path | None] = []
+    for key in _TLS_KEYS[:3]:
+        path = child("mqtt.tls", key)
+        text = ch.text(f.get(key), path)
+        file = None if text is None else resolve(base, text)
+        if file is not None and not _is_file(file):
+            ch.report(f[key], path, f"no such file: {quote(str(file))}")
+        files.append(file)
+    if (files[1] is None) != (files[2] is None):
+        ch.report(node, "mqtt.tls", "cert_file and key_file go together")
+    return Tls(files[0], files[1], files[2], ch.boolean(f.get("insecure"), "mqtt.tls.insecure", False))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def topic(ch: Checker, node: Node | None, path: str, default: str) -> str:
+    """An MQTT topic prefix: no wildcards, no empty levels."""
+    text = ch.text(node, path)
+    if node is None or text is None:
+        return default
+    if "+" in text or "#" in text:
+        ch.report(node, path, f"a topic cannot contain the wildcards + or #, got {quote(text)}")
+    elif text.startswith("/") or text.endswith("/") or "//" in text:
+        ch.report(node, path, f"a topic has no leading, trailing or double /, got {quote(text)}")
+    return text
+
+
+def parse_zigbee2mqtt(ch: Checker, node: Node | None) -> Zigbee2MqttSettings:
+    """Where Zigbee2MQTT publishes."""
+    f = ch.fields(node, "zigbee2mqtt", ("base_topic",))
+    default = Zigbee2MqttSettings()
+    return Zigbee2MqttSettings(topic(ch, f.get("base_topic"), "zigbee2mqtt.base_topic", default.base_topic))
+
+
+def names(node: Node | None) -> list[str]:
+    """The names a mapping of devices defines, valid or not, so references to them are not reported twice."""
+    return list(node.entries) if isinstance(node, Map) else []
+
+
+def parse_lights(ch: Checker, node: Node | None) -> dict[str, Zigbee2MqttLight]:
+    """Lights by name, each behind one protocol."""
+    lights: dict[str, Zigbee2MqttLight] = {}
+    for key, value in ch.entries(node, "lights"):
+        path = child("lights", key.text)
+        picked = ch.one_key(value, path, ("zigbee2mqtt",), "light protocol")
+        if picked is not None:
+            friendly_name = ch.text(picked[1], child(path, picked[0]), "")
+            lights[key.text] = Zigbee2MqttLight(key.text, friendly_name)
+    return lights
+
+
+def parse_speakers(ch: Checker, node: Node | None) -> dict[str, LocalSpeaker]:
+    """Speakers by name, each behind one protocol."""
+    speakers: dict[str, LocalSpeaker] = {}
+    for key, value in ch.entries(node, "speakers"):
+        path = child("speakers", key.text)
+        picked = ch.one_key(value, path, ("local",), "speaker protocol")
+        if picked is None:
+            continue
+        path = child(path, picked[0])
+        f = ch.fields(picked[1], path, _SPEAKER_KEYS)
+        default = LocalSpeaker(key.text)
+        speakers[key.text] = LocalSpeaker(
+            name=key.text,
+            voice=ch.text(f.get("voice"), child(path, "voice"), default.voice),
+            rate_wpm=ch.integer(
+                f.get("rate"), child(path, "rate"), default.rate_wpm, lo=80, hi=450, what="words per minute"
+            ),
+            player=_command(ch, f.get("player"), child(path, "player"), default.player),
+            lead_in_s=ch.number(f.get("lead_in"), child(path, "lead_in"), default.lead_in_s),
+        )
+    return speakers
+
+
+def _command(ch: Checker, node: Node | None, path: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A command line: a string split like a shell would, or a list of arguments."""
+    if node is None:
+        return default
+    if isinstance(node, Seq):
+        words = [ch.text(item, index(path, i), "", empty_ok=True) for i, item in enumerate(node.items)]
+    else:
+        text = ch.text(node, path)
+        if text is None:
+            return default
+        try:
+            words = shlex.split(text)
+        except ValueError as error:
+            ch.report(node, path, f"cannot split {quote(text)} into words: {error}")
+            return default
+    if not words:
+        ch.report(node, path, "needs a command")
+        return default
+    return tuple(words)
+
+
+def parse_buttons(ch: Checker, node: Node | None) -> dict[str, Zigbee2MqttButton]:
+    """Buttons by name, and what each of their gestures does."""
+    buttons: dict[str, Zigbee2MqttButton] = {}
+    for key, value in ch.entries(node, "buttons"):
+        path = child("buttons", key.text)
+        f = ch.fields(value, path, ("zigbee2mqtt", "gestures"), required=("zigbee2mqtt",))
+        friendly_name = ch.text(f.get("zigbee2mqtt"), child(path, "zigbee2mqtt"), "")
+        button = Zigbee2MqttButton(key.text, friendly_name)
+        if "gestures" in f:
+            gestures: dict[str, str] = {}
+            for action, command in ch.entries(f["gestures"], child(path, "gestures")):
+                where = child(child(path, "gestures"), action.text)
+                gestures[action.text] = ch.choice(command, where, "toggle", COMMANDS, "command")
+            button = Zigbee2MqttButton(key.text, friendly_name, gestures)
+        buttons[key.text] = button
+    return buttons
+
+
+def parse_automations(ch: Checker, node: Node | None, known: Known) -> tuple[Automation, ...]:
+    """Which routine runs on which triggers, with which lights and speakers."""
+    automations: list[Automation] = []
+    started_by: dict[str, str] = {}
+    for i, item in enumerate(ch.items(node, "automations") or []):
+        path = index("automations", i)
+        f = ch.fields(item, path, _AUTOMATION_KEYS, required=("routine",))
+        routine = _reference(ch, f.get("routine"), child(path, "routine"), known, "routine")
+        when: list[Trigger] = []
+        for j, trigger in enumerate(ch.items(f.get("when"), child(path, "when")) or []):
+            where = index(child(path, "when"), j)
+            picked = ch.one_key(trigger, where, ("button",), "trigger")
+            if picked is None:
+                continue
+            button = _reference(ch, picked[1], child(where, "button"), known, "button")
+            if started_by.setdefault(button, path) != path and button:
+                ch.report(
+                    picked[1], child(where, "button"), f"this button already starts {started_by[button]}"
+                )
+            when.append(ButtonTrigger(button))
+        lights = _references(ch, f.get("lights"), child(path, "lights"), known, "light")
+        speakers = _references(ch, f.get("speakers"), child(path, "speakers"), known, "speaker")
+        automations.append(Automation(routine, tuple(when), lights, speakers))
+    return tuple(automations)
+
+
+def _references(ch: Checker, node: Node | None, path: str, known: Known, kind: str) -> tuple[str, ...]:
+    found: list[str] = []
+    for i, item in enumerate(ch.items(node, path) or []):
+        name = _reference(ch, item, index(path, i), known, kind)
+        if name in found:
+            ch.report(item, index(path, i), f"{kind} {quote(name)} is listed twice")
+        elif name:
+            found.append(name)
+    return tuple(found)
+
+
+def _reference(ch: Checker, node: Node | None, path: str, known: Known, kind: str) -> str:
+    """The name of a configured thing of `kind`; "" once reported if there is none by that name."""
+    name = ch.text(node, path, "")
+    if node is None or not name:
+        return ""
+    if name not in known[kind]:
+        ch.report(node, path, f"unknown {kind} {quote(name)}{hint(name, sorted(known[kind])) or _none(kind)}")
+        return ""
+    return name
+
+
+def _none(kind: str) -> str:
+    return f"; no {kind}s are configured"
