@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,6 +25,8 @@ from homeflow.settings.model import Zigbee2MqttButton
 log = logging.getLogger(__name__)
 
 RESTORE_TIMEOUT_S = 5.0
+
+StateListener = Callable[[str, dict[str, Any]], None]
 
 
 class Command(StrEnum):
@@ -84,6 +87,7 @@ class Conductor:
         self.time_scale = time_scale
         self.active: dict[str, ActiveRun] = {}
         self._tasks: asyncio.TaskGroup | None = None
+        self._listeners: list[StateListener] = []
         mqtt.route(f"{base_topic}/+/set", self._on_set)
         mqtt.on_connect(self.publish_all_states)
 
@@ -196,6 +200,7 @@ class Conductor:
         del self.active[routine_id]
         await self.publish_state(routine_id)
         if run.run_id is not None:
+            await self.publish_stats(routine_id)
             await self._publish_event(routine_id, str(status), run)
 
     async def stop(self) -> None:
@@ -241,14 +246,31 @@ class Conductor:
             "ends_at": (utcnow() + timedelta(seconds=ends_in)).isoformat(timespec="seconds"),
         }
 
+    def stats_of(self, routine_id: str) -> dict[str, Any]:
+        """History at a glance: last completion, streak, and the level the next run will use."""
+        level = next_level(self.rooms[routine_id].routine.reps, self.journal.feedback_history(routine_id))
+        return {**self.journal.stats(routine_id), "reps_level": level.reps, "reps_reason": level.reason}
+
+    def watch(self, listener: StateListener) -> Callable[[], None]:
+        """Call `listener(routine_id, state)` on every state change; returns the function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
     async def publish_state(self, routine_id: str) -> None:
+        state = self.state_of(routine_id)
+        for listener in list(self._listeners):
+            listener(routine_id, state)
+        await self.mqtt.publish(f"{self.base_topic}/{routine_id}/state", state, retain=True)
+
+    async def publish_stats(self, routine_id: str) -> None:
         await self.mqtt.publish(
-            f"{self.base_topic}/{routine_id}/state", self.state_of(routine_id), retain=True
+            f"{self.base_topic}/{routine_id}/stats", self.stats_of(routine_id), retain=True
         )
 
     async def publish_all_states(self) -> None:
         for routine_id in self.rooms:
             await self.publish_state(routine_id)
+            await self.publish_stats(routine_id)
 
     async def _publish_event(self, routine_id: str, event: str, run: ActiveRun) -> None:
         await self.mqtt.publish(

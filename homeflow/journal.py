@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,34 @@ class Journal:
         ).fetchall()
         return [Feedback(f) if f else None for (f,) in rows]
 
+    def completed_days(self, routine: str, tz: tzinfo | None = None, days: int = 400) -> list[date]:
+        """Local dates with at least one completed run of `routine`, newest first."""
+        since = (utcnow() - timedelta(days=days)).isoformat()
+        rows = self._db.execute(
+            "SELECT started_at FROM runs WHERE routine = ? AND status = 'completed' AND started_at >= ?"
+            " ORDER BY started_at DESC",
+            (routine, since),
+        ).fetchall()
+        local = (datetime.fromisoformat(started).astimezone(tz).date() for (started,) in rows)
+        return list(dict.fromkeys(local))
+
+    def stats(self, routine: str, tz: tzinfo | None = None) -> dict[str, Any]:
+        """What a dashboard shows of a routine: last completion, streak of days, runs today."""
+        last = self.runs(routine, limit=1, status=RunStatus.COMPLETED)
+        days = self.completed_days(routine, tz)
+        today = utcnow().astimezone(tz).date()
+        return {
+            "last_completed": last[0].ended_at.isoformat(timespec="seconds")
+            if last and last[0].ended_at
+            else None,
+            "streak_days": streak(days, today),
+            "completed_today": sum(
+                1
+                for r in self.runs(routine, limit=50, status=RunStatus.COMPLETED)
+                if r.started_at.astimezone(tz).date() == today
+            ),
+        }
+
     def cues(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT idx, kind, step, text, planned_at, late_s, at FROM cues WHERE run_id = ? ORDER BY idx",
@@ -199,6 +227,18 @@ class Journal:
         ).fetchall()
         keys = ("index", "kind", "step", "text", "planned_at", "late_s", "at")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def streak(days: list[date], today: date) -> int:
+    """Consecutive days with a completed run, back from today (or yesterday while today has none yet)."""
+    wanted = today if days and days[0] == today else today - timedelta(days=1)
+    count = 0
+    for day in days:
+        if day != wanted:
+            break
+        count += 1
+        wanted -= timedelta(days=1)
+    return count
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
