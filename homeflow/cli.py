@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from homeflow import __version__
 from homeflow.conductor import prepare_plan
@@ -171,19 +172,42 @@ def _cue_line(cue: Cue) -> str:
 
 def cmd_history(args: argparse.Namespace) -> int:
     settings = load(args.config)
+    tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
+    ids = [args.routine] if args.routine else sorted(settings.routines)
     with Journal(settings.journal) as journal:
         runs = journal.runs(routine=args.routine, limit=args.limit)
+        summaries = {}
+        for routine_id in ids:
+            level = next_level(settings.routines[routine_id].reps, journal.feedback_history(routine_id))
+            summaries[routine_id] = {
+                **journal.stats(routine_id, tz),
+                "reps_level": level.reps,
+                "reps_reason": level.reason,
+                "levels": journal.levels(routine_id),
+            }
     if args.json:
-        print(json.dumps([r.to_json() for r in runs], indent=2))
+        print(json.dumps({"routines": summaries, "runs": [r.to_json() for r in runs]}, indent=2))
         return 0
+    for routine_id, s in summaries.items():
+        last = s["last_completed"] or "never"
+        days = s["streak_days"]
+        print(
+            f"{routine_id}: streak {days} day{'s' if days != 1 else ''}, last completed {last}, "
+            f"next run {s['reps_level']} reps ({s['reps_reason']})"
+        )
+        if s["levels"]:
+            print("  levels: " + ", ".join(f"{day} {reps}" for day, reps in s["levels"]))
+    print()
     if not runs:
         print(f"no runs yet in {settings.journal}")
         return 0
     for r in runs:
-        started = r.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        started = r.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         took = clock_text((r.ended_at - r.started_at).total_seconds()) if r.ended_at else "-"
+        feedback = r.feedback or ""
         print(
-            f"{r.id:>5}  {started}  {r.routine:<16} {r.status:<11} {r.reps:>3} reps  {took:>7}  {r.trigger}"
+            f"{r.id:>5}  {started}  {r.routine:<16} {r.status:<11} {r.reps:>3} reps  {took:>7}  "
+            f"{r.trigger:<16} {feedback}"
         )
     return 0
 
@@ -200,11 +224,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dump_tasks() -> None:
+    """SIGUSR1: write where every task is waiting to the log, for a service that seems stuck."""
+    for task in asyncio.all_tasks():
+        frames = task.get_stack()
+        stack = "".join(f"\n    {f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in frames)
+        log.warning("task %s:%s", task.get_name(), stack)
+
+
 async def _serve(settings: Settings, time_scale: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
     await serve(settings, stop, time_scale=time_scale)
 
 

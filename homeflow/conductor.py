@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -16,11 +16,20 @@ from homeflow.clock import Clock
 from homeflow.devices.base import Light, LightSnapshot, Speaker
 from homeflow.journal import Journal, RunStatus, utcnow
 from homeflow.mqtt import MqttConnection, describe, payload_text
+from homeflow.routine.guidance import (
+    CANCELLED,
+    PAUSED,
+    PHRASES,
+    RESUMING,
+    feedback_reply,
+    level_announcement,
+    refusal,
+)
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import Cue, CueKind, Plan, build_plan, estimate_speech_s, sentences
-from homeflow.routine.progression import next_level
+from homeflow.routine.progression import Feedback, next_level
 from homeflow.runner import Runner, RunState
-from homeflow.settings.model import Zigbee2MqttButton
+from homeflow.settings.model import ScheduleTrigger, Zigbee2MqttButton
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,16 @@ class Command(StrEnum):
     RESUME = "resume"
     SKIP = "skip"
     CANCEL = "cancel"
+    FORCE = "force"  # start even beyond the routine's limits (never from a button)
+
+
+_SPOKEN = {Command.PAUSE: PAUSED, Command.RESUME: RESUMING, Command.CANCEL: CANCELLED}
+# While the end-of-run question is open: once is "good", twice (skip) is "too much".
+_ANSWERS = {
+    Command.TOGGLE: Feedback.GOOD,
+    Command.START: Feedback.GOOD,
+    Command.SKIP: Feedback.TOO_MUCH,
+}
 
 
 @dataclass(slots=True)
@@ -48,14 +67,17 @@ class Room:
     buttons: list[str] = field(default_factory=list)
 
 
-async def prepare_plan(room: Room, reps: int) -> Plan:
+async def prepare_plan(room: Room, reps: int, preface: tuple[str, ...] = ()) -> Plan:
     """Render every sentence on every speaker, then time the plan by the longest rendering."""
-    texts = sentences(room.routine, reps)
+    question = (room.routine.feedback.question,) if room.routine.feedback else ()
+    texts = (*sentences(room.routine, reps, preface), *PHRASES, *question)
     durations: dict[str, float] = {}
     for measured in await asyncio.gather(*(s.prepare(texts) for s in room.speakers)):
         for text, seconds in measured.items():
             durations[text] = max(seconds, durations.get(text, 0.0))
-    return build_plan(room.routine, reps, lambda text: durations.get(text) or estimate_speech_s(text))
+    return build_plan(
+        room.routine, reps, lambda text: durations.get(text) or estimate_speech_s(text), preface
+    )
 
 
 @dataclass(slots=True)
@@ -65,6 +87,7 @@ class ActiveRun:
     task: asyncio.Task[None] | None = None
     runner: Runner | None = None  # None while the plan is being prepared
     run_id: int | None = None
+    answer: asyncio.Future[Feedback | None] | None = None  # open while the end-of-run question is
     started_at: datetime = field(default_factory=utcnow)
 
 
@@ -78,6 +101,7 @@ class Conductor:
         clock: Clock,
         base_topic: str,
         time_scale: float = 1.0,
+        tz: tzinfo | None = None,
     ) -> None:
         self.rooms = rooms
         self.journal = journal
@@ -85,9 +109,11 @@ class Conductor:
         self.clock = clock
         self.base_topic = base_topic
         self.time_scale = time_scale
+        self.tz = tz  # what "today" means for limits and streaks; None is the system's
         self.active: dict[str, ActiveRun] = {}
         self._tasks: asyncio.TaskGroup | None = None
         self._listeners: list[StateListener] = []
+        self._stopping = False
         mqtt.route(f"{base_topic}/+/set", self._on_set)
         mqtt.on_connect(self.publish_all_states)
 
@@ -124,14 +150,23 @@ class Conductor:
     def command(self, routine_id: str, command: Command, trigger: str) -> str:
         """Carry out a command now; returns what happened, in words."""
         run = self.active.get(routine_id)
+        if run is not None and run.answer is not None and not run.answer.done():
+            return self._answer(routine_id, run.answer, command)
         if command is Command.TOGGLE:
             if run is None:
                 command = Command.START
             elif run.runner is not None:
                 command = Command.PAUSE if run.runner.state is RunState.RUNNING else Command.RESUME
-        if command is Command.START:
+        if command in (Command.START, Command.FORCE):
             if run is not None:
                 return self._said(routine_id, "already running")
+            if self._stopping:
+                return self._said(routine_id, "not started: homeflow is stopping")
+            room = self.rooms[routine_id]
+            why = self._refusal(room.routine) if command is Command.START else None
+            if why is not None:
+                self._announce(routine_id, why)
+                return self._said(routine_id, f"not started: {why}")
             self._start(routine_id, trigger)
             return self._said(routine_id, f"started by {trigger}")
         if run is None:
@@ -149,12 +184,61 @@ class Conductor:
                 Command.CANCEL: runner.cancel,
             }[command]()
         )
+        if done and (phrase := _SPOKEN.get(command)):
+            self._announce(routine_id, phrase)
         return self._said(routine_id, f"{command}" if done else f"{command}: nothing to do")
+
+    async def scheduled(self, routine_id: str, trigger: ScheduleTrigger, when: datetime) -> None:
+        """A schedule's time has come: start the routine, or invite with `announce`; skip when it is
+        running, already done today (if so configured) or beyond its limits."""
+        label = f"schedule {when.isoformat(timespec='minutes')}"
+        if routine_id in self.active:
+            self._said(routine_id, f"{label} skipped: already running")
+            return
+        routine = self.rooms[routine_id].routine
+        if trigger.skip_if_done_today and self.journal.stats(routine_id, self.tz)["completed_today"]:
+            self._said(routine_id, f"{label} skipped: already done today")
+            return
+        if why := self._refusal(routine):
+            self._said(routine_id, f"{label} skipped: {why}")
+            return
+        if trigger.announce:
+            self._said(routine_id, f"{label}: inviting")
+            await self.say(routine_id, trigger.announce)
+            return
+        self.command(routine_id, Command.START, trigger="schedule")
+
+    def _answer(self, routine_id: str, answer: asyncio.Future[Feedback | None], command: Command) -> str:
+        """While the end-of-run question is open, the button answers it."""
+        feedback = _ANSWERS.get(command)
+        answer.set_result(feedback)
+        return self._said(routine_id, f"feedback: {feedback or 'none'}")
+
+    def _refusal(self, routine: Routine) -> str | None:
+        stats = self.journal.stats(routine.id, self.tz)
+        last = self.journal.runs(routine.id, limit=1, status=RunStatus.COMPLETED)
+        last_ended = last[0].ended_at if last else None
+        return refusal(routine, stats["completed_today"], last_ended, utcnow())
 
     @staticmethod
     def _said(routine_id: str, what: str) -> str:
         log.info("%s: %s", routine_id, what)
         return what
+
+    def _announce(self, routine_id: str, text: str) -> None:
+        """Say `text` on the routine's speakers without holding up the caller."""
+        if self._tasks is not None:
+            self._tasks.create_task(self.say(routine_id, text), name=f"say {routine_id}")
+
+    async def say(self, routine_id: str, text: str, run_id: int | None = None) -> None:
+        """Say `text` on the routine's speakers and relay it on the say topic."""
+        speakers = self.rooms[routine_id].speakers
+        await self.mqtt.publish(
+            f"{self.base_topic}/{routine_id}/say", {"text": text, "kind": "say", "run_id": run_id}
+        )
+        for result in await asyncio.gather(*(s.say(text) for s in speakers), return_exceptions=True):
+            if isinstance(result, Exception):
+                log.warning("%s: could not say %r: %s", routine_id, text, result)
 
     # -- a run's life ------------------------------------------------------------------------------
     def _start(self, routine_id: str, trigger: str) -> None:
@@ -165,12 +249,22 @@ class Conductor:
         run.task = self._tasks.create_task(self._play(routine_id, run), name=f"run {routine_id}")
 
     async def _play(self, routine_id: str, run: ActiveRun) -> None:
+        try:
+            status = await self._perform(routine_id, run)
+            if status is RunStatus.COMPLETED and run.room.routine.feedback and run.run_id is not None:
+                await self._ask_feedback(routine_id, run, run.run_id)
+        finally:
+            del self.active[routine_id]
+            await asyncio.shield(self._publish_after(routine_id))
+
+    async def _perform(self, routine_id: str, run: ActiveRun) -> RunStatus:
         room = run.room
         status = RunStatus.INTERRUPTED
         snapshot: dict[str, LightSnapshot] = {}
         try:
             level = next_level(room.routine.reps, self.journal.feedback_history(routine_id))
-            plan = await prepare_plan(room, level.reps)
+            announcement = level_announcement(level, room.routine.reps.good_sessions_to_progress)
+            plan = await prepare_plan(room, level.reps, (announcement,) if announcement else ())
             snapshots = await asyncio.gather(*(light.snapshot() for light in room.lights))
             snapshot = {light.name: snap for light, snap in zip(room.lights, snapshots, strict=True)}
             run.run_id = self.journal.start_run(routine_id, run.trigger, plan.reps, plan.total_s, snapshot)
@@ -183,31 +277,61 @@ class Conductor:
             )
             await self._publish_event(routine_id, "started", run)
             final = await run.runner.run()
-            status = RunStatus.COMPLETED if final is RunState.COMPLETED else RunStatus.CANCELLED
+            if final is RunState.COMPLETED:
+                status = RunStatus.COMPLETED
+            elif not self._stopping:
+                status = RunStatus.CANCELLED
         except Exception as exc:
             log.error("%s: run failed: %s", routine_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
         finally:
             # Runs on shutdown too: give the lights back before anything else stops.
-            await asyncio.shield(self._wind_down(routine_id, run, snapshot, status))
+            await asyncio.shield(self._close(routine_id, run, snapshot, status))
+        return status
 
-    async def _wind_down(
+    async def _close(
         self, routine_id: str, run: ActiveRun, snapshot: dict[str, LightSnapshot], status: RunStatus
     ) -> None:
         await restore_lights(run.room.lights, snapshot, run.room.routine.ambience.transition_s)
         if run.run_id is not None:
             self.journal.finish_run(run.run_id, status)
             log.info("%s: run %d %s", routine_id, run.run_id, status)
-        del self.active[routine_id]
-        await self.publish_state(routine_id)
-        if run.run_id is not None:
-            await self.publish_stats(routine_id)
             await self._publish_event(routine_id, str(status), run)
 
+    async def _ask_feedback(self, routine_id: str, run: ActiveRun, run_id: int) -> None:
+        """Ask how it felt; the button answers (or nobody does, within the timeout)."""
+        routine = run.room.routine
+        assert routine.feedback is not None
+        run.answer = asyncio.get_running_loop().create_future()
+        await self.publish_state(routine_id)
+        await self.say(routine_id, routine.feedback.question, run_id)
+        waiting = asyncio.ensure_future(self.clock.sleep_until(self.clock.now() + routine.feedback.timeout_s))
+        try:
+            await asyncio.wait((run.answer, waiting), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        answer = run.answer.result() if run.answer.done() else None
+        self.journal.set_feedback(run_id, answer)
+        log.info("%s: run %d feedback %s", routine_id, run_id, answer or "none")
+        after = next_level(routine.reps, self.journal.feedback_history(routine_id))
+        if reply := feedback_reply(answer, after, routine.reps.start):
+            await self.say(routine_id, reply, run_id)
+
+    async def _publish_after(self, routine_id: str) -> None:
+        await self.publish_state(routine_id)
+        await self.publish_stats(routine_id)
+
     async def stop(self) -> None:
-        """Cancel every active run and wait until its lights are back (service shutdown)."""
+        """End every active run as interrupted and wait until its lights are back (service shutdown).
+        Cooperative, through the runner: a task cancel can be lost inside a library's `wait_for`."""
+        self._stopping = True
+        for run in self.active.values():
+            if run.runner is not None:
+                run.runner.cancel()
+            elif run.task is not None:
+                run.task.cancel()  # still preparing: nothing has moved yet
+            if run.answer is not None and not run.answer.done():
+                run.answer.set_result(None)
         tasks = [run.task for run in self.active.values() if run.task is not None]
-        for task in tasks:
-            task.cancel()
         if tasks:
             await asyncio.wait(tasks)
 
@@ -233,9 +357,10 @@ class Conductor:
             return {"state": "idle" if run is None else "starting", "step": None, "step_index": None}
         plan = runner.plan
         step = runner.step if runner.step >= 0 else None
+        asking = run.answer is not None and not run.answer.done()
         ends_in = (runner.ends_at - self.clock.now()) / self.time_scale
         return {
-            "state": str(runner.state),
+            "state": "asking" if asking else str(runner.state),
             "step": plan.steps[step] if step is not None else None,
             "step_index": step,
             "steps": len(plan.steps),
@@ -244,12 +369,17 @@ class Conductor:
             "trigger": run.trigger,
             "started_at": run.started_at.isoformat(timespec="seconds"),
             "ends_at": (utcnow() + timedelta(seconds=ends_in)).isoformat(timespec="seconds"),
+            "progress": round(100 * runner.elapsed_s / plan.total_s) if plan.total_s else 0,
         }
 
     def stats_of(self, routine_id: str) -> dict[str, Any]:
         """History at a glance: last completion, streak, and the level the next run will use."""
         level = next_level(self.rooms[routine_id].routine.reps, self.journal.feedback_history(routine_id))
-        return {**self.journal.stats(routine_id), "reps_level": level.reps, "reps_reason": level.reason}
+        return {
+            **self.journal.stats(routine_id, self.tz),
+            "reps_level": level.reps,
+            "reps_reason": level.reason,
+        }
 
     def watch(self, listener: StateListener) -> Callable[[], None]:
         """Call `listener(routine_id, state)` on every state change; returns the function that stops it."""

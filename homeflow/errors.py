@@ -7,3 +7,7 @@ class HomeflowError(Exception):
 
 class SpeechError(HomeflowError):
     """Speech could not be rendered (engine missing or failing)."""
+
+
+class HomeAssistantError(HomeflowError):
+    """Home Assistant's REST API could not be reached, refused us, or answered nonsense."""

@@ -220,6 +220,18 @@ class Journal:
             ),
         }
 
+    def levels(self, routine: str) -> list[tuple[str, int]]:
+        """When the repetition level changed: (date of the first completed run at it, reps), oldest first."""
+        rows = self._db.execute(
+            "SELECT started_at, reps FROM runs WHERE routine = ? AND status = 'completed' ORDER BY id",
+            (routine,),
+        ).fetchall()
+        changes: list[tuple[str, int]] = []
+        for started, reps in rows:
+            if not changes or changes[-1][1] != reps:
+                changes.append((started[:10], reps))
+        return changes
+
     def cues(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT idx, kind, step, text, planned_at, late_s, at FROM cues WHERE run_id = ? ORDER BY idx",

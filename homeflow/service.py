@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from homeflow.clock import LoopClock
 from homeflow.conductor import Conductor, Room
 from homeflow.devices.base import Light, Speaker
+from homeflow.devices.lights.home_assistant import HomeAssistantLight
 from homeflow.devices.lights.zigbee2mqtt import Zigbee2MqttLight
 from homeflow.devices.speakers.local import LocalSpeakerDevice
+from homeflow.errors import HomeflowError
+from homeflow.homeassistant.api import HomeAssistantApi
+from homeflow.homeassistant.discovery import Discovery
 from homeflow.journal import Journal
 from homeflow.mqtt import MqttConnection
-from homeflow.settings.model import Settings
+from homeflow.settings.model import ButtonTrigger, ScheduleTrigger, Settings
+from homeflow.settings.model import HomeAssistantLight as HomeAssistantLightSettings
 from homeflow.speech import SpeechCache
 from homeflow.triggers.buttons import Zigbee2MqttButtonTrigger
+from homeflow.triggers.schedule import Scheduler
+from homeflow.web import build_app, run_web
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +37,23 @@ def build_speakers(settings: Settings) -> dict[str, Speaker]:
 
 def build_lights(settings: Settings, mqtt: MqttConnection) -> dict[str, Light]:
     base = settings.zigbee2mqtt.base_topic
-    return {
-        name: Zigbee2MqttLight(name, spec.friendly_name, mqtt, base) for name, spec in settings.lights.items()
-    }
+    lights: dict[str, Light] = {}
+    for name, spec in settings.lights.items():
+        if isinstance(spec, HomeAssistantLightSettings):
+            api = HomeAssistantApi.of(settings.home_assistant)
+            lights[name] = HomeAssistantLight(name, spec.entity_id, api)
+        else:
+            lights[name] = Zigbee2MqttLight(name, spec.friendly_name, mqtt, base)
+    return lights
+
+
+def schedules(settings: Settings) -> list[tuple[str, ScheduleTrigger]]:
+    return [
+        (automation.routine, trigger)
+        for automation in settings.automations
+        for trigger in automation.when
+        if isinstance(trigger, ScheduleTrigger)
+    ]
 
 
 def build_rooms(
@@ -43,12 +67,33 @@ def build_rooms(
         room.speakers += [
             speakers[n] for n in automation.speakers if n in speakers and speakers[n] not in room.speakers
         ]
-        room.buttons += [t.button for t in automation.when if t.button not in room.buttons]
+        room.buttons += [
+            t.button for t in automation.when if isinstance(t, ButtonTrigger) and t.button not in room.buttons
+        ]
     return rooms
+
+
+@contextlib.asynccontextmanager
+async def _one_error() -> AsyncIterator[None]:
+    """A task group wraps errors in a group; a HomeflowError is one line for a person, so unwrap it."""
+    try:
+        yield
+    except* HomeflowError as group:
+        raise group.exceptions[0] from None
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait for its end, asking again if the request was lost: Python 3.11's
+    `asyncio.wait_for` (under every acknowledged aiomqtt publish) drops a cancellation that arrives
+    just as what it waits for completes, and the task would run on forever."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait((task,), timeout=0.1)
 
 
 async def serve(settings: Settings, stop: asyncio.Event, *, time_scale: float = 1.0) -> None:
     """Run until `stop` is set; then end active runs (restoring their lights) and say `offline`."""
+    tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
     with Journal(settings.journal) as journal:
         mqtt = MqttConnection(settings.mqtt)
         lights = build_lights(settings, mqtt)
@@ -60,22 +105,37 @@ async def serve(settings: Settings, stop: asyncio.Event, *, time_scale: float = 
             clock=LoopClock(time_scale),
             base_topic=settings.mqtt.base_topic,
             time_scale=time_scale,
+            tz=tz,
         )
         for button in settings.buttons.values():
             Zigbee2MqttButtonTrigger(button, mqtt, settings.zigbee2mqtt.base_topic, conductor.on_gesture)
+        Discovery(settings.home_assistant, mqtt, settings.mqtt.base_topic, settings.routines)
 
-        async with asyncio.TaskGroup() as tasks:
+        async with _one_error(), asyncio.TaskGroup() as tasks:
             conductor.attach(tasks)
+            web_ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            app = build_app(conductor, settings.http)
+            web = tasks.create_task(run_web(app, settings.http, web_ready), name="web")
+            await web_ready  # a WebError (port taken) ends the service here, before anything has moved
             connection = tasks.create_task(mqtt.run(), name="mqtt")
             first_connect = tasks.create_task(mqtt.connected.wait())
             stopping = tasks.create_task(stop.wait())
+            schedule_task: asyncio.Task[None] | None = None
             await asyncio.wait((first_connect, stopping), return_when=asyncio.FIRST_COMPLETED)
             first_connect.cancel()
             if not stop.is_set():
                 await conductor.recover(lights)
+                scheduler = Scheduler(
+                    schedules(settings), tz or datetime.now().astimezone().tzinfo or UTC, conductor.scheduled
+                )
+                schedule_task = tasks.create_task(scheduler.run(), name="schedules")
                 log.info("homeflow ready: %d routine(s), time scale %g", len(rooms), time_scale)
             await stopping
             log.info("stopping")
-            await conductor.stop()
+            if schedule_task is not None:
+                await _cancel(schedule_task)
+            await conductor.stop()  # from here on the conductor starts no new run
+            web.cancel()
+            await asyncio.wait((web,))
             await mqtt.close()
-            connection.cancel()
+            await _cancel(connection)

@@ -63,3 +63,9 @@ _prefixes = itertools.count()
 def prefix() -> str:
     """A topic prefix no other test uses, so retained messages never leak between tests."""
     return f"t{next(_prefixes)}-{int(time.time() * 1000) % 100000}"
+
+
+@pytest.fixture(scope="session")
+def speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Rendered speech shared by every test: espeak-ng runs once per sentence per session."""
+    return tmp_path_factory.mktemp("speech")

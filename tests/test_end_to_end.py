@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import pytest
 
 from homeflow.journal import Journal, RunStatus
 from homeflow.service import serve
@@ -25,16 +23,17 @@ TIME_SCALE = 400  # the four-minute routine plays in well under a second of wait
 BEFORE = {"state": "ON", "brightness": 203, "color_temp": 250, "color_mode": "color_temp"}
 
 
-@pytest.fixture(scope="session")
-def speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Rendered speech shared by every test: espeak-ng runs once per sentence per session."""
-    return tmp_path_factory.mktemp("speech")
-
-
-def write_config(tmp_path: Path, broker: Broker, prefix: str, cache: Path) -> Path:
+def write_config(
+    tmp_path: Path, broker: Broker, prefix: str, cache: Path, edits: dict[str, str] | None = None
+) -> Path:
+    """A homeflow.yaml on the test broker; `edits` replace text in the shipped back-massage routine."""
     routines = tmp_path / "routines"
     routines.mkdir()
-    shutil.copy(REPO / "config/routines/back-massage.yaml", routines / "back-massage.yaml")
+    routine = (REPO / "config/routines/back-massage.yaml").read_text()
+    for old, new in (edits or {}).items():
+        assert old in routine, old
+        routine = routine.replace(old, new)
+    (routines / "back-massage.yaml").write_text(routine)
     player = tmp_path / "player.sh"
     player.write_text(f'#!/bin/sh\necho "$1" >> {tmp_path}/played.log\n')
     player.chmod(0o755)
@@ -43,6 +42,7 @@ def write_config(tmp_path: Path, broker: Broker, prefix: str, cache: Path) -> Pa
         f"""
 mqtt: {{host: {broker.host}, port: {broker.port}, base_topic: {prefix}/hf, client_id: {prefix}-homeflow}}
 zigbee2mqtt: {{base_topic: {prefix}/z2m}}
+http: {{port: 0}}  # any free port: test runs may overlap on one machine
 journal: journal.db
 cache: {cache}
 lights:
@@ -78,10 +78,11 @@ class Watcher:
             self.messages.append((message.topic.value, text, message.retain))
             self.arrived.set()
 
-    async def wait_for(self, topic_end: str, check: Any = None, within: float = 15) -> Any:
+    async def wait_for(self, topic_end: str, check: Any = None, within: float = 15, since: int = 0) -> Any:
+        """The first payload on a topic ending in `topic_end` that passes `check`, from message `since` on."""
         async with asyncio.timeout(within):
             while True:
-                for topic, payload, _ in self.messages:
+                for topic, payload, _ in self.messages[since:]:
                     if topic.endswith(topic_end) and (check is None or check(payload)):
                         return payload
                 self.arrived.clear()
@@ -106,9 +107,16 @@ class Home:
 
 @contextlib.asynccontextmanager
 async def home(
-    tmp_path: Path, broker: Broker, prefix: str, cache: Path, *, pre_press: bool = False
+    tmp_path: Path,
+    broker: Broker,
+    prefix: str,
+    cache: Path,
+    *,
+    pre_press: bool = False,
+    time_scale: float = TIME_SCALE,
+    edits: dict[str, str] | None = None,
 ) -> AsyncIterator[Home]:
-    config = write_config(tmp_path, broker, prefix, cache)
+    config = write_config(tmp_path, broker, prefix, cache, edits)
     light = SimulatedLight(f"{prefix}/z2m", "Living Room Lamp", BEFORE)
     async with (
         light.running(broker),
@@ -121,7 +129,7 @@ async def home(
         if pre_press:
             await the_home.press(retain=True)  # a stale retained press, seen when homeflow subscribes
         stop = asyncio.Event()
-        service = asyncio.create_task(serve(load(config), stop, time_scale=TIME_SCALE))
+        service = asyncio.create_task(serve(load(config), stop, time_scale=time_scale))
         try:
             await watcher.wait_for("/hf/status", lambda p: p == "online")
             await watcher.wait_for("/back-massage/state", lambda p: p["state"] == "idle")

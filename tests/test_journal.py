@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 from pathlib import Path
 
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import Journal, RunStatus, streak
 from homeflow.routine.plan import Cue, CueKind
 from homeflow.routine.progression import Feedback
 
@@ -48,3 +49,12 @@ def test_unfinished_runs_and_feedback_history(tmp_path: Path) -> None:
         assert [r.id for r in journal.unfinished_runs()] == [open_run]
         assert journal.feedback_history("a") == [Feedback.GOOD, None]
         assert [r.id for r in journal.runs(routine="a", limit=2)] == [open_run, second]
+
+
+def test_streak_counts_consecutive_days_back_from_today_or_yesterday() -> None:
+
+    today = date(2026, 3, 30)
+    assert streak([date(2026, 3, 30), date(2026, 3, 29), date(2026, 3, 28), date(2026, 3, 26)], today) == 3
+    assert streak([date(2026, 3, 29), date(2026, 3, 28)], today) == 2  # today is not over yet
+    assert streak([date(2026, 3, 28)], today) == 0
+    assert streak([], today) == 0

@@ -119,7 +119,8 @@ def test_three_mistakes_give_three_located_problems(here: Path) -> None:
     )
     assert problems(config) == [
         "homeflow.yaml:3:9: mqtt.port: expected a port number, got true",
-        'homeflow.yaml:6:5: lights.desk.hue: unknown light protocol "hue"; known: "zigbee2mqtt"',
+        'homeflow.yaml:6:5: lights.desk.hue: unknown light protocol "hue"; '
+        'known: "zigbee2mqtt", "home_assistant"',
         'homeflow.yaml:9:16: automations[0].speakers[0]: unknown speaker "kitchen"; '
         "no speakers are configured",
     ]

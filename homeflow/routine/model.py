@@ -106,6 +106,25 @@ class Reps:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """How often a routine may run: at most `max_per_day` completed runs, `min_gap_s` apart."""
+
+    max_per_day: int | None = None
+    min_gap_s: float = 0.0
+
+
+DEFAULT_QUESTION = "How did that feel? Press once if it felt good, twice if it was too much."
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackPrompt:
+    """The question asked when a run completes; the button answers it within `timeout_s`."""
+
+    question: str = DEFAULT_QUESTION
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class Routine:
     """A guided routine: an ambience to set, and steps to announce and pace."""
 
@@ -116,3 +135,5 @@ class Routine:
     reps: Reps = field(default_factory=Reps)
     variables: dict[str, str | int] = field(default_factory=dict)
     description: str = ""
+    limits: Limits = field(default_factory=Limits)
+    feedback: FeedbackPrompt | None = None

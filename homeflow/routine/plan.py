@@ -116,18 +116,19 @@ def number_word(n: int) -> str:
     return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
 
 
-def build_plan(routine: Routine, reps: int, speech_s: SpeechDurations) -> Plan:
-    """Lay out every cue of `routine` at `reps` repetitions; sentences take `speech_s(text)` seconds."""
-    return _Planner(routine, reps, speech_s).plan()
+def build_plan(routine: Routine, reps: int, speech_s: SpeechDurations, preface: tuple[str, ...] = ()) -> Plan:
+    """Lay out every cue of `routine` at `reps` repetitions; sentences take `speech_s(text)` seconds.
+    `preface` sentences (e.g. a new level) are said before the first step."""
+    return _Planner(routine, reps, speech_s).plan(preface)
 
 
 def count_words(to: int) -> list[str]:
     return [number_word(i).capitalize() + "." for i in range(1, to + 1)]
 
 
-def sentences(routine: Routine, reps: int) -> tuple[str, ...]:
+def sentences(routine: Routine, reps: int, preface: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The sentences a run at `reps` says, to render before the plan is timed."""
-    return build_plan(routine, reps, lambda _text: 1.0).sentences()
+    return build_plan(routine, reps, lambda _text: 1.0, preface).sentences()
 
 
 class _Planner:
@@ -144,8 +145,10 @@ class _Planner:
         self.titles: list[str] = []
         self.t = 0.0
 
-    def plan(self) -> Plan:
+    def plan(self, preface: tuple[str, ...]) -> Plan:
         self.cues.append(Cue(0.0, CueKind.LIGHT, -1, ambience=self.routine.ambience))
+        for text in preface:
+            self._say(text, -1)
         for step, scope in _expand_steps(self.routine.steps, self.base_vars):
             index = len(self.titles)
             self.titles.append(_sentence(step.title, scope))

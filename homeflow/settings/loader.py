@@ -7,9 +7,12 @@ from pathlib import Path
 
 from homeflow.routine.model import RepeatSteps, Routine
 from homeflow.settings.checks import Checker
+from homeflow.settings.homeassistant import parse_home_assistant
+from homeflow.settings.http import parse_http
 from homeflow.settings.model import Settings
 from homeflow.settings.problems import Problem, SettingsError, quote
 from homeflow.settings.routines import ROUTINE_ID, parse_routine
+from homeflow.settings.schedules import parse_time_zone
 from homeflow.settings.sections import (
     names,
     parse_automations,
@@ -32,6 +35,9 @@ _TOP_KEYS = (
     "buttons",
     "routines",
     "automations",
+    "time_zone",
+    "http",
+    "home_assistant",
 )
 _ROUTINE_SUFFIXES = (".yaml", ".yml")
 
@@ -57,7 +63,8 @@ def _load(path: Path, problems: list[Problem]) -> Settings | None:
     zigbee2mqtt = parse_zigbee2mqtt(ch, f.get("zigbee2mqtt"))
     journal = resolve(base, ch.text(f.get("journal"), "journal", "homeflow.db"))
     cache_dir = resolve(base, ch.text(f.get("cache"), "cache", "cache"))
-    lights = parse_lights(ch, f.get("lights"))
+    home_assistant = parse_home_assistant(ch, f.get("home_assistant"))
+    lights = parse_lights(ch, f.get("lights"), home_assistant)
     speakers = parse_speakers(ch, f.get("speakers"))
     buttons = parse_buttons(ch, f.get("buttons"))
     routines_dir, routines, ids = _routines(ch, f.get("routines"), path, refs)
@@ -68,6 +75,8 @@ def _load(path: Path, problems: list[Problem]) -> Settings | None:
         "button": names(f.get("buttons")),
     }
     automations = parse_automations(ch, f.get("automations"), known)
+    time_zone = parse_time_zone(ch, f.get("time_zone"))
+    http = parse_http(ch, f.get("http"))
     return Settings(
         path=path,
         mqtt=mqtt,
@@ -80,6 +89,9 @@ def _load(path: Path, problems: list[Problem]) -> Settings | None:
         routines_dir=routines_dir,
         routines=routines,
         automations=automations,
+        time_zone=time_zone,
+        http=http,
+        home_assistant=home_assistant,
     )
 
 

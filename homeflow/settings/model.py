@@ -43,7 +43,15 @@ class Zigbee2MqttLight:
     friendly_name: str
 
 
-LightSettings = Zigbee2MqttLight
+@dataclass(frozen=True, slots=True)
+class HomeAssistantLight:
+    """A light Home Assistant knows, by entity id, driven over its REST API."""
+
+    name: str
+    entity_id: str
+
+
+LightSettings = Zigbee2MqttLight | HomeAssistantLight
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +89,17 @@ class ButtonTrigger:
     button: str
 
 
-Trigger = ButtonTrigger
+@dataclass(frozen=True, slots=True)
+class ScheduleTrigger:
+    """Start (or, with `announce`, invite) the routine at the times of a cron expression; `at`/`days`
+    in the settings are written down as one."""
+
+    cron: str
+    announce: str | None = None  # say this and let a button press start it, instead of starting
+    skip_if_done_today: bool = True
+
+
+Trigger = ButtonTrigger | ScheduleTrigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +110,26 @@ class Automation:
     when: tuple[Trigger, ...]
     lights: tuple[str, ...] = ()
     speakers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The web dashboard and API; `port` 0 takes any free port. A token is required off loopback."""
+
+    bind: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = field(default=None, repr=False)
+    public_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAssistantSettings:
+    """MQTT discovery for Home Assistant, and its REST API (`url`, `token`) for its lights."""
+
+    discovery_prefix: str = "homeassistant"
+    discovery: bool = True
+    url: str | None = None
+    token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +145,6 @@ class Settings:
     routines_dir: Path
     routines: dict[str, Routine]
     automations: tuple[Automation, ...]
+    time_zone: str | None = None  # IANA name for schedules and "today"; None is the system's
+    http: HttpSettings = field(default_factory=HttpSettings)
+    home_assistant: HomeAssistantSettings = field(default_factory=HomeAssistantSettings)

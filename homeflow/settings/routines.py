@@ -11,7 +11,9 @@ from homeflow.routine.model import (
     Action,
     Ambience,
     Count,
+    FeedbackPrompt,
     Light,
+    Limits,
     Repeat,
     RepeatSteps,
     Reps,
@@ -28,7 +30,9 @@ from homeflow.settings.yamlnodes import Map, Node, Scalar
 ROUTINE_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_ROUTINE_KEYS = ("name", "description", "ambience", "reps", "variables", "steps")
+_ROUTINE_KEYS = ("name", "description", "ambience", "reps", "variables", "limits", "feedback", "steps")
+_LIMITS_KEYS = ("max_per_day", "min_gap_minutes")
+_FEEDBACK_KEYS = ("ask", "timeout")
 _AMBIENCE_KEYS = ("brightness", "transition", "color_temperature")
 _REPS_KEYS = ("start", "max", "step", "good_sessions_to_progress")
 _ROUNDS_KEYS = ("times", "for", "in")
@@ -50,9 +54,34 @@ def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
     variables = _variables(ch, f.get("variables"))
     scope: Scope = {"reps": None, "max_reps": None, **variables}
     steps = _steps(ch, f.get("steps"), "steps", scope, nested=False)
+    limits = _limits(ch, f.get("limits"))
+    feedback = _feedback(ch, f.get("feedback"), scope)
     if len(ch.problems) > before or ambience is None:
         return None
-    return Routine(routine_id, name, tuple(steps), ambience, reps, variables, description.strip())
+    return Routine(
+        routine_id, name, tuple(steps), ambience, reps, variables, description.strip(), limits, feedback
+    )
+
+
+def _limits(ch: Checker, node: Node | None) -> Limits:
+    f = ch.fields(node, "limits", _LIMITS_KEYS)
+    return Limits(
+        max_per_day=ch.integer(f.get("max_per_day"), "limits.max_per_day", None, lo=1, what="a count"),
+        min_gap_s=60 * ch.number(f.get("min_gap_minutes"), "limits.min_gap_minutes", 0.0, what="minutes"),
+    )
+
+
+def _feedback(ch: Checker, node: Node | None, scope: Scope) -> FeedbackPrompt | None:
+    """`feedback: true` asks the default question; a mapping sets `ask` and `timeout` (seconds)."""
+    if node is None or (isinstance(node, Scalar) and node.value is False):
+        return None
+    if isinstance(node, Scalar) and node.value is True:
+        return FeedbackPrompt()
+    f = ch.fields(node, "feedback", _FEEDBACK_KEYS)
+    default = FeedbackPrompt()
+    question = _optional_text(ch, f, "ask", "feedback", scope)
+    timeout = ch.number(f.get("timeout"), "feedback.timeout", default.timeout_s, above=True)
+    return FeedbackPrompt(question or default.question, timeout)
 
 
 def parse_ambience(ch: Checker, node: Node, path: str) -> Ambience | None:

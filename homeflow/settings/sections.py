@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Collection
 from pathlib import Path
@@ -11,6 +12,9 @@ from homeflow.settings.checks import Checker
 from homeflow.settings.model import (
     Automation,
     ButtonTrigger,
+    HomeAssistantLight,
+    HomeAssistantSettings,
+    LightSettings,
     LocalSpeaker,
     MqttSettings,
     Tls,
@@ -20,6 +24,7 @@ from homeflow.settings.model import (
     Zigbee2MqttSettings,
 )
 from homeflow.settings.problems import child, hint, index, quote
+from homeflow.settings.schedules import parse_schedule
 from homeflow.settings.yamlnodes import Map, Node, Scalar, Seq
 
 _MQTT_KEYS = ("host", "port", "username", "password", "base_topic", "client_id", "keepalive", "tls")
@@ -29,6 +34,8 @@ _AUTOMATION_KEYS = ("routine", "when", "lights", "speakers")
 # Names that automations may refer to, by kind: "routine", "button", "light", "speaker".
 Known = dict[str, Collection[str]]
 COMMANDS = ("start", "toggle", "pause", "resume", "skip", "cancel")
+# Home Assistant's rule for entity ids, in the one domain homeflow drives.
+LIGHT_ENTITY_ID = re.compile(r"light\.(?!_)[a-z0-9_]+(?<!_)")
 
 
 def resolve(base: Path, text: str) -> Path:
@@ -109,16 +116,35 @@ def names(node: Node | None) -> list[str]:
     return list(node.entries) if isinstance(node, Map) else []
 
 
-def parse_lights(ch: Checker, node: Node | None) -> dict[str, Zigbee2MqttLight]:
+def parse_lights(
+    ch: Checker, node: Node | None, home_assistant: HomeAssistantSettings
+) -> dict[str, LightSettings]:
     """Lights by name, each behind one protocol."""
-    lights: dict[str, Zigbee2MqttLight] = {}
+    lights: dict[str, LightSettings] = {}
     for key, value in ch.entries(node, "lights"):
         path = child("lights", key.text)
-        picked = ch.one_key(value, path, ("zigbee2mqtt",), "light protocol")
-        if picked is not None:
-            friendly_name = ch.text(picked[1], child(path, picked[0]), "")
-            lights[key.text] = Zigbee2MqttLight(key.text, friendly_name)
+        picked = ch.one_key(value, path, ("zigbee2mqtt", "home_assistant"), "light protocol")
+        if picked is None:
+            continue
+        where = child(path, picked[0])
+        if picked[0] == "home_assistant":
+            lights[key.text] = _home_assistant_light(ch, picked[1], where, key.text, home_assistant)
+        else:
+            lights[key.text] = Zigbee2MqttLight(key.text, ch.text(picked[1], where, ""))
     return lights
+
+
+def _home_assistant_light(
+    ch: Checker, node: Node, path: str, name: str, home_assistant: HomeAssistantSettings
+) -> HomeAssistantLight:
+    """A light by its entity id; it is driven over the REST API, so that must be configured."""
+    entity_id = ch.text(node, path, "")
+    if entity_id and not LIGHT_ENTITY_ID.fullmatch(entity_id):
+        ch.report(node, path, f"expected a light's entity id like light.desk_lamp, got {quote(entity_id)}")
+    missing = [f"home_assistant.{key}" for key in ("url", "token") if getattr(home_assistant, key) is None]
+    if missing:
+        ch.report(node, path, f"a Home Assistant light needs {' and '.join(missing)} (its REST API)")
+    return HomeAssistantLight(name, entity_id)
 
 
 def parse_speakers(ch: Checker, node: Node | None) -> dict[str, LocalSpeaker]:
@@ -194,7 +220,11 @@ def parse_automations(ch: Checker, node: Node | None, known: Known) -> tuple[Aut
         when: list[Trigger] = []
         for j, trigger in enumerate(ch.items(f.get("when"), child(path, "when")) or []):
             where = index(child(path, "when"), j)
-            picked = ch.one_key(trigger, where, ("button",), "trigger")
+            if isinstance(trigger, Map) and {"at", "cron"} & set(trigger.entries):
+                if schedule := parse_schedule(ch, trigger, where):
+                    when.append(schedule)
+                continue
+            picked = ch.one_key(trigger, where, ("button", "at", "cron"), "trigger")
             if picked is None:
                 continue
             button = _reference(ch, picked[1], child(where, "button"), known, "button")

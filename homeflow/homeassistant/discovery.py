@@ -1,0 +1,258 @@
+"""Home Assistant MQTT discovery: each routine is a device with buttons, sensors, an event and triggers.
+
+Configs are retained on `<prefix>/<component>/<node_id>/<object_id>/config`, where `node_id` comes from
+homeflow's base topic, so two homeflow instances on one broker never share an entity.
+
+Removal needs to know what was published before. The broker already keeps that record: homeflow
+subscribes to its own `<prefix>/+/<node_id>/+/config`, and a *retained* config arriving there that the
+current settings do not define (a routine since deleted, an entity a newer homeflow dropped) is
+cleared with an empty retained payload, which is Home Assistant's signal to remove the entity. No index
+topic or local file can drift out of step with the broker, and it works after a reinstall too. Our own
+publishes come back to us live (not retained), so they never look like leftovers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import aiomqtt
+
+from homeflow import __version__
+from homeflow.journal import RunStatus
+from homeflow.mqtt import OFFLINE, ONLINE, MqttConnection, describe, payload_text
+from homeflow.routine.model import Routine
+from homeflow.runner import RunState
+from homeflow.settings.model import HomeAssistantSettings
+
+log = logging.getLogger(__name__)
+
+# Every value `<base>/<routine>/state` can carry in its `state` field (Conductor.state_of); Home
+# Assistant rejects an enum sensor's state that is not listed.
+STATES = ("idle", "starting", *(str(s) for s in RunState), "asking")
+EVENT_TYPES = ("started", *(str(s) for s in RunStatus if s is not RunStatus.RUNNING))
+DEVICE_TRIGGERS = (str(RunStatus.COMPLETED), str(RunStatus.CANCELLED))
+BUTTONS = (
+    ("start", "Start", "mdi:play"),
+    ("pause", "Pause", "mdi:pause"),
+    ("resume", "Resume", "mdi:play-pause"),
+    ("skip", "Skip step", "mdi:skip-next"),
+    ("cancel", "Cancel", "mdi:stop"),
+)
+# Idle state payloads carry no `steps`, `reps` or `ends_at`: `.get` renders those as null, not an error.
+STEP_ATTRIBUTES = (
+    "{{ {'index': value_json.step_index, 'steps': value_json.get('steps'), "
+    "'reps': value_json.get('reps'), 'ends_at': value_json.get('ends_at')} | tojson }}"
+)
+# Home Assistant's event entity wants `event_type`; homeflow's event payload names it `event`.
+EVENT_TEMPLATE = (
+    "{{ {'event_type': value_json.event, 'run_id': value_json.run_id, "
+    "'trigger': value_json.trigger, 'at': value_json.at} | tojson }}"
+)
+_NOT_IN_NODE_ID = re.compile(r"[^a-zA-Z0-9_-]")
+
+Config = dict[str, Any]
+
+
+def node_id(base_topic: str) -> str:
+    """The discovery topic level naming this homeflow: its base topic, in the characters HA allows."""
+    return _NOT_IN_NODE_ID.sub("_", base_topic)
+
+
+def discovery_configs(prefix: str, base_topic: str, routines: Mapping[str, Routine]) -> dict[str, Config]:
+    """Every config topic this homeflow owns, with its payload."""
+    node = node_id(base_topic)
+    status = f"{base_topic}/status"
+    origin = {"name": "homeflow", "sw_version": __version__}
+    hub = {
+        "identifiers": [node],
+        "name": "homeflow",
+        "manufacturer": "homeflow",
+        "model": "homeflow service",
+        "sw_version": __version__,
+    }
+    configs: dict[str, Config] = {
+        f"{prefix}/binary_sensor/{node}/status/config": {
+            "name": "Status",
+            "unique_id": f"{node}_status",
+            "state_topic": status,
+            "payload_on": ONLINE,
+            "payload_off": OFFLINE,
+            "device_class": "connectivity",
+            "entity_category": "diagnostic",
+            "device": hub,
+            "origin": origin,
+        }
+    }
+    for routine_id, routine in routines.items():
+        topics = {part: f"{base_topic}/{routine_id}/{part}" for part in ("set", "state", "stats", "event")}
+        device = {
+            "identifiers": [f"{node}_{routine_id}"],
+            "name": f"homeflow {routine.name}",
+            "manufacturer": "homeflow",
+            "model": "Guided routine",
+            "sw_version": __version__,
+            "via_device": node,
+        }
+        common = {"availability_topic": status, "device": device, "origin": origin}
+        entities: list[tuple[str, str, Config]] = [
+            (
+                "button",
+                command,
+                {
+                    "name": name,
+                    "command_topic": topics["set"],
+                    "payload_press": command,
+                    "qos": 1,
+                    "icon": icon,
+                },
+            )
+            for command, name, icon in BUTTONS
+        ]
+        entities += [
+            (
+                "sensor",
+                "state",
+                {
+                    "name": "State",
+                    "state_topic": topics["state"],
+                    "value_template": "{{ value_json.state }}",
+                    "device_class": "enum",
+                    "options": list(STATES),
+                    "icon": "mdi:run",
+                },
+            ),
+            (
+                "sensor",
+                "step",
+                {
+                    "name": "Current step",
+                    "state_topic": topics["state"],
+                    "value_template": "{{ value_json.step }}",
+                    "json_attributes_topic": topics["state"],
+                    "json_attributes_template": STEP_ATTRIBUTES,
+                    "icon": "mdi:format-list-numbered",
+                },
+            ),
+            (
+                "sensor",
+                "progress",
+                {
+                    "name": "Progress",
+                    "state_topic": topics["state"],
+                    "value_template": "{{ value_json.progress | default(0) }}",
+                    "unit_of_measurement": "%",
+                    "state_class": "measurement",
+                    "icon": "mdi:progress-clock",
+                },
+            ),
+            (
+                "sensor",
+                "last_completed",
+                {
+                    "name": "Last completed",
+                    "state_topic": topics["stats"],
+                    # null renders as "None", which Home Assistant shows as unknown.
+                    "value_template": "{{ value_json.last_completed }}",
+                    "device_class": "timestamp",
+                },
+            ),
+            (
+                "sensor",
+                "streak",
+                {
+                    "name": "Streak",
+                    "state_topic": topics["stats"],
+                    "value_template": "{{ value_json.streak_days }}",
+                    "unit_of_measurement": "days",
+                    "state_class": "measurement",
+                    "icon": "mdi:fire",
+                },
+            ),
+            (
+                "sensor",
+                "reps",
+                {
+                    "name": "Repetitions",
+                    "state_topic": topics["stats"],
+                    "value_template": "{{ value_json.reps_level }}",
+                    "json_attributes_topic": topics["stats"],
+                    "json_attributes_template": "{{ {'reason': value_json.reps_reason} | tojson }}",
+                    "state_class": "measurement",
+                    "icon": "mdi:counter",
+                },
+            ),
+            (
+                "event",
+                "run",
+                {
+                    "name": "Run",
+                    "state_topic": topics["event"],
+                    "event_types": list(EVENT_TYPES),
+                    "value_template": EVENT_TEMPLATE,
+                    "icon": "mdi:bell-ring",
+                },
+            ),
+        ]
+        for component, key, config in entities:
+            object_id = f"{routine_id}_{key}"
+            configs[f"{prefix}/{component}/{node}/{object_id}/config"] = {
+                **config,
+                "unique_id": f"{node}_{object_id}",
+                **common,
+            }
+        for event in DEVICE_TRIGGERS:
+            # Device triggers have no unique_id or availability: Home Assistant keys them by topic.
+            configs[f"{prefix}/device_automation/{node}/{routine_id}_{event}/config"] = {
+                "automation_type": "trigger",
+                "type": event,
+                "subtype": routine.name,
+                "topic": topics["event"],
+                "value_template": "{{ value_json.event }}",
+                "payload": event,
+                "device": device,
+                "origin": origin,
+            }
+    return configs
+
+
+class Discovery:
+    """Keeps Home Assistant's picture of homeflow right: configs on every connect and every HA start,
+    leftovers removed. With `discovery: false` it publishes nothing and removes what it published."""
+
+    def __init__(
+        self,
+        settings: HomeAssistantSettings,
+        mqtt: MqttConnection,
+        base_topic: str,
+        routines: Mapping[str, Routine],
+    ) -> None:
+        self.mqtt = mqtt
+        self.prefix = settings.discovery_prefix
+        self.configs = discovery_configs(self.prefix, base_topic, routines) if settings.discovery else {}
+        if settings.discovery:
+            mqtt.route(f"{self.prefix}/status", self._on_home_assistant_status)
+        mqtt.route(f"{self.prefix}/+/{node_id(base_topic)}/+/config", self._on_config)
+        mqtt.on_connect(self.publish_all)
+
+    async def publish_all(self) -> None:
+        for topic, config in self.configs.items():
+            await self.mqtt.publish(topic, config, retain=True)
+
+    async def _on_home_assistant_status(self, message: aiomqtt.Message) -> None:
+        status = payload_text(message).strip()
+        if status == ONLINE:
+            # Home Assistant (re)started; a broker without persistence may have lost our configs.
+            log.info("Home Assistant is online: publishing %d discovery configs", len(self.configs))
+            await self.publish_all()
+        elif status != OFFLINE:
+            log.warning("Home Assistant status is neither online nor offline: %s", describe(message))
+
+    async def _on_config(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        if not message.retain or not message.payload or topic in self.configs:
+            return
+        log.info("removing Home Assistant entity %s: no longer in the settings", topic)
+        await self.mqtt.publish(topic, "", retain=True)

@@ -1,0 +1,58 @@
+"""What homeflow says around a routine: refusals, level changes, feedback replies. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from homeflow.routine.model import Routine
+from homeflow.routine.plan import number_word
+from homeflow.routine.progression import Feedback, Level
+
+PAUSED = "Paused. Press again to go on."
+RESUMING = "Resuming."
+CANCELLED = "Stopping here. Your lights are coming back."
+PHRASES = (PAUSED, RESUMING, CANCELLED)
+
+
+def times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{number_word(n)} times")
+
+
+def refusal(routine: Routine, completed_today: int, last_ended: datetime | None, now: datetime) -> str | None:
+    """Why a run may not start now (one sentence to say), or None when it may."""
+    limits = routine.limits
+    if limits.max_per_day is not None and completed_today >= limits.max_per_day:
+        return (
+            f"You have done the {routine.name.lower()} {times(completed_today)} today. "
+            "Rest now: too much irritates the tissue."
+        )
+    if last_ended is not None and limits.min_gap_s > 0:
+        wait_s = limits.min_gap_s - (now - last_ended).total_seconds()
+        if wait_s > 0:
+            minutes = max(1, round(wait_s / 60))
+            return (
+                f"Your last {routine.name.lower()} was a short while ago. "
+                f"Give your back {minutes} more minute{'s' if minutes != 1 else ''} of rest."
+            )
+    return None
+
+
+def level_announcement(level: Level, good_sessions: int) -> str | None:
+    """Said before the first step when the level has just gone up."""
+    if not level.went_up:
+        return None
+    return (
+        f"You had {number_word(good_sessions)} good sessions in a row, "
+        f"so today we go up to {level.reps} repetitions."
+    )
+
+
+def feedback_reply(answer: Feedback | None, after: Level, start_reps: int) -> str | None:
+    """The reply to the end-of-run question, knowing the level the next run will use."""
+    if answer is Feedback.TOO_MUCH:
+        return f"Thank you. Next time we go back to {start_reps} repetitions. Take a rest day tomorrow."
+    if answer is Feedback.GOOD:
+        if after.went_up:
+            return f"Thank you. Next time we go up to {after.reps} repetitions."
+        return "Thank you. Well done."
+    return None

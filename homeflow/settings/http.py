@@ -1,0 +1,82 @@
+"""The `http` section: where the dashboard and API listen, and the token that guards them."""
+
+from __future__ import annotations
+
+import ipaddress
+import string
+from urllib.parse import urlsplit
+
+from homeflow.settings.checks import Checker
+from homeflow.settings.model import HttpSettings
+from homeflow.settings.problems import quote
+from homeflow.settings.yamlnodes import Map, Node
+
+_HTTP_KEYS = ("bind", "port", "token", "public_url")
+MIN_TOKEN_CHARS = 16
+# A token travels in an `Authorization` header: visible ASCII only, so it needs no encoding.
+_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + string.punctuation)
+
+
+def is_loopback(host: str) -> bool:
+    """True when only this machine can reach `host`."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name may resolve to anything: treat it as reachable from outside
+
+
+def parse_http(ch: Checker, node: Node | None) -> HttpSettings:
+    """The web server's address, its token, and the URL others reach it by."""
+    f = ch.fields(node, "http", _HTTP_KEYS)
+    default = HttpSettings()
+    bind = ch.text(f.get("bind"), "http.bind", default.bind)
+    port = ch.integer(f.get("port"), "http.port", default.port, lo=0, hi=65535, what="a port number")
+    token = _token(ch, f.get("token"))
+    written = node.entries if isinstance(node, Map) else {}  # a token that failed was reported already
+    if "token" not in written and "bind" in f and not is_loopback(bind):
+        ch.report(
+            f["bind"],
+            "http.bind",
+            f"{quote(bind)} is reachable from other machines: "
+            "set http.token (e.g. token: !secret http_token)",
+        )
+    return HttpSettings(bind, port, token, _public_url(ch, f.get("public_url")))
+
+
+def _token(ch: Checker, node: Node | None) -> str | None:
+    token = ch.text(node, "http.token")
+    if node is None or token is None:
+        return None
+    if not set(token) <= _TOKEN_CHARS:
+        ch.report(node, "http.token", "use only letters, digits and punctuation (no spaces)")
+        return None
+    if len(token) < MIN_TOKEN_CHARS:
+        ch.report(
+            node,
+            "http.token",
+            f"too short ({len(token)} characters); "
+            f"use at least {MIN_TOKEN_CHARS}, e.g. `openssl rand -hex 16`",
+        )
+        return None
+    return token
+
+
+def _public_url(ch: Checker, node: Node | None) -> str | None:
+    text = ch.text(node, "http.public_url")
+    if node is None or text is None:
+        return None
+    try:
+        url = urlsplit(text)
+        url.port  # noqa: B018 -- parsing the port is what validates it
+    except ValueError as error:
+        ch.report(node, "http.public_url", f"not a URL: {error}")
+        return None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        ch.report(node, "http.public_url", f"expected http://HOST[:PORT][/PATH], got {quote(text)}")
+        return None
+    if url.query or url.fragment:
+        ch.report(node, "http.public_url", "must not have a ?query or #fragment")
+        return None
+    return text.rstrip("/")

@@ -1,0 +1,107 @@
+"""The JSON API: routines, their plans and commands, and the journal of runs."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from homeflow.conductor import Command, prepare_plan
+from homeflow.errors import HomeflowError
+from homeflow.journal import JournalError, utcnow
+from homeflow.routine.progression import next_level
+from homeflow.web.keys import CONDUCTOR, ApiError
+
+# The web may steer a routine like a button does; `toggle` is left to buttons, whose one key needs it.
+COMMANDS = (Command.START, Command.PAUSE, Command.RESUME, Command.SKIP, Command.CANCEL)
+TRIGGER = "web"
+MAX_RUNS = 1000
+
+
+def now_text() -> str:
+    return utcnow().isoformat(timespec="milliseconds")
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness for container health checks: no token needed, nothing private told."""
+    return web.json_response({"status": "ok", "mqtt": request.app[CONDUCTOR].mqtt.connected.is_set()})
+
+
+async def routines(request: web.Request) -> web.Response:
+    conductor = request.app[CONDUCTOR]
+    listed = [
+        {
+            "id": routine_id,
+            "name": room.routine.name,
+            "description": room.routine.description,
+            "state": conductor.state_of(routine_id),
+            "stats": conductor.stats_of(routine_id),
+        }
+        for routine_id, room in conductor.rooms.items()
+    ]
+    # `now` lets a client count down to `ends_at` without trusting its own clock.
+    return web.json_response({"now": now_text(), "routines": listed})
+
+
+async def plan(request: web.Request) -> web.Response:
+    """The plan the next run would follow, timed by the same rendered speech."""
+    conductor = request.app[CONDUCTOR]
+    routine_id = _routine(request)
+    room = conductor.rooms[routine_id]
+    level = next_level(room.routine.reps, conductor.journal.feedback_history(routine_id))
+    try:
+        the_plan = await prepare_plan(room, level.reps)
+    except HomeflowError as exc:
+        raise ApiError(503, f"cannot prepare the plan of {routine_id}: {exc}") from None
+    return web.json_response({**the_plan.to_json(), "reps_reason": level.reason})
+
+
+async def command(request: web.Request) -> web.Response:
+    conductor = request.app[CONDUCTOR]
+    routine_id = _routine(request)
+    word = request.match_info["command"]
+    if word not in COMMANDS:
+        raise ApiError(404, f"unknown command {word!r}; use one of {', '.join(COMMANDS)}")
+    await _check_body(request)
+    result = conductor.command(routine_id, Command(word), trigger=TRIGGER)
+    return web.json_response(
+        {"routine": routine_id, "command": word, "result": result, "state": conductor.state_of(routine_id)}
+    )
+
+
+async def runs(request: web.Request) -> web.Response:
+    conductor = request.app[CONDUCTOR]
+    routine_id = request.query.get("routine") or None
+    if routine_id is not None and routine_id not in conductor.rooms:
+        raise ApiError(404, f"unknown routine {routine_id!r}")
+    text = request.query.get("limit", "50")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RUNS:
+        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_RUNS}, got {text!r}")
+    try:
+        records = conductor.journal.runs(routine=routine_id, limit=int(text))
+    except JournalError as exc:
+        raise ApiError(503, str(exc)) from None
+    return web.json_response({"runs": [record.to_json() for record in records]})
+
+
+def _routine(request: web.Request) -> str:
+    routine_id = request.match_info["routine"]
+    if routine_id not in request.app[CONDUCTOR].rooms:
+        raise ApiError(404, f"unknown routine {routine_id!r}")
+    return routine_id
+
+
+async def _check_body(request: web.Request) -> None:
+    """A command's body is empty or a JSON object; no option exists yet, so a key is refused rather than
+    silently ignored."""
+    body = await request.read()
+    if not body.strip():
+        return
+    try:
+        options = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(options, dict):
+        raise ApiError(400, f"body must be a JSON object, got {type(options).__name__}")
+    if options:
+        raise ApiError(400, f"unknown option(s): {', '.join(sorted(options))}; a command takes none")

@@ -1,0 +1,91 @@
+"""The aiohttp application: routes, the guards every request passes, and JSON errors."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from homeflow.conductor import Conductor
+from homeflow.settings.http import is_loopback
+from homeflow.settings.model import HttpSettings
+from homeflow.web import api, dashboard, events
+from homeflow.web.keys import CONDUCTOR, HTTP, STREAMS, ApiError, error
+
+log = logging.getLogger(__name__)
+
+# Commands carry at most a small JSON object; anything bigger is a mistake or an attack.
+MAX_BODY_BYTES = 4096
+
+
+def build_app(conductor: Conductor, http: HttpSettings) -> web.Application:
+    """The dashboard and the API over `conductor`; no I/O happens until a request arrives."""
+    app = web.Application(middlewares=[_errors, _guard], client_max_size=MAX_BODY_BYTES)
+    app[CONDUCTOR] = conductor
+    app[HTTP] = http
+    app[STREAMS] = set()
+    app.on_shutdown.append(events.close_streams)
+    app.router.add_get("/", dashboard.index)
+    app.router.add_get("/static/{name}", dashboard.static)
+    app.router.add_get("/api/health", api.health)
+    app.router.add_get("/api/routines", api.routines)
+    app.router.add_get("/api/routines/{routine}/plan", api.plan)
+    app.router.add_post("/api/routines/{routine}/{command}", api.command)
+    app.router.add_get("/api/runs", api.runs)
+    app.router.add_get("/api/events", events.stream)
+    return app
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes a JSON body with a 4xx status; only a bug in homeflow gives a 500."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error(exc.status, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error(exc.status, _describe(exc, request))
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return error(500, "internal error; see the homeflow log")
+
+
+def _describe(exc: web.HTTPException, request: web.Request) -> str:
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return f"{exc.method} is not allowed here; use {', '.join(sorted(exc.allowed_methods))}"
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return f"request body larger than {MAX_BODY_BYTES} bytes"
+    if isinstance(exc, web.HTTPNotFound):
+        return f"no such resource: {request.path}"
+    return exc.reason.lower()
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The token on the API; without one, only loopback host names and same-origin commands."""
+    http = request.app[HTTP]
+    if http.token is None:
+        # Without a token, a web page elsewhere must not drive the API through the browser: a foreign
+        # Host is DNS rebinding, a foreign Origin is cross-site request forgery.
+        host = urlsplit(f"//{request.host}").hostname or ""
+        if not is_loopback(host):
+            raise ApiError(403, f"host {host!r} is not allowed without http.token")
+        origin = request.headers.get("Origin")
+        if request.method != "GET" and origin is not None and urlsplit(origin).netloc != request.host:
+            raise ApiError(403, f"cross-origin request from {origin} refused")
+    elif request.path.startswith("/api/") and request.path != "/api/health":
+        sent = request.headers.get("Authorization", "")
+        scheme, _, token = sent.partition(" ")
+        # Compared as bytes: compare_digest refuses non-ASCII str, and a header may hold anything.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), http.token.encode()):
+            reason = "missing" if not sent else "wrong"
+            raise ApiError(401, f"{reason} token: send Authorization: Bearer <http.token>")
+    return await handler(request)

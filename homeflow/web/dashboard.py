@@ -1,0 +1,49 @@
+"""The dashboard page and its few static files, shipped inside the package."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from homeflow.web.keys import ApiError
+
+STATIC = Path(__file__).resolve().parent / "static"
+# Names only: no folders, no dot-files, a known type. Anything else is not a file we ship.
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\.(?:html|css|js|svg|ico|png)")
+_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+async def index(_request: web.Request) -> web.Response:
+    """The dashboard: one page, its script allowed by hash so no other script can run in it."""
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode()}'"
+        for m in _SCRIPT.finditer(page)
+    )
+    policy = (
+        f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return web.Response(
+        text=page,
+        content_type="text/html",
+        headers={**_HEADERS, "Content-Security-Policy": policy},
+    )
+
+
+async def static(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    path = STATIC / name
+    # The pattern already rules out `..` and separators; the parent check holds even if it were wrong.
+    if not _NAME.fullmatch(name) or path.resolve().parent != STATIC or not path.is_file():
+        raise ApiError(404, f"no such file: {name}")
+    return web.FileResponse(path, headers=_HEADERS)

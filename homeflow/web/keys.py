@@ -1,0 +1,34 @@
+"""What handlers share through the application (typed keys, never globals), and JSON errors."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from homeflow.conductor import Conductor
+from homeflow.settings.model import HttpSettings
+
+# One queue per open event stream; `None` in a queue ends that stream.
+StreamQueue = asyncio.Queue[dict[str, Any] | None]
+
+CONDUCTOR = web.AppKey("conductor", Conductor)
+HTTP = web.AppKey("http", HttpSettings)
+STREAMS: web.AppKey[set[StreamQueue]] = web.AppKey("streams")
+
+
+class ApiError(Exception):
+    """A request the API refuses: its status and the one line telling the client why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error(status: int, message: str) -> web.Response:
+    response = web.json_response({"error": message, "status": status}, status=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="homeflow"'
+    return response

@@ -1,0 +1,119 @@
+"""Guidance that adapts, through a real broker: feedback, progression from 5 to 10, daily limits."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from homeflow.journal import Journal
+from homeflow.routine.model import Reps
+from homeflow.routine.progression import Feedback, next_level
+
+from .conftest import Broker
+from .test_end_to_end import Home, home
+
+# Long enough to answer at the test's time scale (3000 routine seconds are 7.5 s here).
+PATIENT = {"timeout: 30 ": "timeout: 3000 "}
+
+
+async def run_once(h: Home, answer: str | None) -> list[str]:
+    """Press, play the routine, answer the question; return what was said during this run."""
+    first = len(h.watcher.messages)
+    await h.press("single")
+    await h.watcher.wait_for("/back-massage/state", lambda p: p["state"] == "asking", since=first, within=30)
+    if answer is not None:
+        await h.press(answer)
+    await h.watcher.wait_for("/back-massage/state", lambda p: p["state"] == "idle", since=first + 1)
+    await asyncio.sleep(0.35)  # the next press is a new press
+    return [p["text"] for t, p, _ in h.watcher.messages[first:] if t.endswith("/back-massage/say")]
+
+
+async def test_two_good_sessions_go_up_to_ten_and_too_much_goes_back(
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+) -> None:
+    edits = {**PATIENT, "max_per_day: 2 ": "max_per_day: 9 ", "min_gap_minutes: 120": "min_gap_minutes: 0"}
+    async with home(tmp_path, broker, prefix, speech_cache, edits=edits) as h:
+        first = await run_once(h, "single")
+        assert first.count("Five.") == 6
+        assert first[-2] == "How did your back feel? Press once if it felt good, twice if it was too much."
+        assert first[-1] == "Thank you. Well done."
+        second = await run_once(h, "single")
+        assert second[-1] == "Thank you. Next time we go up to 10 repetitions."
+        stats = await h.watcher.wait_for("/back-massage/stats", lambda p: p["reps_level"] == 10)
+        assert stats["completed_today"] == 2
+        third = await run_once(h, "double")
+        assert third[0] == "You had two good sessions in a row, so today we go up to 10 repetitions."
+        assert third.count("Ten.") == 6 and "Five." in third  # counts go "One." … "Ten."
+        assert third[-1] == "Thank you. Next time we go back to 5 repetitions. Take a rest day tomorrow."
+        fourth = await run_once(h, None)  # nobody answers: neither up nor down
+        assert fourth.count("Ten.") == 0 and fourth[0].startswith("Time for your back massage")
+    with Journal(tmp_path / "journal.db") as journal:
+        runs = journal.runs()
+        assert [(r.reps, r.feedback) for r in reversed(runs)] == [
+            (5, Feedback.GOOD),
+            (5, Feedback.GOOD),
+            (10, Feedback.TOO_MUCH),
+            (5, None),
+        ]
+
+
+async def test_a_third_press_on_the_same_day_starts_nothing_and_says_why(
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+) -> None:
+    async with home(
+        tmp_path, broker, prefix, speech_cache, edits={"min_gap_minutes: 120": "min_gap_minutes: 0"}
+    ) as h:
+        await run_once(h, "single")
+        await run_once(h, "single")
+        before = len(h.watcher.messages)
+        await h.press("single")
+        said = await h.watcher.wait_for("/back-massage/say", since=before)
+        assert (
+            said["text"]
+            == "You have done the back massage twice today. Rest now: too much irritates the tissue."
+        )
+        await asyncio.sleep(0.3)
+        events: list[Any] = [p for t, p, _ in h.watcher.messages[before:] if t.endswith("/event")]
+        assert events == []
+        # The MQTT command `force` is for a person who knows better; the button never forces.
+        await h.client.publish(f"{prefix}/hf/back-massage/set", "force", qos=1)
+        await h.watcher.wait_for("/back-massage/event", lambda p: p["event"] == "started", since=before)
+
+
+async def test_a_second_press_too_soon_is_refused(
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+) -> None:
+    async with home(tmp_path, broker, prefix, speech_cache) as h:
+        await run_once(h, None)
+        before = len(h.watcher.messages)
+        await h.press("single")
+        said = await h.watcher.wait_for("/back-massage/say", since=before)
+        expected = "Your last back massage was a short while ago. Give your back 120 more minutes of rest."
+        assert said["text"] == expected
+
+
+answers = st.lists(st.sampled_from([Feedback.GOOD, Feedback.TOO_MUCH, None]), max_size=40)
+levels = st.builds(
+    lambda start, steps, step, good: Reps(start, start + steps * step, step, good),
+    st.integers(1, 10),
+    st.integers(0, 4),
+    st.integers(1, 5),
+    st.integers(1, 4),
+)
+
+
+@given(levels, answers)
+def test_progression_never_passes_max_and_never_rises_after_too_much(
+    reps: Reps, history: list[Feedback | None]
+) -> None:
+    level = next_level(reps, history)
+    assert reps.start <= level.reps <= reps.max
+    answered = [a for a in history if a is not None]
+    if answered and answered[-1] is Feedback.TOO_MUCH:
+        assert level.reps == reps.start
+    # Levels depend only on the answers: unanswered runs change nothing.
+    assert next_level(reps, answered) == level

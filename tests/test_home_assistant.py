@@ -1,0 +1,294 @@
+"""Home Assistant sees homeflow: the settings section, and MQTT discovery through the real broker."""
+
+from __future__ import annotations
+
+import json
+import logging
+import textwrap
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from homeflow.settings import SettingsError, load
+from homeflow.settings.model import HomeAssistantLight, HomeAssistantSettings
+
+from .conftest import Broker
+from .ha_schema import DISCOVERY_TOPIC, problems_of
+from .harness import SHORT_ROUTINE, Collector, Message, collecting, retained, serving, write_settings
+
+LONG_ROUTINE = """\
+name: Long stretch
+steps:
+  - title: First
+    do: [{wait: {seconds: 60}}]
+  - title: Second
+    do: [{wait: {seconds: 60}}]
+  - title: Third
+    do: [{wait: {seconds: 60}}]
+"""
+BUTTONS = ("start", "pause", "resume", "skip", "cancel")
+SENSORS = ("state", "step", "progress", "last_completed", "streak", "reps")
+TRIGGERS = ("completed", "cancelled")
+# Home Assistant renders templates in a sandbox; strict undefined turns a missing key into a failure.
+TEMPLATES = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+
+
+def expected_topics(prefix: str, node: str, routines: tuple[str, ...]) -> set[str]:
+    """What Home Assistant must be told: a hub status, and each routine's entities and triggers."""
+    ha = f"{prefix}/ha"
+    topics = {f"{ha}/binary_sensor/{node}/status/config"}
+    for routine in routines:
+        topics |= {f"{ha}/button/{node}/{routine}_{b}/config" for b in BUTTONS}
+        topics |= {f"{ha}/sensor/{node}/{routine}_{s}/config" for s in SENSORS}
+        topics |= {f"{ha}/device_automation/{node}/{routine}_{t}/config" for t in TRIGGERS}
+        topics.add(f"{ha}/event/{node}/{routine}_run/config")
+    return topics
+
+
+def settings_body(prefix: str, extra: str = "") -> str:
+    return f"home_assistant: {{discovery_prefix: {prefix}/ha{extra}}}\n"
+
+
+def render(template: str, payload: str) -> str:
+    try:
+        value_json = json.loads(payload)
+    except ValueError:
+        value_json = None
+    return TEMPLATES.from_string(template).render(value=payload, value_json=value_json)
+
+
+def configs_in(watch: Collector, topics: set[str], since: int = 0) -> dict[str, dict[str, Any]]:
+    return {m.topic: m.json for m in watch.messages[since:] if m.topic in topics and m.text}
+
+
+# -- settings --------------------------------------------------------------------------------------
+
+
+def write(folder: Path, text: str) -> Path:
+    (folder / "homeflow.yaml").write_text(textwrap.dedent(text))
+    return folder / "homeflow.yaml"
+
+
+def test_the_section_has_defaults_and_takes_the_rest_api(tmp_path: Path) -> None:
+    assert load(write(tmp_path, "mqtt: {}\n")).home_assistant == HomeAssistantSettings()
+    loaded = load(
+        write(
+            tmp_path,
+            """\
+            home_assistant:
+              discovery_prefix: ha
+              discovery: false
+              url: http://homeassistant.local:8123/
+              token: abc.DEF-123
+            lights:
+              desk: {home_assistant: light.desk_lamp}
+            """,
+        )
+    )
+    assert loaded.home_assistant == HomeAssistantSettings(
+        "ha", False, "http://homeassistant.local:8123", "abc.DEF-123"
+    )
+    assert "abc" not in repr(loaded.home_assistant)
+    assert loaded.lights == {"desk": HomeAssistantLight("desk", "light.desk_lamp")}
+
+
+def test_mistakes_are_located_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path,
+        """\
+        home_assistant:
+          discovery_prefix: ha/#
+          discovery: sometimes
+          url: ftp://ha.local
+          token: two words
+        lights:
+          desk: {home_assistant: light.desk_lamp}
+          hall: {home_assistant: switch.hall}
+        """,
+    )
+    with pytest.raises(SettingsError) as caught:
+        load(Path("homeflow.yaml"))
+    assert str(caught.value).splitlines() == [
+        "homeflow.yaml:2:21: home_assistant.discovery_prefix: "
+        'a topic cannot contain the wildcards + or #, got "ha/#"',
+        'homeflow.yaml:3:14: home_assistant.discovery: expected true or false, got "sometimes"',
+        'homeflow.yaml:4:8: home_assistant.url: expected http://HOST:8123, got "ftp://ha.local"',
+        "homeflow.yaml:5:10: home_assistant.token: use only letters, digits and punctuation (no spaces)",
+        "homeflow.yaml:7:26: lights.desk.home_assistant: a Home Assistant light needs home_assistant.url "
+        "and home_assistant.token (its REST API)",
+        "homeflow.yaml:8:26: lights.hall.home_assistant: "
+        'expected a light\'s entity id like light.desk_lamp, got "switch.hall"',
+        "homeflow.yaml:8:26: lights.hall.home_assistant: a Home Assistant light needs home_assistant.url "
+        "and home_assistant.token (its REST API)",
+    ]
+
+
+def test_the_schema_checker_catches_what_home_assistant_rejects() -> None:
+    topic = "homeassistant/sensor/hf/x_state/config"
+    bad = {"name": "State", "unique_id": "u", "value_template": 3, "options": ["a"], "colour": "red"}
+    assert problems_of(topic, bad) == [
+        f"{topic}: missing required key state_topic",
+        f"{topic}: unknown key colour",
+        f"{topic}: value_template is not a template string",
+        f"{topic}: options need device_class enum",
+    ]
+    assert problems_of("homeassistant/button/h f/x/config", {}) != []
+    assert problems_of("homeassistant/device_automation/hf/t/config", {"automation_type": "action"}) != []
+
+
+# -- discovery through the broker ------------------------------------------------------------------
+
+
+async def test_discovery_follows_home_assistants_schemas_and_its_buttons_drive_runs(
+    tmp_path: Path, broker: Broker, prefix: str
+) -> None:
+    base, node = f"{prefix}/hf", f"{prefix}_hf"
+    topics = expected_topics(prefix, node, ("long", "short"))
+    config = write_settings(
+        tmp_path, broker, prefix, settings_body(prefix), {"long": LONG_ROUTINE, "short": SHORT_ROUTINE}
+    )
+    async with (
+        collecting(broker, f"{prefix}-ha", f"{prefix}/ha/#", f"{base}/#") as watch,
+        serving(config, watch, base, time_scale=10),
+    ):
+        await watch.wait_until(lambda: topics <= configs_in(watch, topics).keys())
+        configs = configs_in(watch, topics)
+        assert {m.topic for m in watch.messages if DISCOVERY_TOPIC.fullmatch(m.topic)} == topics
+        kept = await retained(broker, f"{prefix}-fresh", f"{prefix}/ha/#")
+        assert {t: json.loads(text) for t, text in kept.items()} == configs
+
+        def press(routine: str, button: str) -> Any:
+            entity = configs[f"{prefix}/ha/button/{node}/{routine}_{button}/config"]
+            return watch.client.publish(entity["command_topic"], entity["payload_press"], qos=1)
+
+        def state_is(check: Any) -> Any:
+            return lambda m: check(m.json)
+
+        state = f"{base}/long/state"
+        await press("long", "start")
+        await watch.wait_for(state, state_is(lambda s: s["state"] == "running" and s["step_index"] == 0))
+        await press("long", "pause")
+        mark = len(watch.messages)
+        await watch.wait_for(state, state_is(lambda s: s["state"] == "paused"), since=mark)
+        await press("long", "resume")
+        await watch.wait_for(state, state_is(lambda s: s["state"] == "running"), since=mark)
+        await press("long", "skip")
+        await watch.wait_for(state, state_is(lambda s: s["step_index"] == 1), since=mark)
+        await press("long", "cancel")
+        await watch.wait_for(f"{base}/long/event", lambda m: m.json["event"] == "cancelled")
+        await press("short", "start")
+        done = await watch.wait_for(f"{base}/short/event", lambda m: m.json["event"] == "completed")
+        await watch.wait_for(
+            f"{base}/short/stats",
+            lambda m: m.json["last_completed"] is not None,
+            since=watch.messages.index(done),
+        )
+
+    published = {m.topic for m in watch.messages if not DISCOVERY_TOPIC.fullmatch(m.topic)}
+    unique_ids = [c["unique_id"] for c in configs.values() if "unique_id" in c]
+    assert len(unique_ids) == len(set(unique_ids)) == len(configs) - 4  # device triggers have none
+    hub = configs[f"{prefix}/ha/binary_sensor/{node}/status/config"]["device"]["identifiers"]
+    for topic, entity in configs.items():
+        assert problems_of(topic, entity) == []
+        assert entity["device"].get("via_device", hub[0]) in hub
+        if "availability_topic" in entity:
+            assert entity["availability_topic"] == f"{base}/status"
+        for key in ("state_topic", "json_attributes_topic", "availability_topic", "topic"):
+            if key in entity:
+                assert entity[key] in published, f"{topic}: {key} {entity[key]} is never published"
+        check_templates(topic, entity, watch.messages)
+    assert {m.json["event"] for m in watch.messages if m.topic.endswith("/event")} == {
+        "started",
+        "cancelled",
+        "completed",
+    }
+
+
+def check_templates(topic: str, entity: dict[str, Any], messages: list[Message]) -> None:
+    """Render the entity's templates against every payload homeflow published on its topics."""
+    component = DISCOVERY_TOPIC.fullmatch(topic)["component"]  # type: ignore[index]
+    source = entity.get("state_topic") or entity.get("topic")
+    if source is None:
+        return  # a button: nothing to render
+    payloads = [m.text for m in messages if m.topic == source]
+    assert payloads, f"{topic}: nothing published on {source}"
+    for payload in payloads:
+        value = render(entity["value_template"], payload) if "value_template" in entity else payload
+        if component == "binary_sensor":
+            assert value in (entity["payload_on"], entity["payload_off"])
+        elif component == "event":
+            event = json.loads(value)
+            assert event["event_type"] in entity["event_types"]
+        elif component == "device_automation":
+            assert (value == entity["payload"]) == (json.loads(payload)["event"] == entity["type"])
+        elif entity.get("device_class") == "enum":
+            assert value in entity["options"], f"{topic}: {value!r} not in {entity['options']}"
+        elif entity.get("device_class") == "timestamp":
+            assert value == "None" or datetime.fromisoformat(value).tzinfo is not None
+        elif "state_class" in entity:
+            assert 0 <= float(value) <= (100 if entity.get("unit_of_measurement") == "%" else 10_000)
+        else:
+            assert value, f"{topic}: renders empty on {payload}"
+        if "json_attributes_template" in entity:
+            attributes = json.loads(render(entity["json_attributes_template"], payload))
+            assert isinstance(attributes, dict)
+            if topic.endswith("_step/config"):
+                assert attributes.keys() == {"index", "steps", "reps", "ends_at"}
+
+
+async def test_a_home_assistant_restart_gets_the_configs_again(
+    tmp_path: Path, broker: Broker, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    base, node = f"{prefix}/hf", f"{prefix}_hf"
+    topics = expected_topics(prefix, node, ("short",))
+    config = write_settings(tmp_path, broker, prefix, settings_body(prefix), {"short": SHORT_ROUTINE})
+    async with (
+        collecting(broker, f"{prefix}-ha", f"{prefix}/ha/#", f"{base}/status") as watch,
+        serving(config, watch, base),
+    ):
+        await watch.wait_until(lambda: topics <= configs_in(watch, topics).keys())
+        first = configs_in(watch, topics)
+        with caplog.at_level(logging.WARNING, logger="homeflow"):
+            await watch.client.publish(f"{prefix}/ha/status", "rebooting", qos=1)
+            mark = len(watch.messages)
+            await watch.client.publish(f"{prefix}/ha/status", "online", qos=1)
+            await watch.wait_until(lambda: topics <= configs_in(watch, topics, mark).keys())
+    assert configs_in(watch, topics, mark) == first
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        f"Home Assistant status is neither online nor offline: {prefix}/ha/status 'rebooting'"
+    ]
+
+
+async def test_a_removed_routine_loses_its_entities_and_discovery_off_removes_all(
+    tmp_path: Path, broker: Broker, prefix: str
+) -> None:
+    base, node = f"{prefix}/hf", f"{prefix}_hf"
+    both = expected_topics(prefix, node, ("long", "short"))
+    kept = expected_topics(prefix, node, ("long",))
+    routines = {"long": LONG_ROUTINE, "short": SHORT_ROUTINE}
+    config = write_settings(tmp_path, broker, prefix, settings_body(prefix), routines)
+    async with collecting(broker, f"{prefix}-ha", f"{prefix}/ha/#", f"{base}/status") as watch:
+        async with serving(config, watch, base):
+            await watch.wait_until(lambda: both <= configs_in(watch, both).keys())
+        assert set(await retained(broker, f"{prefix}-fresh1", f"{prefix}/ha/#")) == both
+
+        (tmp_path / "routines" / "short.yaml").unlink()
+        mark = len(watch.messages)
+        async with serving(config, watch, base):
+            cleared = both - kept
+            await watch.wait_until(
+                lambda: cleared <= {m.topic for m in watch.messages[mark:] if m.text == ""}
+            )
+        assert set(await retained(broker, f"{prefix}-fresh2", f"{prefix}/ha/#")) == kept
+
+        write_settings(tmp_path, broker, prefix, settings_body(prefix, ", discovery: false"), {})
+        mark = len(watch.messages)
+        async with serving(config, watch, base):
+            await watch.wait_until(lambda: kept <= {m.topic for m in watch.messages[mark:] if m.text == ""})
+        assert await retained(broker, f"{prefix}-fresh3", f"{prefix}/ha/#") == {}
+    assert not [m for m in watch.messages[mark:] if m.text and m.topic.endswith("/config")]

@@ -1,0 +1,164 @@
+"""The whole service in a thread of its own, for tests that speak HTTP to it as a browser or curl would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from homeflow.service import serve
+from homeflow.settings import load
+
+from .conftest import REPO, Broker, free_port
+
+TOKEN = "test-token-0123456789abcdef"
+
+# Three steps at routine pace; at a time scale of 20 the first lasts 2 s and the others 10 s, slow enough
+# to see and steer each step, and a test cancels the run long before it ends.
+STRETCH = """\
+name: Neck stretch
+description: A short routine for the web tests.
+reps: {start: 3, max: 6, step: 3}
+steps:
+  - title: Warm up
+    do:
+      - wait: {seconds: 40, say: Roll your shoulders.}
+  - title: Hold the stretch
+    do:
+      - wait: {seconds: 200, say: "Tilt your head, {reps} breaths."}
+  - title: Relax
+    do:
+      - wait: {seconds: 200, say: Let go.}
+"""
+
+
+def write_config(folder: Path, broker: Broker, prefix: str, port: int, token: str | None) -> Path:
+    routines = folder / "routines"
+    routines.mkdir(parents=True)
+    shutil.copy(REPO / "config/routines/back-massage.yaml", routines / "back-massage.yaml")
+    (routines / "stretch.yaml").write_text(STRETCH)
+    token_line = f"  token: {token}\n" if token else ""
+    config = folder / "homeflow.yaml"
+    config.write_text(
+        f"mqtt: {{host: {broker.host}, port: {broker.port}, base_topic: {prefix}/hf, client_id: {prefix}}}\n"
+        f"journal: journal.db\nhttp:\n  port: {port}\n{token_line}"
+    )
+    return config
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        assert self.headers.get("content-type", "").startswith("application/json"), self.headers
+        return json.loads(self.body)
+
+
+@dataclass
+class Service:
+    """homeflow serving on 127.0.0.1:`port`, run by `serve()` on an event loop in another thread."""
+
+    config: Path
+    port: int
+    token: str | None
+    time_scale: float
+    _stop: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _error: list[BaseException] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        started = threading.Event()
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            started.set()
+            await serve(load(self.config), self._stop, time_scale=self.time_scale)
+
+        def run() -> None:
+            try:
+                asyncio.run(main())
+            except BaseException as exc:
+                self._error.append(exc)
+                started.set()
+
+        self._thread = threading.Thread(target=run, name="homeflow", daemon=True)
+        self._thread.start()
+        started.wait(10)
+        deadline = time.monotonic() + 10
+        while True:
+            assert not self._error, self._error
+            with contextlib.suppress(OSError):
+                if self.request("GET", "/api/health").json()["mqtt"]:
+                    return
+            assert time.monotonic() < deadline, "homeflow did not get ready within 10 s"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop as SIGTERM would, and wait until the service has ended; again is a no-op."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(15)
+            assert not self._thread.is_alive(), "homeflow did not stop within 15 s"
+        assert not self._error, self._error
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        token: str | None = "",
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """One request with the raw `path` (no normalisation); the service's token unless `token` says."""
+        sent = dict(headers or {})
+        token = self.token if token == "" else token
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(method, path, body=body, headers=sent)
+            response = connection.getresponse()
+            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        finally:
+            connection.close()
+
+
+@contextlib.contextmanager
+def running(
+    folder: Path,
+    broker: Broker,
+    prefix: str,
+    *,
+    token: str | None = TOKEN,
+    time_scale: float = 20,
+    history: Callable[[Path], None] | None = None,
+) -> Iterator[Service]:
+    """The service on a free port; `history` may fill its journal (given its path) before it starts."""
+    port = free_port()
+    service = Service(write_config(folder, broker, prefix, port, token), port, token, time_scale)
+    if history is not None:
+        history(folder / "journal.db")
+    try:
+        service.start()
+        yield service
+    finally:
+        service.stop()
