@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -105,6 +106,18 @@ class Home:
         await self.client.publish(topic, json.dumps({"action": action, "battery": 97}), qos=1, retain=retain)
 
 
+async def stopped(service: asyncio.Task[None], within: float = 10) -> None:
+    """Wait for the service to end; if it hangs, fail with where every task is waiting."""
+    done, _ = await asyncio.wait((service,), timeout=within)
+    if not done:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=stacks)
+        service.cancel()
+        raise AssertionError(f"the service did not stop within {within} s:\n{stacks.getvalue()}")
+    service.result()
+
+
 @contextlib.asynccontextmanager
 async def home(
     tmp_path: Path,
@@ -136,7 +149,7 @@ async def home(
             yield the_home
         finally:
             stop.set()
-            await asyncio.wait_for(service, 10)
+            await stopped(service)
             collector.cancel()
 
 

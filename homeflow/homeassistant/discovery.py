@@ -13,6 +13,7 @@ publishes come back to us live (not retained), so they never look like leftovers
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Mapping
@@ -51,6 +52,8 @@ EVENT_TEMPLATE = (
     "{{ {'event_type': value_json.event, 'run_id': value_json.run_id, "
     "'trigger': value_json.trigger, 'at': value_json.at} | tojson }}"
 )
+# Below aiomqtt's threshold of 10 pending publishes, above which it logs a warning per publish.
+PUBLISH_BATCH = 8
 _NOT_IN_NODE_ID = re.compile(r"[^a-zA-Z0-9_-]")
 
 Config = dict[str, Any]
@@ -238,8 +241,12 @@ class Discovery:
         mqtt.on_connect(self.publish_all)
 
     async def publish_all(self) -> None:
-        for topic, config in self.configs.items():
-            await self.mqtt.publish(topic, config, retain=True)
+        # A few at a time: one by one, each QoS 1 publish waits a round trip for its acknowledgement
+        # (tens of milliseconds with delayed ACKs); all at once, aiomqtt warns about pending calls.
+        items = list(self.configs.items())
+        for start in range(0, len(items), PUBLISH_BATCH):
+            batch = items[start : start + PUBLISH_BATCH]
+            await asyncio.gather(*(self.mqtt.publish(topic, config, retain=True) for topic, config in batch))
 
     async def _on_home_assistant_status(self, message: aiomqtt.Message) -> None:
         status = payload_text(message).strip()

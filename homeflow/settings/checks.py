@@ -98,7 +98,9 @@ class Checker:
             self.report(node, path, f"expected one {what} key ({choices}), got {describe(node)}")
             return None
         if len(node.entries) > 1:
-            self.report(node, path, f"expected exactly one {what}, got " + ", ".join(node.entries))
+            # Keys as key paths show them: quoted when they would break the one-line message.
+            got = ", ".join(child("", name) for name in node.entries)
+            self.report(node, path, f"expected exactly one {what}, got {got}")
             return None
         ((name, (key, value)),) = node.entries.items()
         if name not in known:

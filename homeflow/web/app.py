@@ -35,7 +35,7 @@ def build_app(conductor: Conductor, http: HttpSettings) -> web.Application:
     app.router.add_get("/api/routines/{routine}/plan", api.plan)
     app.router.add_post("/api/routines/{routine}/{command}", api.command)
     app.router.add_get("/api/runs", api.runs)
-    app.router.add_get("/api/events", events.stream)
+    app.router.add_get("/api/events", events.stream, allow_head=False)  # a stream has no head to give
     return app
 
 

@@ -1,0 +1,59 @@
+"""What a schedule does when its time comes: start, invite, or skip (running, done today, limits)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from homeflow.clock import FakeClock
+from homeflow.conductor import Conductor, Room
+from homeflow.journal import Journal, RunStatus
+from homeflow.mqtt import MqttConnection
+from homeflow.routine.model import Limits, Routine, Say, Step
+from homeflow.settings.model import MqttSettings, ScheduleTrigger
+
+from .recorders import RecordingSpeaker
+
+ROUTINE = Routine("short", "Short", (Step("Only", (Say("Hello."),)),), limits=Limits(max_per_day=1))
+WHEN = datetime(2026, 3, 29, 7, 30, tzinfo=UTC)
+
+
+async def conduct(tmp_path: Path, trigger: ScheduleTrigger, *, done_today: bool = False) -> list[str]:
+    """Fire `trigger` once against a conductor with a real journal; return what was said."""
+    clock = FakeClock()
+    speaker = RecordingSpeaker(clock)
+    with Journal(tmp_path / "j.db") as journal:
+        if done_today:
+            journal.finish_run(journal.start_run("short", "button:b", 5, 1.0, {}), RunStatus.COMPLETED)
+        # Never connected: publishing is skipped, which is all these tests need of MQTT.
+        conductor = Conductor(
+            {"short": Room(ROUTINE, speakers=[speaker])},
+            journal=journal,
+            mqtt=MqttConnection(MqttSettings()),
+            clock=clock,
+            base_topic="homeflow",
+        )
+        async with asyncio.TaskGroup() as tasks:
+            conductor.attach(tasks)
+            await conductor.scheduled("short", trigger, WHEN)
+        runs = journal.runs()
+    return [text for _, text in speaker.said] + [f"runs: {len(runs)}"]
+
+
+async def test_a_schedule_starts_the_routine(tmp_path: Path) -> None:
+    assert await conduct(tmp_path, ScheduleTrigger("30 7 * * *")) == ["Hello.", "runs: 1"]
+
+
+async def test_a_schedule_skips_a_day_already_done(tmp_path: Path) -> None:
+    assert await conduct(tmp_path, ScheduleTrigger("30 7 * * *"), done_today=True) == ["runs: 1"]
+
+
+async def test_without_skipping_it_still_keeps_the_daily_limit(tmp_path: Path) -> None:
+    trigger = ScheduleTrigger("30 7 * * *", skip_if_done_today=False)
+    assert await conduct(tmp_path, trigger, done_today=True) == ["runs: 1"]
+
+
+async def test_an_announcing_schedule_invites_and_waits_for_the_button(tmp_path: Path) -> None:
+    trigger = ScheduleTrigger("30 7 * * *", announce="Time for your back routine.")
+    assert await conduct(tmp_path, trigger) == ["Time for your back routine.", "runs: 0"]
