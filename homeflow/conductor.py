@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -114,6 +114,7 @@ class Conductor:
         self._tasks: asyncio.TaskGroup | None = None
         self._listeners: list[StateListener] = []
         self._stopping = False
+        self._pending: set[asyncio.Task[None]] = set()
         mqtt.route(f"{base_topic}/+/set", self._on_set)
         mqtt.on_connect(self.publish_all_states)
 
@@ -228,7 +229,7 @@ class Conductor:
     def _announce(self, routine_id: str, text: str) -> None:
         """Say `text` on the routine's speakers without holding up the caller."""
         if self._tasks is not None:
-            self._tasks.create_task(self.say(routine_id, text), name=f"say {routine_id}")
+            self._spawn(self.say(routine_id, text), f"say {routine_id}")
 
     async def say(self, routine_id: str, text: str, run_id: int | None = None) -> None:
         """Say `text` on the routine's speakers and relay it on the say topic."""
@@ -240,13 +241,20 @@ class Conductor:
             if isinstance(result, Exception):
                 log.warning("%s: could not say %r: %s", routine_id, text, result)
 
-    # -- a run's life ------------------------------------------------------------------------------
-    def _start(self, routine_id: str, trigger: str) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A task in the service's task group that `stop()` waits for."""
         if self._tasks is None:
             raise RuntimeError("conductor is not attached to a task group")
+        task = self._tasks.create_task(work, name=name)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return task
+
+    # -- a run's life ------------------------------------------------------------------------------
+    def _start(self, routine_id: str, trigger: str) -> None:
         run = ActiveRun(self.rooms[routine_id], trigger)
         self.active[routine_id] = run
-        run.task = self._tasks.create_task(self._play(routine_id, run), name=f"run {routine_id}")
+        run.task = self._spawn(self._play(routine_id, run), f"run {routine_id}")
 
     async def _play(self, routine_id: str, run: ActiveRun) -> None:
         try:
@@ -331,9 +339,9 @@ class Conductor:
                 run.task.cancel()  # still preparing: nothing has moved yet
             if run.answer is not None and not run.answer.done():
                 run.answer.set_result(None)
-        tasks = [run.task for run in self.active.values() if run.task is not None]
-        if tasks:
-            await asyncio.wait(tasks)
+        # Every task of ours, also a run already out of `active` but still publishing its end.
+        if self._pending:
+            await asyncio.wait(self._pending)
 
     async def recover(self, lights: dict[str, Light]) -> None:
         """Close runs a crash left open, and give their lights back."""

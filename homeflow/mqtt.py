@@ -20,6 +20,9 @@ ConnectHook = Callable[[], Awaitable[None]]
 
 ONLINE, OFFLINE = "online", "offline"
 BACKOFF_S = (1, 2, 5, 10, 30)
+# A publish waits for the broker's acknowledgement at most this long: a lost one must not hold up a
+# run's end or the shutdown (the state is published again on reconnect).
+PUBLISH_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,7 @@ class MqttConnection:
             log.debug("offline, not published: %s %s", topic, data)
             return False
         try:
-            await client.publish(topic, data, qos=1, retain=retain)
+            await client.publish(topic, data, qos=1, retain=retain, timeout=PUBLISH_TIMEOUT_S)
         except aiomqtt.MqttError as exc:
             log.warning("cannot publish to %s: %s", topic, exc)
             return False

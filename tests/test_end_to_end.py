@@ -149,8 +149,10 @@ async def home(
             yield the_home
         finally:
             stop.set()
-            await stopped(service)
-            collector.cancel()
+            try:
+                await stopped(service)
+            finally:
+                collector.cancel()
 
 
 async def test_a_press_runs_the_whole_routine(

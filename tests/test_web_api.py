@@ -287,7 +287,7 @@ def test_a_port_in_use_is_one_line_without_traceback(tmp_path: Path, broker: Bro
             text=True,
             timeout=30,
         )
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1] == (
         f"homeflow: cannot serve the dashboard on 127.0.0.1:{port}: address already in use; "
