@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import TypeVar, overload
+from urllib.parse import urlsplit
 
 from homeflow.settings.problems import Problem, child, hint, quote
 from homeflow.settings.yamlnodes import Map, Mark, Node, Scalar, Seq, problem
@@ -172,6 +173,25 @@ class Checker:
             self.report(node, path, f"must be {'>' if above else '>='} {lo:g}, got {value:g}")
             return default
         return float(value)
+
+    def url(self, node: Node | None, path: str, example: str) -> str | None:
+        """An http(s) URL without query or fragment, trailing slash removed; `example` shows the form."""
+        text = self.text(node, path)
+        if node is None or text is None:
+            return None
+        try:
+            url = urlsplit(text)
+            url.port  # noqa: B018 -- parsing the port is what validates it
+        except ValueError as error:
+            self.report(node, path, f"not a URL: {error}")
+            return None
+        if url.scheme not in ("http", "https") or not url.hostname:
+            self.report(node, path, f"expected {example}, got {quote(text)}")
+            return None
+        if url.query or url.fragment:
+            self.report(node, path, "must not have a ?query or #fragment")
+            return None
+        return text.rstrip("/")
 
     def boolean(self, node: Node | None, path: str, default: bool) -> bool:
         """`true` or `false`."""

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import string
-from urllib.parse import urlsplit
 
 from homeflow.settings.checks import Checker
 from homeflow.settings.model import HomeAssistantSettings
-from homeflow.settings.problems import quote
 from homeflow.settings.sections import topic
 from homeflow.settings.yamlnodes import Node
 
@@ -25,25 +23,9 @@ def parse_home_assistant(ch: Checker, node: Node | None) -> HomeAssistantSetting
             ch, f.get("discovery_prefix"), "home_assistant.discovery_prefix", default.discovery_prefix
         ),
         discovery=ch.boolean(f.get("discovery"), "home_assistant.discovery", default.discovery),
-        url=_url(ch, f.get("url")),
+        url=ch.url(f.get("url"), "home_assistant.url", "http://HOST:8123"),
         token=_token(ch, f.get("token")),
     )
-
-
-def _url(ch: Checker, node: Node | None) -> str | None:
-    text = ch.text(node, "home_assistant.url")
-    if node is None or text is None:
-        return None
-    try:
-        url = urlsplit(text)
-        url.port  # noqa: B018 -- parsing the port is what validates it
-    except ValueError as error:
-        ch.report(node, "home_assistant.url", f"not a URL: {error}")
-        return None
-    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
-        ch.report(node, "home_assistant.url", f"expected http://HOST:8123, got {quote(text)}")
-        return None
-    return text.rstrip("/")
 
 
 def _token(ch: Checker, node: Node | None) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import string
-from urllib.parse import urlsplit
 
 from homeflow.settings.checks import Checker
 from homeflow.settings.model import HttpSettings
@@ -42,7 +41,9 @@ def parse_http(ch: Checker, node: Node | None) -> HttpSettings:
             f"{quote(bind)} is reachable from other machines: "
             "set http.token (e.g. token: !secret http_token)",
         )
-    return HttpSettings(bind, port, token, _public_url(ch, f.get("public_url")))
+    return HttpSettings(
+        bind, port, token, ch.url(f.get("public_url"), "http.public_url", "http://HOST[:PORT][/PATH]")
+    )
 
 
 def _token(ch: Checker, node: Node | None) -> str | None:
@@ -61,22 +62,3 @@ def _token(ch: Checker, node: Node | None) -> str | None:
         )
         return None
     return token
-
-
-def _public_url(ch: Checker, node: Node | None) -> str | None:
-    text = ch.text(node, "http.public_url")
-    if node is None or text is None:
-        return None
-    try:
-        url = urlsplit(text)
-        url.port  # noqa: B018 -- parsing the port is what validates it
-    except ValueError as error:
-        ch.report(node, "http.public_url", f"not a URL: {error}")
-        return None
-    if url.scheme not in ("http", "https") or not url.hostname:
-        ch.report(node, "http.public_url", f"expected http://HOST[:PORT][/PATH], got {quote(text)}")
-        return None
-    if url.query or url.fragment:
-        ch.report(node, "http.public_url", "must not have a ?query or #fragment")
-        return None
-    return text.rstrip("/")
