@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from homeflow.journal import Journal, RunStatus
 from homeflow.routine.plan import build_plan, estimate_speech_s
 from homeflow.settings import load
 
@@ -183,7 +184,11 @@ MISTAKES = [
     Mistake("POST", "/api/routines/stretch/start", b"{not json", 400, NOT_JSON),
     Mistake("POST", "/api/routines/stretch/start", b"[1, 2]", 400, "body must be a JSON object, got list"),
     Mistake("POST", "/api/routines/stretch/start", b'{"reps": 9}', 400,
-            "unknown option(s): reps; a command takes none"),
+            "unknown option(s): reps; this command takes force"),
+    Mistake("POST", "/api/routines/stretch/pause", b'{"force": true}', 400,
+            "unknown option(s): force; this command takes none"),
+    Mistake("POST", "/api/routines/stretch/start", b'{"force": 1}', 400,
+            "force must be true or false, got 1"),
     Mistake("POST", "/api/routines/stretch/start", b"\xff\xfe{", 400, None),
     Mistake("GET", "/api/runs?limit=0", None, 400, f"{LIMIT} got '0'"),
     Mistake("GET", "/api/runs?limit=ten", None, 400, f"{LIMIT} got 'ten'"),
@@ -293,3 +298,19 @@ def test_a_port_in_use_is_one_line_without_traceback(tmp_path: Path, broker: Bro
         f"homeflow: cannot serve the dashboard on 127.0.0.1:{port}: address already in use; "
         "another program (another homeflow?) listens there: stop it or change http.port"
     )
+
+
+def test_force_starts_beyond_the_daily_limit(tmp_path: Path, broker: Broker) -> None:
+    def two_done_today(journal_path: Path) -> None:
+        with Journal(journal_path) as journal:
+            for _ in range(2):
+                journal.finish_run(
+                    journal.start_run("back-massage", "button:b", 5, 250.0, {}), RunStatus.COMPLETED
+                )
+
+    with running(tmp_path, broker, "force", history=two_done_today) as service:
+        refused = service.request("POST", "/api/routines/back-massage/start")
+        assert refused.json()["result"].startswith("not started: You have done the back massage twice today.")
+        forced = service.request("POST", "/api/routines/back-massage/start", b'{"force": true}')
+        assert forced.json()["result"] == "started by web"
+        service.request("POST", "/api/routines/back-massage/cancel")

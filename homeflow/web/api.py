@@ -62,8 +62,12 @@ async def command(request: web.Request) -> web.Response:
     word = request.match_info["command"]
     if word not in COMMANDS:
         raise ApiError(404, f"unknown command {word!r}; use one of {', '.join(COMMANDS)}")
-    await _check_body(request)
-    result = conductor.command(routine_id, Command(word), trigger=TRIGGER)
+    options = await _options(request, allowed=("force",) if word == Command.START else ())
+    force = options.get("force", False)
+    if not isinstance(force, bool):
+        raise ApiError(400, f"force must be true or false, got {force!r}")
+    # `force` starts beyond the routine's daily limits: a person at the dashboard knows better.
+    result = conductor.command(routine_id, Command.FORCE if force else Command(word), trigger=TRIGGER)
     return web.json_response(
         {"routine": routine_id, "command": word, "result": result, "state": conductor.state_of(routine_id)}
     )
@@ -91,17 +95,19 @@ def _routine(request: web.Request) -> str:
     return routine_id
 
 
-async def _check_body(request: web.Request) -> None:
-    """A command's body is empty or a JSON object; no option exists yet, so a key is refused rather than
-    silently ignored."""
+async def _options(request: web.Request, allowed: tuple[str, ...]) -> dict[str, object]:
+    """A command's body: empty or a JSON object of `allowed` options; an unknown key is refused rather
+    than silently ignored."""
     body = await request.read()
     if not body.strip():
-        return
+        return {}
     try:
         options = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}") from None
     if not isinstance(options, dict):
         raise ApiError(400, f"body must be a JSON object, got {type(options).__name__}")
-    if options:
-        raise ApiError(400, f"unknown option(s): {', '.join(sorted(options))}; a command takes none")
+    if unknown := sorted(set(options) - set(allowed)):
+        takes = ", ".join(allowed) if allowed else "none"
+        raise ApiError(400, f"unknown option(s): {', '.join(unknown)}; this command takes {takes}")
+    return options
