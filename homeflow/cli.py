@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -14,18 +15,19 @@ from zoneinfo import ZoneInfo
 
 from homeflow import __version__
 from homeflow.conductor import prepare_plan
+from homeflow.defaults import init, load_settings
+from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
 from homeflow.journal import Journal
 from homeflow.routine.plan import Cue, CueKind, Plan, build_plan, estimate_speech_s
 from homeflow.routine.progression import next_level
 from homeflow.service import build_rooms, build_speakers, serve
-from homeflow.settings import SettingsError, load, summary
-from homeflow.settings.model import Settings
+from homeflow.settings import SettingsError, summary
+from homeflow.settings.model import CastSpeaker, LocalSpeaker, Settings, SonosSpeaker
 from homeflow.speech import engine_problem
 
 log = logging.getLogger("homeflow")
 
-DEFAULT_CONFIG = "config/homeflow.yaml"
 EXIT_BAD_CONFIG = 2
 
 
@@ -63,8 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         "-c",
         "--config",
         type=Path,
-        default=Path(os.environ.get("HOMEFLOW_CONFIG", DEFAULT_CONFIG)),
-        help=f"settings file (default $HOMEFLOW_CONFIG or {DEFAULT_CONFIG})",
+        help="settings file (default $HOMEFLOW_CONFIG, then ./config/homeflow.yaml, then the bundled one)",
     )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -84,7 +85,23 @@ def _parser() -> argparse.ArgumentParser:
         default=float(os.environ.get("HOMEFLOW_TIME_SCALE", "1")),
         help="run routines N times faster (demos, tests; default $HOMEFLOW_TIME_SCALE or 1)",
     )
+    run.add_argument(
+        "--mqtt-port",
+        type=_port,
+        default=os.environ.get("HOMEFLOW_MQTT_PORT"),
+        help="the broker's port (and the embedded broker's), instead of mqtt.port; $HOMEFLOW_MQTT_PORT",
+    )
+    run.add_argument(
+        "--http-port",
+        type=_port,
+        default=os.environ.get("HOMEFLOW_HTTP_PORT"),
+        help="the dashboard's port, instead of http.port; $HOMEFLOW_HTTP_PORT",
+    )
     run.set_defaults(func=cmd_run)
+
+    start = sub.add_parser("init", help="write starter settings, a secrets file and the routines to DIR")
+    start.add_argument("folder", metavar="DIR", type=Path, help="created if missing")
+    start.set_defaults(func=cmd_init)
 
     history = sub.add_parser("history", parents=[config], help="list past runs")
     history.add_argument("--json", action="store_true", help="print JSON")
@@ -94,16 +111,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def speech_fallback(settings: Settings) -> str | None:
+    """The warning when local speakers will print what they would say: no speech engine here."""
+    problem = engine_problem()
+    if problem is None or not settings.speakers:
+        return None
+    if not all(isinstance(spec, LocalSpeaker) for spec in settings.speakers.values()):
+        return None  # other speakers need the rendered clips: that stays a problem
+    return f"homeflow: warning: {problem}; until then the steps are printed here, not spoken"
+
+
 def device_problems(settings: Settings) -> list[str]:
     """What the settings ask for that this host lacks, found now rather than mid-routine."""
     problems = []
-    if settings.speakers and (problem := engine_problem()):
+    if settings.speakers and not speech_fallback(settings) and (problem := engine_problem()):
         problems.append(f"{settings.path}: speakers: {problem}")
+    problems += [f"{settings.path}: speakers: {p}" for p in library_problems(settings.speakers.values())]
+    fetching = [n for n, s in settings.speakers.items() if isinstance(s, SonosSpeaker | CastSpeaker)]
+    if fetching and settings.http.public_url is None and settings.http.bind in ("0.0.0.0", "::"):
+        problems.append(
+            f"{settings.path}: http.public_url: speaker {fetching[0]} fetches clips from homeflow: "
+            "set http.public_url to this machine's address, e.g. http://192.168.1.20:8765"
+        )
     return problems
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    settings = load(args.config)
+    settings = load_settings(args.config)
+    if warning := speech_fallback(settings):
+        print(warning, file=sys.stderr)
     problems = device_problems(settings)
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -114,7 +156,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    settings = load(args.config)
+    settings = load_settings(args.config)
     routine = settings.routines.get(args.routine)
     if routine is None:
         known = ", ".join(sorted(settings.routines)) or "none"
@@ -171,7 +213,7 @@ def _cue_line(cue: Cue) -> str:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    settings = load(args.config)
+    settings = load_settings(args.config)
     tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
     ids = [args.routine] if args.routine else sorted(settings.routines)
     with Journal(settings.journal) as journal:
@@ -213,14 +255,29 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = load(args.config)
+    settings = load_settings(args.config)
     if args.time_scale <= 0:
         print(f"homeflow: --time-scale must be > 0, got {args.time_scale:g}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     for problem in device_problems(settings):
         print(problem, file=sys.stderr)
         return EXIT_BAD_CONFIG
+    if warning := speech_fallback(settings):
+        print(warning, file=sys.stderr)
+    if args.mqtt_port is not None:
+        settings = dataclasses.replace(settings, mqtt=dataclasses.replace(settings.mqtt, port=args.mqtt_port))
+    if args.http_port is not None:
+        settings = dataclasses.replace(settings, http=dataclasses.replace(settings.http, port=args.http_port))
     asyncio.run(_serve(settings, args.time_scale))
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    written = init(args.folder)
+    for path in written:
+        print(f"wrote {path}")
+    settings = args.folder / "homeflow.yaml"
+    print(f"next: homeflow run -c {settings}  (the dashboard token is in {args.folder / 'secrets.yaml'})")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ import aiomqtt
 
 from homeflow.clock import Clock
 from homeflow.devices.base import Light, LightSnapshot, Speaker
+from homeflow.devices.lights.virtual import VirtualLight
+from homeflow.devices.speakers import restore_speakers
 from homeflow.journal import Journal, RunStatus, utcnow
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.routine.guidance import (
@@ -117,6 +120,10 @@ class Conductor:
         self._pending: set[asyncio.Task[None]] = set()
         mqtt.route(f"{base_topic}/+/set", self._on_set)
         mqtt.on_connect(self.publish_all_states)
+        for routine_id, room in rooms.items():
+            for light in room.lights:
+                if isinstance(light, VirtualLight):
+                    light.watch(functools.partial(self.publish_state, routine_id))
 
     def attach(self, tasks: asyncio.TaskGroup) -> None:
         """Runs become tasks of the service's task group."""
@@ -197,7 +204,7 @@ class Conductor:
             self._said(routine_id, f"{label} skipped: already running")
             return
         routine = self.rooms[routine_id].routine
-        if trigger.skip_if_done_today and self.journal.stats(routine_id, self.tz)["completed_today"]:
+        if trigger.skip_if_done_today and self.journal.completed_today(routine_id, self.tz)[0]:
             self._said(routine_id, f"{label} skipped: already done today")
             return
         if why := self._refusal(routine):
@@ -216,10 +223,10 @@ class Conductor:
         return self._said(routine_id, f"feedback: {feedback or 'none'}")
 
     def _refusal(self, routine: Routine) -> str | None:
-        stats = self.journal.stats(routine.id, self.tz)
-        last = self.journal.runs(routine.id, limit=1, status=RunStatus.COMPLETED)
-        last_ended = last[0].ended_at if last else None
-        return refusal(routine, stats["completed_today"], last_ended, utcnow())
+        if routine.limits.max_per_day is None and routine.limits.min_gap_s <= 0:
+            return None  # the common case costs no query on the way from button to light
+        today, last_ended = self.journal.completed_today(routine.id, self.tz)
+        return refusal(routine, today, last_ended, utcnow())
 
     @staticmethod
     def _said(routine_id: str, what: str) -> str:
@@ -237,9 +244,12 @@ class Conductor:
         await self.mqtt.publish(
             f"{self.base_topic}/{routine_id}/say", {"text": text, "kind": "say", "run_id": run_id}
         )
-        for result in await asyncio.gather(*(s.say(text) for s in speakers), return_exceptions=True):
+        results = await asyncio.gather(*(s.say(text) for s in speakers), return_exceptions=True)
+        for speaker, result in zip(speakers, results, strict=True):
             if isinstance(result, Exception):
-                log.warning("%s: could not say %r: %s", routine_id, text, result)
+                log.warning("%s: speaker %s could not say %r: %s", routine_id, speaker.name, text, result)
+        if routine_id not in self.active:
+            await restore_speakers(speakers)  # an invitation outside a run: give the music back now
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """A task in the service's task group that `stop()` waits for."""
@@ -263,6 +273,8 @@ class Conductor:
                 await self._ask_feedback(routine_id, run, run.run_id)
         finally:
             del self.active[routine_id]
+            # After the feedback question too: that is the last thing the speakers say.
+            await asyncio.shield(restore_speakers(run.room.speakers))
             await asyncio.shield(self._publish_after(routine_id))
 
     async def _perform(self, routine_id: str, run: ActiveRun) -> RunStatus:
@@ -271,19 +283,28 @@ class Conductor:
         snapshot: dict[str, LightSnapshot] = {}
         try:
             level = next_level(room.routine.reps, self.journal.feedback_history(routine_id))
-            announcement = level_announcement(level, room.routine.reps.good_sessions_to_progress)
-            plan = await prepare_plan(room, level.reps, (announcement,) if announcement else ())
             snapshots = await asyncio.gather(*(light.snapshot() for light in room.lights))
             snapshot = {light.name: snap for light, snap in zip(room.lights, snapshots, strict=True)}
-            run.run_id = self.journal.start_run(routine_id, run.trigger, plan.reps, plan.total_s, snapshot)
+            # The snapshot is journaled before the first change; then the lights dim at once, and the
+            # speech is prepared while they fade (a cold speech cache takes seconds).
+            run.run_id = self.journal.start_run(routine_id, run.trigger, level.reps, 0.0, snapshot)
+            ambience = room.routine.ambience
+            await asyncio.gather(*(light.apply(ambience) for light in room.lights))
+            announcement = level_announcement(level, room.routine.reps.good_sessions_to_progress)
+            plan = await prepare_plan(room, level.reps, (announcement,) if announcement else ())
+            self.journal.set_planned(run.run_id, plan.total_s)
+            self.journal.record_cue(run.run_id, 0, plan.cues[0], 0.0)
             run.runner = Runner(
                 plan,
                 clock=self.clock,
                 lights=room.lights,
                 speakers=room.speakers,
                 observer=_Observer(self, run),
+                first_cue=1,  # cue 0 is the routine's ambience, applied above
+                on_speaker_failure=functools.partial(self.journal.record_speaker_failure, run.run_id),
             )
-            await self._publish_event(routine_id, "started", run)
+            # Not awaited: the broker's acknowledgement must not delay the first light command.
+            self._spawn(self._publish_event(routine_id, "started", run), f"event {routine_id}")
             final = await run.runner.run()
             if final is RunState.COMPLETED:
                 status = RunStatus.COMPLETED
@@ -362,7 +383,12 @@ class Conductor:
         run = self.active.get(routine_id)
         runner = run.runner if run else None
         if run is None or runner is None:
-            return {"state": "idle" if run is None else "starting", "step": None, "step_index": None}
+            return {
+                "state": "idle" if run is None else "starting",
+                "step": None,
+                "step_index": None,
+                **self._shown_lights(routine_id),
+            }
         plan = runner.plan
         step = runner.step if runner.step >= 0 else None
         asking = run.answer is not None and not run.answer.done()
@@ -378,7 +404,17 @@ class Conductor:
             "started_at": run.started_at.isoformat(timespec="seconds"),
             "ends_at": (utcnow() + timedelta(seconds=ends_in)).isoformat(timespec="seconds"),
             "progress": round(100 * runner.elapsed_s / plan.total_s) if plan.total_s else 0,
+            **self._shown_lights(routine_id),
         }
+
+    def _shown_lights(self, routine_id: str) -> dict[str, Any]:
+        """A virtual light's look rides on the state, so the dashboard shows it dim with the run."""
+        shown = {
+            light.name: light.shown()
+            for light in self.rooms[routine_id].lights
+            if isinstance(light, VirtualLight)
+        }
+        return {"lights": shown} if shown else {}
 
     def stats_of(self, routine_id: str) -> dict[str, Any]:
         """History at a glance: last completion, streak, and the level the next run will use."""

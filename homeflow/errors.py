@@ -11,3 +11,7 @@ class SpeechError(HomeflowError):
 
 class HomeAssistantError(HomeflowError):
     """Home Assistant's REST API could not be reached, refused us, or answered nonsense."""
+
+
+class SpeakerError(HomeflowError):
+    """A speaker could not be reached or refused to play."""

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ from homeflow.errors import HomeflowError
 from homeflow.routine.plan import Cue
 from homeflow.routine.progression import Feedback
 
-SCHEMA_VERSION = 1
+# 2: speaker_failures. Each table is created IF NOT EXISTS, so opening an older journal upgrades it.
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -42,6 +43,14 @@ CREATE TABLE IF NOT EXISTS cues (
     late_s REAL NOT NULL,
     at TEXT NOT NULL,
     PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS speaker_failures (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    idx INTEGER NOT NULL,
+    speaker TEXT NOT NULL,
+    error TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (run_id, idx, speaker)
 );
 """
 
@@ -142,6 +151,10 @@ class Journal:
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
+    def set_planned(self, run_id: int, planned_s: float) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET planned_s = ? WHERE id = ?", (planned_s, run_id))
+
     def record_cue(self, run_id: int, index: int, cue: Cue, late_s: float) -> None:
         with self._write() as db:
             db.execute(
@@ -149,6 +162,22 @@ class Journal:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, index, str(cue.kind), cue.step, cue.text, cue.at, late_s, utcnow().isoformat()),
             )
+
+    def record_speaker_failure(self, run_id: int, index: int, speaker: str, error: str) -> None:
+        """A cue that `speaker` could not say, and why."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO speaker_failures (run_id, idx, speaker, error, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (run_id, index, speaker, error, utcnow().isoformat()),
+            )
+
+    def speaker_failures(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT idx, speaker, error, at FROM speaker_failures WHERE run_id = ? ORDER BY idx, speaker",
+            (run_id,),
+        ).fetchall()
+        return [dict(zip(("index", "speaker", "error", "at"), row, strict=True)) for row in rows]
 
     def finish_run(self, run_id: int, status: RunStatus) -> None:
         """Close a run; a run already closed keeps its first status (a completion is logged once)."""
@@ -203,21 +232,26 @@ class Journal:
         local = (datetime.fromisoformat(started).astimezone(tz).date() for (started,) in rows)
         return list(dict.fromkeys(local))
 
+    def completed_today(self, routine: str, tz: tzinfo | None = None) -> tuple[int, datetime | None]:
+        """How many runs of `routine` completed since local midnight, and when the last one ended."""
+        now = utcnow().astimezone(tz)
+        midnight = datetime.combine(now.date(), time(), now.tzinfo)
+        count, last = self._db.execute(
+            "SELECT (SELECT count(*) FROM runs"
+            "        WHERE routine = ? AND status = 'completed' AND started_at >= ?),"
+            " (SELECT max(ended_at) FROM runs WHERE routine = ? AND status = 'completed')",
+            (routine, midnight.astimezone(UTC).isoformat(), routine),
+        ).fetchone()
+        return count, datetime.fromisoformat(last) if last else None
+
     def stats(self, routine: str, tz: tzinfo | None = None) -> dict[str, Any]:
         """What a dashboard shows of a routine: last completion, streak of days, runs today."""
-        last = self.runs(routine, limit=1, status=RunStatus.COMPLETED)
+        today, last = self.completed_today(routine, tz)
         days = self.completed_days(routine, tz)
-        today = utcnow().astimezone(tz).date()
         return {
-            "last_completed": last[0].ended_at.isoformat(timespec="seconds")
-            if last and last[0].ended_at
-            else None,
-            "streak_days": streak(days, today),
-            "completed_today": sum(
-                1
-                for r in self.runs(routine, limit=50, status=RunStatus.COMPLETED)
-                if r.started_at.astimezone(tz).date() == today
-            ),
+            "last_completed": last.isoformat(timespec="seconds") if last else None,
+            "streak_days": streak(days, utcnow().astimezone(tz).date()),
+            "completed_today": today,
         }
 
     def levels(self, routine: str) -> list[tuple[str, int]]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 
 from homeflow.settings.model import MqttSettings
 
@@ -23,12 +25,29 @@ BACKOFF_S = (1, 2, 5, 10, 30)
 # A publish waits for the broker's acknowledgement at most this long: a lost one must not hold up a
 # run's end or the shutdown (the state is published again on reconnect).
 PUBLISH_TIMEOUT_S = 3.0
+# Far above anything homeflow subscribes to (a Zigbee2MQTT device state is well under 2 KiB): a bigger
+# message is dropped before any handler parses it.
+MAX_PAYLOAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class _Route:
     topic_filter: str
     handler: Handler
+
+
+# CONNACK codes for credentials the broker does not accept: MQTT 3.1.1's 4 and 5, MQTT 5's 134 and 135.
+NOT_AUTHORIZED = frozenset({4, 5, 134, 135})
+
+
+def _why(exc: aiomqtt.MqttError) -> str:
+    """What went wrong with the connection, and what to do, after the broker's address."""
+    code = getattr(exc, "rc", None)
+    if isinstance(exc, MqttConnectError) and getattr(code, "value", code) in NOT_AUTHORIZED:
+        # Not "is the broker running?": it is, and it said no to the username and password.
+        return " refused homeflow: not authorized; check mqtt.username and mqtt.password"
+    hint = "; is the broker running?" if "refused" in str(exc).lower() else ""
+    return f": {exc}{hint}"
 
 
 def payload_text(message: aiomqtt.Message) -> str:
@@ -100,6 +119,9 @@ class MqttConnection:
             tls_params=tls,
             tls_insecure=s.tls.insecure if s.tls else None,
             timeout=10,
+            # Small messages go out at once: without it a button's light command can wait for a
+            # delayed ACK (tens of milliseconds).
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
 
     async def run(self) -> None:
@@ -128,8 +150,7 @@ class MqttConnection:
                 self.connected.clear()
                 delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
                 failures += 1
-                hint = "; is the broker running?" if "refused" in str(exc).lower() else ""
-                log.warning("MQTT broker %s: %s%s (retrying in %d s)", where, exc, hint, delay)
+                log.warning("MQTT broker %s%s (retrying in %d s)", where, _why(exc), delay)
                 await asyncio.sleep(delay)
             finally:
                 self.connected.clear()
@@ -145,6 +166,12 @@ class MqttConnection:
                 log.debug("could not publish offline: %s", exc)
 
     async def _dispatch(self, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        if isinstance(payload, bytes | bytearray) and not payload:
+            return  # how MQTT deletes a retained message; no handler has anything to do with it
+        if isinstance(payload, bytes | bytearray) and len(payload) > MAX_PAYLOAD_BYTES:
+            log.warning("message of %d bytes dropped: %s", len(payload), describe(message))
+            return
         for route in self._routes:
             if message.topic.matches(route.topic_filter):
                 try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
 from homeflow.clock import Clock
 from homeflow.devices.base import Light, Speaker
+from homeflow.routine.model import Ambience
 from homeflow.routine.plan import Cue, CueKind, Plan
 
 log = logging.getLogger(__name__)
@@ -43,18 +44,23 @@ class Runner:
         lights: Sequence[Light] = (),
         speakers: Sequence[Speaker] = (),
         observer: RunObserver | None = None,
+        on_speaker_failure: Callable[[int, str, str], None] | None = None,
+        first_cue: int = 0,
     ) -> None:
         self.plan = plan
         self.clock = clock
         self.lights = lights
         self.speakers = speakers
         self.observer = observer
+        self.on_speaker_failure = on_speaker_failure  # (cue index, speaker name, error), for the journal
+        self._failed_speakers: set[str] = set()
         self.state = RunState.RUNNING
         self.step = -1
         self._base = 0.0
         self._paused_at = 0.0
-        self._next = 0
+        self._next = first_cue  # a caller that carried out the first cues itself starts later
         self._wake = asyncio.Event()
+        self._lighting: asyncio.Future[None] | None = None  # the latest light change, maybe under way
 
     # -- commands (callable from any task) -----------------------------------------------------------
     def pause(self) -> bool:
@@ -117,12 +123,27 @@ class Runner:
             if cue.step != self.step or cue.kind is CueKind.END:
                 self.step = cue.step
                 await self._notify_state()
+            if cue.kind is CueKind.LIGHT:
+                await self._perform(cue)  # lights first: a button's press should be seen at once
             if self.observer:
                 await self.observer.cue_due(self, index, cue, late)
-            await self._perform(cue)
+            if cue.kind is not CueKind.LIGHT:
+                await self._perform(cue)
+        if self._lighting is not None:
+            await asyncio.wait((self._lighting,))  # the restore that follows comes after the last change
         if self.state is RunState.CANCELLED:
             await self._notify_state()
         return self.state
+
+    async def _apply(self, ambience: Ambience, previous: asyncio.Future[None] | None) -> None:
+        if previous is not None:
+            await asyncio.wait((previous,))
+        results = await asyncio.gather(
+            *(light.apply(ambience) for light in self.lights), return_exceptions=True
+        )
+        for light, result in zip(self.lights, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("light %s not set: %s", light.name, result)
 
     async def _wait_for_next(self) -> bool:
         """Wait until the next cue is due (pause and skip move it); False once the run is cancelled."""
@@ -156,8 +177,10 @@ class Runner:
 
     async def _perform(self, cue: Cue) -> None:
         if cue.kind is CueKind.LIGHT and cue.ambience is not None:
-            ambience = cue.ambience
-            await asyncio.gather(*(light.apply(ambience) for light in self.lights))
+            # The timeline does not wait for lights: one slow light (Home Assistant's 3 s timeout) would
+            # make every later cue late. Each change waits for the one before, so none lands out of order.
+            self._lighting = asyncio.ensure_future(self._apply(cue.ambience, self._lighting))
+            await asyncio.sleep(0)  # under way before anything else of this cue
         elif cue.kind in (CueKind.SAY, CueKind.COUNT) and cue.text:
             text = cue.text
             saying = asyncio.gather(*(speaker.say(text) for speaker in self.speakers), return_exceptions=True)
@@ -174,9 +197,20 @@ class Runner:
                         saying.exception()  # retrieved, so asyncio does not log it as lost
             if self.state is RunState.CANCELLED:
                 return
-            for result in saying.result():
+            for speaker, result in zip(self.speakers, saying.result(), strict=True):
                 if isinstance(result, Exception):
-                    log.warning("speaker failed on %r: %s", text, result)
+                    self._speaker_failed(speaker.name, cue, result)
+
+    def _speaker_failed(self, name: str, cue: Cue, error: Exception) -> None:
+        """Warn once per speaker and run (a dead speaker would fail every cue), report every failed cue."""
+        if name in self._failed_speakers:
+            log.debug("speaker %s failed again: %s", name, error)
+        else:
+            self._failed_speakers.add(name)
+            log.warning("speaker %s failed: %s; the run goes on without it until it answers", name, error)
+        if self.on_speaker_failure is not None:
+            index = next(i for i, c in enumerate(self.plan.cues) if c is cue)
+            self.on_speaker_failure(index, name, str(error) or type(error).__name__)
 
     async def _notify_state(self) -> None:
         if self.observer:

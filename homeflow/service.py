@@ -9,12 +9,15 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from homeflow.clock import LoopClock
+from homeflow.broker import start_embedded_broker
+from homeflow.clock import Clock, LoopClock
 from homeflow.conductor import Conductor, Room
 from homeflow.devices.base import Light, Speaker
 from homeflow.devices.lights.home_assistant import HomeAssistantLight
+from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.lights.zigbee2mqtt import Zigbee2MqttLight
-from homeflow.devices.speakers.local import LocalSpeakerDevice
+from homeflow.devices.speakers import build_speaker
+from homeflow.devices.speakers.clips import ClipServer
 from homeflow.errors import HomeflowError
 from homeflow.homeassistant.api import HomeAssistantApi
 from homeflow.homeassistant.discovery import Discovery
@@ -22,6 +25,7 @@ from homeflow.journal import Journal
 from homeflow.mqtt import MqttConnection
 from homeflow.settings.model import ButtonTrigger, ScheduleTrigger, Settings
 from homeflow.settings.model import HomeAssistantLight as HomeAssistantLightSettings
+from homeflow.settings.model import VirtualLight as VirtualLightSettings
 from homeflow.speech import SpeechCache
 from homeflow.triggers.buttons import Zigbee2MqttButtonTrigger
 from homeflow.triggers.schedule import Scheduler
@@ -30,9 +34,16 @@ from homeflow.web import build_app, run_web
 log = logging.getLogger(__name__)
 
 
-def build_speakers(settings: Settings) -> dict[str, Speaker]:
-    cache = SpeechCache(settings.cache_dir)
-    return {name: LocalSpeakerDevice(spec, cache) for name, spec in settings.speakers.items()}
+def build_speakers(
+    settings: Settings, clock: Clock | None = None, server: ClipServer | None = None
+) -> dict[str, Speaker]:
+    server = server or ClipServer(SpeechCache(settings.cache_dir), settings.http.public_url)
+    clock = clock or LoopClock()
+    tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
+    return {
+        name: build_speaker(spec, server, clock, settings.home_assistant, tz)
+        for name, spec in settings.speakers.items()
+    }
 
 
 def build_lights(settings: Settings, mqtt: MqttConnection) -> dict[str, Light]:
@@ -42,6 +53,8 @@ def build_lights(settings: Settings, mqtt: MqttConnection) -> dict[str, Light]:
         if isinstance(spec, HomeAssistantLightSettings):
             api = HomeAssistantApi.of(settings.home_assistant)
             lights[name] = HomeAssistantLight(name, spec.entity_id, api)
+        elif isinstance(spec, VirtualLightSettings):
+            lights[name] = VirtualLight(name)
         else:
             lights[name] = Zigbee2MqttLight(name, spec.friendly_name, mqtt, base)
     return lights
@@ -97,12 +110,14 @@ async def serve(settings: Settings, stop: asyncio.Event, *, time_scale: float = 
     with Journal(settings.journal) as journal:
         mqtt = MqttConnection(settings.mqtt)
         lights = build_lights(settings, mqtt)
-        rooms = build_rooms(settings, lights, build_speakers(settings))
+        clock = LoopClock(time_scale)
+        clips = ClipServer(SpeechCache(settings.cache_dir), settings.http.public_url)
+        rooms = build_rooms(settings, lights, build_speakers(settings, clock, clips))
         conductor = Conductor(
             rooms,
             journal=journal,
             mqtt=mqtt,
-            clock=LoopClock(time_scale),
+            clock=clock,
             base_topic=settings.mqtt.base_topic,
             time_scale=time_scale,
             tz=tz,
@@ -114,9 +129,13 @@ async def serve(settings: Settings, stop: asyncio.Event, *, time_scale: float = 
         async with _one_error(), asyncio.TaskGroup() as tasks:
             conductor.attach(tasks)
             web_ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            app = build_app(conductor, settings.http)
+            app = build_app(conductor, settings.http, clips.cache)
             web = tasks.create_task(run_web(app, settings.http, web_ready), name="web")
-            await web_ready  # a WebError (port taken) ends the service here, before anything has moved
+            # A WebError (port taken) ends the service here, before anything has moved; the URL it
+            # listens on is where network speakers fetch clips.
+            clips.base = await web_ready
+            embedded = settings.mqtt.embedded
+            broker = await start_embedded_broker(settings.mqtt.port, tasks) if embedded else None
             connection = tasks.create_task(mqtt.run(), name="mqtt")
             first_connect = tasks.create_task(mqtt.connected.wait())
             stopping = tasks.create_task(stop.wait())
@@ -139,3 +158,5 @@ async def serve(settings: Settings, stop: asyncio.Event, *, time_scale: float = 
             await asyncio.wait((web,))
             await mqtt.close()
             await _cancel(connection)
+            if broker is not None:
+                await broker.close()  # last: the client above said `offline` through it

@@ -7,7 +7,7 @@ import contextlib
 import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -21,10 +21,16 @@ MODE_OF_COLOUR = {
 }
 
 
+# The fields Home Assistant's service schemas accept (tts/services.yaml, media_player/services.yaml).
+SPEAK_FIELDS = {"entity_id", "media_player_entity_id", "message", "cache", "language", "options"}
+PLAY_MEDIA_FIELDS = {"entity_id", "media_content_id", "media_content_type", "enqueue", "announce", "extra"}
+
+
 @dataclass
 class Call:
     service: str
     data: dict[str, Any]
+    at: float = field(default=0.0, compare=False)  # the event loop's time when it arrived
 
 
 @dataclass
@@ -33,6 +39,8 @@ class FakeHomeAssistant:
     every request; a wrong token gets 401, an unknown entity 404, and `stall` makes it never answer."""
 
     lights: dict[str, dict[str, Any]]
+    players: dict[str, dict[str, Any]] = field(default_factory=dict)  # media players, with volume_level
+    tts_entities: tuple[str, ...] = ("tts.piper",)
     calls: list[Call] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
@@ -53,15 +61,18 @@ class FakeHomeAssistant:
         await self._authorised(request)
         entity_id = request.match_info["entity_id"]
         self.reads.append(entity_id)
-        if entity_id not in self.lights:
+        entity = self.lights.get(entity_id) or self.players.get(entity_id)
+        if entity is None:
             raise web.HTTPNotFound(text='{"message": "Entity not found."}', content_type="application/json")
-        return web.json_response({"entity_id": entity_id, **self.lights[entity_id]})
+        return web.json_response({"entity_id": entity_id, **entity})
 
     async def _call_service(self, request: web.Request) -> web.Response:
         await self._authorised(request)
         service = f"{request.match_info['domain']}.{request.match_info['service']}"
         data = await request.json()
-        self.calls.append(Call(service, data))
+        self.calls.append(Call(service, data, asyncio.get_running_loop().time()))
+        if service.startswith(("tts.", "media_player.")):
+            return self._media(service, data)
         light = self.lights.get(data.get("entity_id", ""))
         if light is None:
             return web.json_response([])
@@ -85,6 +96,45 @@ class FakeHomeAssistant:
         else:
             raise web.HTTPBadRequest(text=f"unknown service {service}")
         return web.json_response([{"entity_id": data["entity_id"], **light}])
+
+    def _media(self, service: str, data: dict[str, Any]) -> web.Response:
+        """tts.speak and the media_player services, refusing what Home Assistant's schemas refuse (400)."""
+
+        def refuse(why: str) -> NoReturn:
+            raise web.HTTPBadRequest(text=f"Invalid data for {service}: {why}")
+
+        if service == "tts.speak":
+            if not set(data) <= SPEAK_FIELDS:
+                refuse(f"extra keys {sorted(set(data) - SPEAK_FIELDS)}")
+            if data.get("entity_id") not in self.tts_entities:
+                refuse(f"no tts entity {data.get('entity_id')!r}")
+            if data.get("media_player_entity_id") not in self.players:
+                refuse(f"no media player {data.get('media_player_entity_id')!r}")
+            if not isinstance(data.get("message"), str) or not data["message"]:
+                refuse("message is required")
+            if not isinstance(data.get("options", {}), dict):
+                refuse("options must be a mapping")
+            return web.json_response([])
+        player = self.players.get(data.get("entity_id", ""))
+        if player is None:
+            refuse(f"no media player {data.get('entity_id')!r}")
+        assert player is not None
+        if service == "media_player.volume_set":
+            level = data.get("volume_level")
+            if (
+                set(data) != {"entity_id", "volume_level"}
+                or not isinstance(level, int | float)
+                or not 0 <= level <= 1
+            ):
+                refuse("volume_level from 0 to 1 is required")
+            player.setdefault("attributes", {})["volume_level"] = level
+        elif service == "media_player.play_media":
+            required = {"media_content_id", "media_content_type"}
+            if not required <= set(data) <= PLAY_MEDIA_FIELDS:
+                refuse("media_content_id and media_content_type are required, nothing unknown")
+        else:
+            refuse("unknown service")
+        return web.json_response([{"entity_id": data["entity_id"], **player}])
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[FakeHomeAssistant]:

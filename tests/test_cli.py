@@ -102,7 +102,7 @@ def test_history_shows_streak_level_and_runs(tmp_path: Path) -> None:
 
     (tmp_path / "routines").mkdir()
     (tmp_path / "routines" / "back-massage.yaml").write_text(
-        (REPO / "config/routines/back-massage.yaml").read_text()
+        (REPO / "homeflow/defaults/routines/back-massage.yaml").read_text()
     )
     (tmp_path / "homeflow.yaml").write_text("journal: j.db\n")
     with Journal(tmp_path / "j.db") as journal:

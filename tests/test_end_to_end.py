@@ -30,7 +30,7 @@ def write_config(
     """A homeflow.yaml on the test broker; `edits` replace text in the shipped back-massage routine."""
     routines = tmp_path / "routines"
     routines.mkdir()
-    routine = (REPO / "config/routines/back-massage.yaml").read_text()
+    routine = (REPO / "homeflow/defaults/routines/back-massage.yaml").read_text()
     for old, new in (edits or {}).items():
         assert old in routine, old
         routine = routine.replace(old, new)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from homeflow.routine.model import Ambience, Count, RepeatSteps, Step, Wait
 from homeflow.settings import Problem, SettingsError, load, summary
-from homeflow.settings.model import Automation, ButtonTrigger, LocalSpeaker, Zigbee2MqttLight
+from homeflow.settings.model import Automation, ButtonTrigger, LocalSpeaker, VirtualLight
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "homeflow.yaml"
 
@@ -54,14 +54,15 @@ def test_example_config_loads_with_paths_beside_it() -> None:
     assert loaded.path == EXAMPLE
     assert loaded.journal == folder / "homeflow.db"
     assert loaded.cache_dir == folder / "cache"
-    assert loaded.routines_dir == folder / "routines"
+    assert loaded.routines_dir == folder.parent / "homeflow" / "defaults" / "routines"
     assert (loaded.mqtt.host, loaded.mqtt.port, loaded.mqtt.base_topic, loaded.mqtt.tls) == (
         "127.0.0.1",
         1883,
         "homeflow",
         None,
     )
-    assert loaded.lights == {"living_room": Zigbee2MqttLight("living_room", "Living Room Lamp")}
+    assert loaded.mqtt.embedded
+    assert loaded.lights == {"living_room": VirtualLight("living_room")}
     assert loaded.speakers == {"living_room": LocalSpeaker("living_room", "en-us", 150, ("aplay", "-q"), 0.2)}
     assert loaded.buttons["massage"].friendly_name == "Massage Button"
     assert loaded.buttons["massage"].gestures["single"] == "toggle"
@@ -85,7 +86,8 @@ def test_example_config_loads_with_paths_beside_it() -> None:
 
 def test_summary_of_example() -> None:
     assert summary(load(EXAMPLE)) == (
-        f"{EXAMPLE} is valid: MQTT 127.0.0.1:1883 (base topic homeflow); 1 light, 1 speaker, 1 button; "
+        f"{EXAMPLE} is valid: MQTT 127.0.0.1:1883 (base topic homeflow, embedded broker unless one listens "
+        "there); 1 light, 1 speaker, 1 button; "
         "1 routine (back-massage: 6 steps); 1 automation."
     )
 
@@ -120,7 +122,7 @@ def test_three_mistakes_give_three_located_problems(here: Path) -> None:
     assert problems(config) == [
         "homeflow.yaml:3:9: mqtt.port: expected a port number, got true",
         'homeflow.yaml:6:5: lights.desk.hue: unknown light protocol "hue"; '
-        'known: "zigbee2mqtt", "home_assistant"',
+        'known: "zigbee2mqtt", "home_assistant", "virtual"',
         'homeflow.yaml:9:16: automations[0].speakers[0]: unknown speaker "kitchen"; '
         "no speakers are configured",
     ]

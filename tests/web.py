@@ -43,7 +43,7 @@ steps:
 def write_config(folder: Path, broker: Broker, prefix: str, port: int, token: str | None) -> Path:
     routines = folder / "routines"
     routines.mkdir(parents=True)
-    shutil.copy(REPO / "config/routines/back-massage.yaml", routines / "back-massage.yaml")
+    shutil.copy(REPO / "homeflow/defaults/routines/back-massage.yaml", routines / "back-massage.yaml")
     (routines / "stretch.yaml").write_text(STRETCH)
     token_line = f"  token: {token}\n" if token else ""
     config = folder / "homeflow.yaml"

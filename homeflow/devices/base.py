@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from homeflow.routine.model import Ambience
 
@@ -36,4 +36,13 @@ class Speaker(Protocol):
 
     async def say(self, text: str) -> None:
         """Speak a prepared sentence; returns when it has been spoken."""
+        ...
+
+
+@runtime_checkable
+class RestoringSpeaker(Protocol):
+    """A speaker that changes volume or playback to announce, and can give them back."""
+
+    async def restore(self) -> None:
+        """Give back what the speaker had before homeflow's first announcement since the last restore."""
         ...

@@ -19,10 +19,10 @@ from homeflow.settings.sections import (
     parse_buttons,
     parse_lights,
     parse_mqtt,
-    parse_speakers,
     parse_zigbee2mqtt,
     resolve,
 )
+from homeflow.settings.speakers import parse_speakers
 from homeflow.settings.yamlnodes import Mark, Node, References, read
 
 _TOP_KEYS = (
@@ -65,7 +65,7 @@ def _load(path: Path, problems: list[Problem]) -> Settings | None:
     cache_dir = resolve(base, ch.text(f.get("cache"), "cache", "cache"))
     home_assistant = parse_home_assistant(ch, f.get("home_assistant"))
     lights = parse_lights(ch, f.get("lights"), home_assistant)
-    speakers = parse_speakers(ch, f.get("speakers"))
+    speakers = parse_speakers(ch, f.get("speakers"), home_assistant, base)
     buttons = parse_buttons(ch, f.get("buttons"))
     routines_dir, routines, ids = _routines(ch, f.get("routines"), path, refs)
     known = {
@@ -160,6 +160,7 @@ def summary(settings: Settings) -> str:
     mqtt = settings.mqtt
     host = f"[{mqtt.host}]" if ":" in mqtt.host else mqtt.host
     tls = ", TLS" if mqtt.tls else ""
+    tls += ", embedded broker unless one listens there" if mqtt.embedded else ""
     devices = ", ".join(
         _count(len(things), kind)
         for things, kind in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 
 from homeflow.routine.model import Routine
@@ -28,6 +29,8 @@ class MqttSettings:
     client_id: str = "homeflow"
     tls: Tls | None = None
     keepalive: int = 30
+    # Use the broker listening on 127.0.0.1:port, or start one there inside homeflow.
+    embedded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,14 @@ class HomeAssistantLight:
     entity_id: str
 
 
-LightSettings = Zigbee2MqttLight | HomeAssistantLight
+@dataclass(frozen=True, slots=True)
+class VirtualLight:
+    """A light that exists only in homeflow and on its dashboard, to see a routine dim without a lamp."""
+
+    name: str
+
+
+LightSettings = Zigbee2MqttLight | HomeAssistantLight | VirtualLight
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +75,66 @@ class LocalSpeaker:
     lead_in_s: float = 0.2
 
 
-SpeakerSettings = LocalSpeaker
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily window (in the settings' time zone) when announcements play at a lower volume."""
+
+    start: time
+    end: time  # before `start`: the window runs over midnight
+    volume: float
+
+    def covers(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAssistantSpeaker:
+    """A `media_player` Home Assistant knows, spoken to with its `tts.speak` (the `tts` entity renders)."""
+
+    name: str
+    media_player: str
+    tts: str
+    announce: bool = True
+    language: str | None = None
+    options: dict[str, str | int | float | bool] = field(default_factory=dict)
+    volume: float | None = None
+    quiet_hours: QuietHours | None = None
+    # Home Assistant renders the speech; homeflow's own espeak-ng render of each sentence times the plan.
+    voice: str = "en-us"
+    rate_wpm: int = 150
+    lead_in_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SonosSpeaker:
+    """A Sonos player by address, given homeflow's rendered clips by URL (through soco)."""
+
+    name: str
+    host: str
+    volume: float | None = None
+    quiet_hours: QuietHours | None = None
+    voice: str = "en-us"
+    rate_wpm: int = 150
+    lead_in_s: float = 0.5  # a Sonos starts a stream a moment late: silence, not the first word, is lost
+
+
+@dataclass(frozen=True, slots=True)
+class CastSpeaker:
+    """A Google Cast (Nest, Chromecast) speaker by address, given homeflow's rendered clips by URL."""
+
+    name: str
+    host: str
+    port: int = 8009
+    volume: float | None = None
+    quiet_hours: QuietHours | None = None
+    voice: str = "en-us"
+    rate_wpm: int = 150
+    lead_in_s: float = 0.5
+
+
+SpeakerSettings = LocalSpeaker | HomeAssistantSpeaker | SonosSpeaker | CastSpeaker
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,10 @@ from homeflow.settings.model import (
     HomeAssistantLight,
     HomeAssistantSettings,
     LightSettings,
-    LocalSpeaker,
     MqttSettings,
     Tls,
     Trigger,
+    VirtualLight,
     Zigbee2MqttButton,
     Zigbee2MqttLight,
     Zigbee2MqttSettings,
@@ -27,9 +27,18 @@ from homeflow.settings.problems import child, hint, index, quote
 from homeflow.settings.schedules import parse_schedule
 from homeflow.settings.yamlnodes import Map, Node, Scalar, Seq
 
-_MQTT_KEYS = ("host", "port", "username", "password", "base_topic", "client_id", "keepalive", "tls")
+_MQTT_KEYS = (
+    "host",
+    "port",
+    "username",
+    "password",
+    "base_topic",
+    "client_id",
+    "keepalive",
+    "tls",
+    "embedded",
+)
 _TLS_KEYS = ("ca_file", "cert_file", "key_file", "insecure")
-_SPEAKER_KEYS = ("voice", "rate", "player", "lead_in")
 _AUTOMATION_KEYS = ("routine", "when", "lights", "speakers")
 # Names that automations may refer to, by kind: "routine", "button", "light", "speaker".
 Known = dict[str, Collection[str]]
@@ -47,6 +56,9 @@ def parse_mqtt(ch: Checker, node: Node | None, base: Path) -> MqttSettings:
     """The MQTT broker to connect to, and homeflow's own topics on it."""
     f = ch.fields(node, "mqtt", _MQTT_KEYS)
     default = MqttSettings()
+    embedded = ch.boolean(f.get("embedded"), "mqtt.embedded", False)
+    if embedded:
+        _embedded_broker_limits(ch, f)
     return MqttSettings(
         host=ch.text(f.get("host"), "mqtt.host", default.host),
         port=ch.integer(f.get("port"), "mqtt.port", default.port, lo=1, hi=65535, what="a port number"),
@@ -58,7 +70,17 @@ def parse_mqtt(ch: Checker, node: Node | None, base: Path) -> MqttSettings:
         keepalive=ch.integer(
             f.get("keepalive"), "mqtt.keepalive", default.keepalive, lo=0, hi=65535, what="seconds"
         ),
+        embedded=embedded,
     )
+
+
+def _embedded_broker_limits(ch: Checker, f: dict[str, Node]) -> None:
+    """The embedded broker is plain MQTT on this machine's loopback, so nothing may point elsewhere."""
+    host, loopback = f.get("host"), MqttSettings().host
+    if host is not None and ch.text(host, "mqtt.host") not in (None, loopback):
+        ch.report(host, "mqtt.host", f"with embedded: true the broker is on {loopback}; drop host")
+    if "tls" in f:
+        ch.report(f["tls"], "mqtt.tls", "the embedded broker speaks plain MQTT on loopback; drop tls")
 
 
 def _tls(ch: Checker, node: Node | None, base: Path) -> Tls | None:
@@ -123,12 +145,15 @@ def parse_lights(
     lights: dict[str, LightSettings] = {}
     for key, value in ch.entries(node, "lights"):
         path = child("lights", key.text)
-        picked = ch.one_key(value, path, ("zigbee2mqtt", "home_assistant"), "light protocol")
+        picked = ch.one_key(value, path, ("zigbee2mqtt", "home_assistant", "virtual"), "light protocol")
         if picked is None:
             continue
         where = child(path, picked[0])
         if picked[0] == "home_assistant":
             lights[key.text] = _home_assistant_light(ch, picked[1], where, key.text, home_assistant)
+        elif picked[0] == "virtual":
+            ch.fields(picked[1], where, ())  # no options yet: `virtual: {}`
+            lights[key.text] = VirtualLight(key.text)
         else:
             lights[key.text] = Zigbee2MqttLight(key.text, ch.text(picked[1], where, ""))
     return lights
@@ -147,30 +172,7 @@ def _home_assistant_light(
     return HomeAssistantLight(name, entity_id)
 
 
-def parse_speakers(ch: Checker, node: Node | None) -> dict[str, LocalSpeaker]:
-    """Speakers by name, each behind one protocol."""
-    speakers: dict[str, LocalSpeaker] = {}
-    for key, value in ch.entries(node, "speakers"):
-        path = child("speakers", key.text)
-        picked = ch.one_key(value, path, ("local",), "speaker protocol")
-        if picked is None:
-            continue
-        path = child(path, picked[0])
-        f = ch.fields(picked[1], path, _SPEAKER_KEYS)
-        default = LocalSpeaker(key.text)
-        speakers[key.text] = LocalSpeaker(
-            name=key.text,
-            voice=ch.text(f.get("voice"), child(path, "voice"), default.voice),
-            rate_wpm=ch.integer(
-                f.get("rate"), child(path, "rate"), default.rate_wpm, lo=80, hi=450, what="words per minute"
-            ),
-            player=_command(ch, f.get("player"), child(path, "player"), default.player),
-            lead_in_s=ch.number(f.get("lead_in"), child(path, "lead_in"), default.lead_in_s),
-        )
-    return speakers
-
-
-def _command(ch: Checker, node: Node | None, path: str, default: tuple[str, ...]) -> tuple[str, ...]:
+def command_line(ch: Checker, node: Node | None, path: str, default: tuple[str, ...]) -> tuple[str, ...]:
     """A command line: a string split like a shell would, or a list of arguments."""
     if node is None:
         return default

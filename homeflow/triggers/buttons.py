@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +18,9 @@ log = logging.getLogger(__name__)
 # Zigbee2MQTT may deliver one press twice (the JSON state and the legacy `/action` topic, or a QoS
 # redelivery); the same action again within this window is the same press.
 DUPLICATE_WINDOW_S = 0.3
+# What Zigbee2MQTT actions look like (`single`, `brightness_move_up`, `1_double`); anything else on a
+# button's topics (JSON on the legacy topic, binary, a page of text) is not a press.
+ACTION = re.compile(r"[A-Za-z0-9_.:+-]{1,64}")
 
 GestureHandler = Callable[[Zigbee2MqttButton, str], Awaitable[None]]
 
@@ -24,20 +28,24 @@ GestureHandler = Callable[[Zigbee2MqttButton, str], Awaitable[None]]
 def parse_action(payload: str, *, legacy_topic: bool) -> str | None:
     """The action a button reports, or None for messages that carry none (an empty follow-up)."""
     if legacy_topic:
-        action = payload.strip()
-        return action or None
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        raise ValueError("not JSON") from None
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    value = data.get("action")
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"action is {type(value).__name__}, not a string")
-    return value
+        action: object = payload.strip()
+        if not action:
+            return None
+    else:
+        try:
+            data = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise ValueError("not JSON") from None
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        action = data.get("action")
+        if action is None or action == "":
+            return None
+        if not isinstance(action, str):
+            raise ValueError(f"action is {type(action).__name__}, not a string")
+    if not isinstance(action, str) or not ACTION.fullmatch(action):
+        raise ValueError("not a button action")
+    return action
 
 
 class Zigbee2MqttButtonTrigger:

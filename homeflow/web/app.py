@@ -12,18 +12,22 @@ from aiohttp.typedefs import Handler
 from homeflow.conductor import Conductor
 from homeflow.settings.http import is_loopback
 from homeflow.settings.model import HttpSettings
-from homeflow.web import api, dashboard, events
+from homeflow.speech import SpeechCache
+from homeflow.web import api, audio, dashboard, events
 from homeflow.web.keys import CONDUCTOR, HTTP, STREAMS, ApiError, error
 
 log = logging.getLogger(__name__)
 
 # Commands carry at most a small JSON object; anything bigger is a mistake or an attack.
 MAX_BODY_BYTES = 4096
+AUDIO_ROUTE = "/audio/{name}"
 
 
-def build_app(conductor: Conductor, http: HttpSettings) -> web.Application:
-    """The dashboard and the API over `conductor`; no I/O happens until a request arrives."""
+def build_app(conductor: Conductor, http: HttpSettings, clips: SpeechCache | None = None) -> web.Application:
+    """The dashboard and the API over `conductor`, and `clips` for speakers; no I/O until a request."""
     app = web.Application(middlewares=[_errors, _guard], client_max_size=MAX_BODY_BYTES)
+    if clips is not None:
+        app[audio.AUDIO] = clips
     app[CONDUCTOR] = conductor
     app[HTTP] = http
     app[STREAMS] = set()
@@ -36,6 +40,7 @@ def build_app(conductor: Conductor, http: HttpSettings) -> web.Application:
     app.router.add_post("/api/routines/{routine}/{command}", api.command)
     app.router.add_get("/api/runs", api.runs)
     app.router.add_get("/api/events", events.stream, allow_head=False)  # a stream has no head to give
+    app.router.add_get(AUDIO_ROUTE, audio.clip)
     return app
 
 
@@ -72,6 +77,11 @@ def _describe(exc: web.HTTPException, request: web.Request) -> str:
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The token on the API; without one, only loopback host names and same-origin commands."""
     http = request.app[HTTP]
+    resource = request.match_info.route.resource
+    if resource is not None and resource.canonical == AUDIO_ROUTE:
+        # Speakers fetch clips by URL and cannot send a token; a clip's hashed name is its own guard.
+        # The Host check is skipped too: a speaker names whatever address http.public_url gave it.
+        return await handler(request)
     if http.token is None:
         # Without a token, a web page elsewhere must not drive the API through the browser: a foreign
         # Host is DNS rebinding, a foreign Origin is cross-site request forgery.

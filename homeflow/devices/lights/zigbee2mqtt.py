@@ -19,6 +19,15 @@ log = logging.getLogger(__name__)
 # update, power-on behaviour) is not ours to restore.
 LOOK = ("state", "brightness", "color_temp", "color_mode", "color")
 STATE_WAIT_S = 3.0
+MAX_RESENDS = 3
+# What each attribute of a look must be, to be kept and later given back.
+LOOK_TYPES: dict[str, type | tuple[type, ...]] = {
+    "state": str,
+    "brightness": int,
+    "color_temp": (int, float),
+    "color_mode": str,
+    "color": dict,
+}
 
 
 def brightness_254(percent: int) -> int:
@@ -27,6 +36,29 @@ def brightness_254(percent: int) -> int:
 
 def mireds(kelvin: int) -> int:
     return round(1_000_000 / kelvin)
+
+
+def look_problem(state: dict[str, Any]) -> str | None:
+    """Why a reported state cannot be a light's look (a wrong type would be sent back on restore)."""
+    for key, kind in LOOK_TYPES.items():
+        value = state.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            return f"{key} is {type(value).__name__}"
+    return None
+
+
+def shows(state: dict[str, Any], command: dict[str, Any]) -> bool:
+    """Whether a light's reported state is what `command` asked for (the transition aside)."""
+    for key, wanted in command.items():
+        if key == "transition":
+            continue
+        have = state.get(key)
+        if key == "color":
+            if not isinstance(have, dict) or any(have.get(k) != v for k, v in wanted.items()):
+                return False
+        elif have != wanted:
+            return False
+    return True
 
 
 def restore_payload(snapshot: LightSnapshot, transition_s: float) -> dict[str, Any]:
@@ -47,24 +79,65 @@ def restore_payload(snapshot: LightSnapshot, transition_s: float) -> dict[str, A
 
 
 class Zigbee2MqttLight:
+    """Offline, the latest command waits here for the next connect. Not a queue in MqttConnection: a
+    light command is state, so only the latest counts (replaying dim-then-restore would flash the lamp),
+    and homeflow's other messages are retained state it publishes again on connect anyway, or relays
+    (`say`) that mean nothing once late."""
+
     def __init__(self, name: str, friendly_name: str, mqtt: MqttConnection, base_topic: str) -> None:
         self.name = name
         self.topic = f"{base_topic}/{friendly_name}"
         self._mqtt = mqtt
         self._state: dict[str, Any] | None = None
         self._updated = asyncio.Event()
+        # The latest command the broker did not take (we were offline), kept until the light shows it.
+        self._unsent: dict[str, Any] | None = None
+        self._resends = 0
         mqtt.route(self.topic, self._on_state)
+        mqtt.on_connect(self._send_unsent)
 
     async def _on_state(self, message: aiomqtt.Message) -> None:
         try:
             state = json.loads(message.payload if isinstance(message.payload, bytes) else b"")
-        except ValueError:
+        except (ValueError, RecursionError):
             state = None
         if not isinstance(state, dict):
             log.warning("light %s: state is not a JSON object: %s", self.name, describe(message))
             return
+        if problem := look_problem(state):
+            log.warning("light %s: %s: %s", self.name, problem, describe(message))
+            return
         self._state = {**(self._state or {}), **state}
         self._updated.set()
+        await self._reconcile()
+
+    async def _send_unsent(self) -> None:
+        """After a reconnect: the command missed while offline, now. Zigbee2MQTT may not be back on a
+        restarted broker yet, so `_reconcile` sends it again while the light reports something else."""
+        if self._unsent is not None:
+            self._resends = 0
+            await self._mqtt.publish(f"{self.topic}/set", self._unsent)
+
+    async def _reconcile(self) -> None:
+        unsent = self._unsent
+        if unsent is None or self._state is None:
+            return
+        if shows(self._state, unsent):
+            self._unsent = None
+        elif self._resends < MAX_RESENDS:
+            self._resends += 1
+            await self._mqtt.publish(f"{self.topic}/set", unsent)
+        else:
+            # A light that clamps a value (colour temperature out of its range) never shows it exactly.
+            log.warning("light %s: still not as asked after %d tries: %s", self.name, MAX_RESENDS, unsent)
+            self._unsent = None
+
+    async def _command(self, payload: dict[str, Any]) -> None:
+        """Send `payload`; offline, keep it (the latest only) for the next connect."""
+        if await self._mqtt.publish(f"{self.topic}/set", payload):
+            self._unsent = None
+        else:
+            self._unsent = payload
 
     async def snapshot(self) -> LightSnapshot:
         if self._state is None:
@@ -87,8 +160,8 @@ class Zigbee2MqttLight:
         }
         if ambience.color_temp_k:
             payload["color_temp"] = mireds(ambience.color_temp_k)
-        await self._mqtt.publish(f"{self.topic}/set", payload)
+        await self._command(payload)
 
     async def restore(self, snapshot: LightSnapshot, transition_s: float) -> None:
         if snapshot:
-            await self._mqtt.publish(f"{self.topic}/set", restore_payload(snapshot, transition_s))
+            await self._command(restore_payload(snapshot, transition_s))

@@ -12,8 +12,9 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from homeflow.routine.plan import estimate_speech_s
 from homeflow.settings.model import LocalSpeaker
-from homeflow.speech import Clip, SpeechCache, last_line
+from homeflow.speech import Clip, SpeechCache, engine_problem, last_line
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,14 @@ class LocalSpeakerDevice:
         self._clips: dict[str, Clip] = {}
         self._lock = asyncio.Lock()
         self._warned = False
+        # Without the speech engine the steps are only logged, paced by estimated speech lengths, so a
+        # machine without espeak-ng still runs routines (`homeflow run` warns once).
+        self.printed_only = engine_problem(cache.engine) is not None
 
     async def prepare(self, texts: Iterable[str]) -> Mapping[str, float]:
         """Render every distinct text ahead of a run; return each one's length in seconds."""
+        if self.printed_only:
+            return {text: estimate_speech_s(text) for text in texts}
         s = self._settings
         clips = await self._cache.render_all(texts, s.voice, s.rate_wpm, s.lead_in_s)
         self._clips.update(clips)
@@ -38,6 +44,9 @@ class LocalSpeakerDevice:
 
     async def say(self, text: str) -> None:
         """Play the clip for `text` and return once it has been played (or the player failed)."""
+        if self.printed_only:
+            log.info("say: %s", text)
+            return
         clip = self._clips.get(text)
         if clip is None:
             log.debug("speaker %s: rendering unprepared text %r", self.name, text)

@@ -1,0 +1,318 @@
+"""Fixtures for the fault-injection tests: a Mosquitto of one's own to kill and restart, with a password
+file or TLS, a Zigbee2MQTT light that reconnects, and a read-only look into a live journal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import ipaddress
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from .conftest import Broker, free_port
+from .z2m import SimulatedLight
+
+# Each step lasts 30 routine seconds, three wall seconds at a time scale of 10; a sentence 2 s before
+# each light cue and before the end lets a test take the broker down just before them, so homeflow's
+# first retry (after 1 s) comes well before the next light cue, even on a loaded machine.
+FAULTY_ROUTINE = """\
+name: Faulty
+ambience: {brightness: 35, transition: 1, color_temperature: warm}
+steps:
+  - title: One
+    do:
+      - wait: {seconds: 28}
+      - say: Next.
+      - wait: {seconds: 2}
+  - title: Two
+    do:
+      - light: {brightness: 60, transition: 1}
+      - wait: {seconds: 28}
+      - say: Next.
+      - wait: {seconds: 2}
+  - title: Three
+    do:
+      - light: {brightness: 20, transition: 1}
+      - wait: {seconds: 28}
+      - say: Last.
+      - wait: {seconds: 2}
+"""
+BEFORE = {"state": "ON", "brightness": 203, "color_temp": 250, "color_mode": "color_temp"}
+WAIT_S = 20  # for anything a test waits on: generous, since the machine may be busy
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+
+@dataclass
+class Mosquitto:
+    """A broker on a fixed loopback port that a test can SIGKILL and start again on the same port."""
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    conf_extra: str = ""
+    anonymous: bool = True
+    tls_port: int | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def broker(self) -> Broker:
+        return Broker("127.0.0.1", self.port)
+
+    def start(self) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        conf, log = self.folder / "mosquitto.conf", self.folder / "mosquitto.log"
+        tls = f"listener {self.tls_port} 127.0.0.1\n" if self.tls_port else ""
+        # `user root`: run as root, Mosquitto 2 drops to its own user before reading the password file
+        # and certificates, which then sit in a tmp folder only root may read.
+        conf.write_text(
+            f"user root\nlistener {self.port} 127.0.0.1\n{tls}"
+            f"allow_anonymous {str(self.anonymous).lower()}\npersistence false\nset_tcp_nodelay true\n"
+            f"{self.conf_extra}"
+        )
+        with log.open("ab") as log_file:
+            self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + WAIT_S
+        for port in (self.port, self.tls_port):
+            while port is not None:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        self.proc.kill()
+                        pytest.fail(f"mosquitto did not start on port {port}: {log.read_text()}")
+                    time.sleep(0.02)
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to any client, nothing saved."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(WAIT_S)
+        self.proc = None
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(WAIT_S)
+            self.proc = None
+
+
+@pytest.fixture(name="mosquitto")
+def mosquitto_fixture(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
+    """Makes brokers of this test's own; every one is gone when the test ends."""
+    made: list[Mosquitto] = []
+
+    def make(conf_extra: str = "", *, anonymous: bool = True, tls_port: bool = False) -> Mosquitto:
+        folder = tmp_path / f"mosquitto{len(made)}"
+        folder.mkdir()
+        broker = Mosquitto(
+            folder, conf_extra=conf_extra, anonymous=anonymous, tls_port=free_port() if tls_port else None
+        )
+        made.append(broker)
+        broker.start()
+        return broker
+
+    yield make
+    for broker in made:
+        broker.close()
+
+
+def password_file(folder: Path, credentials: Credentials) -> Path:
+    path = folder / "passwords"
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(path), credentials.username, credentials.password],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+@dataclass(frozen=True)
+class Certificates:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_certificates(folder: Path) -> Certificates:
+    """A self-signed CA and a server certificate it signed, for 127.0.0.1 and localhost."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "homeflow test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = Certificates(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    paths.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+class ReconnectingLight(SimulatedLight):
+    """Zigbee2MQTT across broker restarts: it connects again, resubscribes, and publishes its state
+    again (as Zigbee2MQTT republishes its retained messages when the broker has lost them)."""
+
+    def __init__(self, base_topic: str, friendly_name: str, state: dict[str, Any]) -> None:
+        super().__init__(base_topic, friendly_name, state)
+        self.connections = 0
+        self.online = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def running(self, broker: Broker) -> AsyncIterator[SimulatedLight]:
+        task = asyncio.create_task(self._stay_connected(broker))
+        try:
+            async with asyncio.timeout(WAIT_S):
+                await self.online.wait()
+            yield self
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _stay_connected(self, broker: Broker) -> None:
+        while True:
+            try:
+                async with aiomqtt.Client(broker.host, broker.port, identifier=f"sim-{self.topic}") as client:
+                    await client.subscribe(f"{self.topic}/set", qos=1)
+                    await client.subscribe(f"{self.topic}/get", qos=1)
+                    await self._publish(client)
+                    self.connections += 1
+                    self.online.set()
+                    await self._serve(client)
+            except aiomqtt.MqttError:
+                self.online.clear()
+                await asyncio.sleep(0.05)
+
+
+def settings_yaml(
+    folder: Path,
+    broker: Broker,
+    prefix: str,
+    body: str,
+    routines: dict[str, str],
+    *,
+    mqtt_extra: str = "",
+    home_assistant: str = "",
+) -> Path:
+    """`homeflow.yaml` for `broker` under `prefix`, with `mqtt_extra` in the mqtt section and
+    `home_assistant` (`, key: value` pairs) in the home_assistant one."""
+    (folder / "routines").mkdir(exist_ok=True)
+    for routine_id, text in routines.items():
+        (folder / "routines" / f"{routine_id}.yaml").write_text(text)
+    config = folder / "homeflow.yaml"
+    config.write_text(
+        f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n  base_topic: {prefix}/hf\n"
+        f"  client_id: {prefix}-hf\n{mqtt_extra}"
+        f"zigbee2mqtt: {{base_topic: {prefix}/z2m}}\n"
+        f"home_assistant: {{discovery_prefix: {prefix}/ha{home_assistant}}}\n"
+        "http: {port: 0}\n"
+        "journal: journal.db\n"
+        f"cache: {folder / 'cache'}\n" + body
+    )
+    return config
+
+
+class JournalView:
+    """Reads a journal another process or task is writing (WAL lets a reader in at any time)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        if not self.path.exists():
+            return []
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            return db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:
+            return []  # the tables are not there yet
+        finally:
+            db.close()
+
+    async def wait_for(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Until `sql` returns rows (checked every 20 ms): progress one cannot see over a dead broker."""
+        async with asyncio.timeout(WAIT_S):
+            while not (rows := self.query(sql, *args)):  # noqa: ASYNC110 (a file has no event)
+                await asyncio.sleep(0.02)
+        return rows
+
+
+async def wait_until(done: Callable[[], bool], what: str) -> None:
+    """Poll `done()` every 10 ms until it holds; fail with `what` after WAIT_S."""
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while not done():  # noqa: ASYNC110 (state kept by other tasks, for any condition)
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
