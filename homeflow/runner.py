@@ -10,10 +10,15 @@ from typing import Any, Protocol
 
 from homeflow.clock import Clock
 from homeflow.devices.base import Light, Speaker
+from homeflow.errors import SpeakerError
 from homeflow.routine.model import Ambience
 from homeflow.routine.plan import Cue, CueKind, Plan
 
 log = logging.getLogger(__name__)
+
+
+# Real seconds a speaker may take beyond a sentence's own length (network speakers fetch the clip first).
+SAY_GRACE_S = 10.0
 
 
 class RunState(StrEnum):
@@ -46,8 +51,10 @@ class Runner:
         observer: RunObserver | None = None,
         on_speaker_failure: Callable[[int, str, str], None] | None = None,
         first_cue: int = 0,
+        say_grace_s: float = SAY_GRACE_S,
     ) -> None:
         self.plan = plan
+        self.say_grace_s = say_grace_s
         self.clock = clock
         self.lights = lights
         self.speakers = speakers
@@ -183,7 +190,10 @@ class Runner:
             await asyncio.sleep(0)  # under way before anything else of this cue
         elif cue.kind in (CueKind.SAY, CueKind.COUNT) and cue.text:
             text = cue.text
-            saying = asyncio.gather(*(speaker.say(text) for speaker in self.speakers), return_exceptions=True)
+            limit = cue.duration_s + self.say_grace_s
+            saying = asyncio.gather(
+                *(self._say_within(speaker, text, limit) for speaker in self.speakers), return_exceptions=True
+            )
             try:
                 # A pause or skip lets the sentence finish; only a cancel cuts it short.
                 while not saying.done() and self.state is not RunState.CANCELLED:
@@ -200,6 +210,15 @@ class Runner:
             for speaker, result in zip(self.speakers, saying.result(), strict=True):
                 if isinstance(result, Exception):
                     self._speaker_failed(speaker.name, cue, result)
+
+    @staticmethod
+    async def _say_within(speaker: Speaker, text: str, seconds: float) -> None:
+        """A speaker that does not finish a sentence in its length plus a grace is a failed speaker."""
+        try:
+            async with asyncio.timeout(seconds):
+                await speaker.say(text)
+        except TimeoutError:
+            raise SpeakerError(f"no answer within {seconds:.1f} s") from None
 
     def _speaker_failed(self, name: str, cue: Cue, error: Exception) -> None:
         """Warn once per speaker and run (a dead speaker would fail every cue), report every failed cue."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from homeflow.clock import FakeClock
+from homeflow.routine.model import Routine, Say, Step
 from homeflow.routine.plan import CueKind, Plan, build_plan
 from homeflow.runner import Runner, RunState
 
@@ -120,3 +121,28 @@ async def test_cancel_stops_at_once() -> None:
     assert speaker.said[-1][1] == "One."  # "Two." was cut before it was spoken
     assert not runner.pause()
     assert not runner.skip()
+
+
+class SilentSpeaker(RecordingSpeaker):
+    """A speaker that never finishes its sentence, like a player that hangs."""
+
+    async def say(self, text: str) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_speaker_that_never_answers_is_a_failed_speaker_and_the_run_goes_on() -> None:
+    clock = FakeClock()
+    routine = Routine("one", "One", (Step("Only", (Say("Hello."), Say("Goodbye."))),))
+    plan = build_plan(routine, 5, lambda _t: 0.0)
+    failures: list[tuple[int, str, str]] = []
+    fine = RecordingSpeaker(clock, name="fine")
+    runner = Runner(
+        plan,
+        clock=clock,
+        speakers=[SilentSpeaker(clock, name="stuck"), fine],
+        on_speaker_failure=lambda *failure: failures.append(failure),
+        say_grace_s=0.02,
+    )
+    assert await runner.run() is RunState.COMPLETED
+    assert [text for _, text in fine.said] == ["Hello.", "Goodbye."]
+    assert [(name, error) for _, name, error in failures] == [("stuck", "no answer within 0.0 s")] * 2
