@@ -19,6 +19,7 @@ from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
 from homeflow.journal import Journal
+from homeflow.probe import probe
 from homeflow.routine.plan import Cue, CueKind, Plan, build_plan, estimate_speech_s
 from homeflow.routine.progression import next_level
 from homeflow.service import build_rooms, build_speakers, serve
@@ -70,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", parents=[config], help="validate the settings and routines")
+    check.add_argument(
+        "--probe", action="store_true", help="also ask every light and speaker whether it answers"
+    )
     check.set_defaults(func=cmd_check)
 
     plan = sub.add_parser("plan", parents=[config], help="print a routine's timeline")
@@ -152,6 +156,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         return EXIT_BAD_CONFIG
     print(summary(settings))
+    if args.probe:
+        answers = asyncio.run(probe(settings))
+        for answer in answers:
+            print(answer)
+        return 0 if all(answer.ok for answer in answers) else 1
     return 0
 
 

@@ -66,6 +66,32 @@ def describe(message: aiomqtt.Message, limit: int = 120) -> str:
     return f"{message.topic.value} {text!r}"
 
 
+def client_for(s: MqttSettings, identifier: str, will: aiomqtt.Will | None = None) -> aiomqtt.Client:
+    """A client for the broker the settings name (credentials, TLS), not yet connected."""
+    tls = None
+    if s.tls is not None:
+        tls = aiomqtt.TLSParameters(
+            ca_certs=str(s.tls.ca_file) if s.tls.ca_file else None,
+            certfile=str(s.tls.cert_file) if s.tls.cert_file else None,
+            keyfile=str(s.tls.key_file) if s.tls.key_file else None,
+        )
+    return aiomqtt.Client(
+        s.host,
+        s.port,
+        username=s.username,
+        password=s.password,
+        identifier=identifier,
+        keepalive=s.keepalive,
+        will=will,
+        tls_params=tls,
+        tls_insecure=s.tls.insecure if s.tls else None,
+        timeout=10,
+        # Small messages go out at once: without it a button's light command can wait for a
+        # delayed ACK (tens of milliseconds).
+        socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+    )
+
+
 class MqttConnection:
     """Owns the broker connection. Register routes and connect hooks before `run()`; `run()` connects,
     subscribes to exactly the routed filters, dispatches messages, and reconnects until cancelled."""
@@ -100,29 +126,8 @@ class MqttConnection:
         return True
 
     def _client_for(self) -> aiomqtt.Client:
-        s = self.settings
-        tls = None
-        if s.tls is not None:
-            tls = aiomqtt.TLSParameters(
-                ca_certs=str(s.tls.ca_file) if s.tls.ca_file else None,
-                certfile=str(s.tls.cert_file) if s.tls.cert_file else None,
-                keyfile=str(s.tls.key_file) if s.tls.key_file else None,
-            )
-        return aiomqtt.Client(
-            s.host,
-            s.port,
-            username=s.username,
-            password=s.password,
-            identifier=s.client_id,
-            keepalive=s.keepalive,
-            will=aiomqtt.Will(self.status_topic, OFFLINE, qos=1, retain=True),
-            tls_params=tls,
-            tls_insecure=s.tls.insecure if s.tls else None,
-            timeout=10,
-            # Small messages go out at once: without it a button's light command can wait for a
-            # delayed ACK (tens of milliseconds).
-            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
-        )
+        will = aiomqtt.Will(self.status_topic, OFFLINE, qos=1, retain=True)
+        return client_for(self.settings, self.settings.client_id, will)
 
     async def run(self) -> None:
         """Stay connected until cancelled: a lost broker is retried with growing pauses."""

@@ -1,0 +1,142 @@
+"""`homeflow check --probe`: ask every light and speaker whether it answers, before a run needs it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+
+from homeflow.errors import HomeflowError
+from homeflow.homeassistant.api import HomeAssistantApi
+from homeflow.mqtt import client_for
+from homeflow.settings.model import (
+    CastSpeaker,
+    HomeAssistantLight,
+    HomeAssistantSpeaker,
+    LocalSpeaker,
+    Settings,
+    SonosSpeaker,
+    VirtualLight,
+    Zigbee2MqttLight,
+)
+from homeflow.speech import engine_problem
+
+PROBE_TIMEOUT_S = 3.0
+SONOS_PORT = 1400
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    kind: str  # "light" or "speaker"
+    name: str
+    ok: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}: {'answers' if self.ok else 'no answer'} ({self.detail})"
+
+
+async def probe(settings: Settings) -> list[Answer]:
+    """One answer per configured light and speaker, all asked at once, each within a few seconds."""
+    lights = [
+        _light(settings, name, spec)
+        for name, spec in settings.lights.items()
+        if not isinstance(spec, Zigbee2MqttLight)
+    ]
+    speakers = [_speaker(settings, name, spec) for name, spec in settings.speakers.items()]
+    z2m = {name: spec for name, spec in settings.lights.items() if isinstance(spec, Zigbee2MqttLight)}
+    over_mqtt, direct = await asyncio.gather(_zigbee2mqtt_lights(settings, z2m), _each([*lights, *speakers]))
+    return sorted([*over_mqtt, *direct], key=lambda a: (a.kind, a.name))
+
+
+async def _each(jobs: list[Coroutine[Any, Any, Answer]]) -> list[Answer]:
+    return list(await asyncio.gather(*jobs))
+
+
+async def _zigbee2mqtt_lights(settings: Settings, lights: dict[str, Zigbee2MqttLight]) -> list[Answer]:
+    """Ask Zigbee2MQTT to read each light (`/get`) and wait for the states it publishes."""
+    if not lights:
+        return []
+    base = settings.zigbee2mqtt.base_topic
+    topics = {f"{base}/{spec.friendly_name}": name for name, spec in lights.items()}
+    answered: set[str] = set()
+    m = settings.mqtt
+    try:
+        # Its own client id: taking the service's would disconnect a running homeflow.
+        async with client_for(m, f"{m.client_id}-probe") as client:
+            for topic in topics:
+                await client.subscribe(topic, qos=1)
+            for topic in topics:
+                await client.publish(f"{topic}/get", json.dumps({"state": ""}), qos=1)
+            try:
+                async with asyncio.timeout(PROBE_TIMEOUT_S):
+                    async for message in client.messages:
+                        # A retained state is what the light was once; only a fresh one is an answer.
+                        if not message.retain and message.topic.value in topics:
+                            answered.add(topics[message.topic.value])
+                            if len(answered) == len(topics):
+                                break
+            except TimeoutError:
+                pass
+    except aiomqtt.MqttError as exc:
+        why = f"MQTT broker {m.host}:{m.port} unreachable: {exc}"
+        return [Answer("light", name, False, why) for name in lights]
+    return [
+        Answer(
+            "light",
+            name,
+            name in answered,
+            f"zigbee2mqtt {spec.friendly_name!r}"
+            + ("" if name in answered else f": no state within {PROBE_TIMEOUT_S:g} s of asking"),
+        )
+        for name, spec in lights.items()
+    ]
+
+
+async def _light(settings: Settings, name: str, spec: object) -> Answer:
+    if isinstance(spec, VirtualLight):
+        return Answer("light", name, True, "virtual, in homeflow itself")
+    assert isinstance(spec, HomeAssistantLight)
+    return await _home_assistant(settings, "light", name, spec.entity_id)
+
+
+async def _speaker(settings: Settings, name: str, spec: object) -> Answer:
+    if isinstance(spec, LocalSpeaker):
+        player = spec.player[0]
+        if shutil.which(player) is None:
+            return Answer("speaker", name, False, f"player {player!r} not found")
+        problem = engine_problem() if not spec.voice.endswith(".onnx") else None
+        return Answer("speaker", name, problem is None, problem or f"local, played by {player}")
+    if isinstance(spec, HomeAssistantSpeaker):
+        return await _home_assistant(settings, "speaker", name, spec.media_player)
+    if isinstance(spec, SonosSpeaker):
+        return await _reachable("speaker", name, spec.host, SONOS_PORT, "sonos")
+    assert isinstance(spec, CastSpeaker)
+    return await _reachable("speaker", name, spec.host, spec.port, "cast")
+
+
+async def _home_assistant(settings: Settings, kind: str, name: str, entity_id: str) -> Answer:
+    try:
+        state = await HomeAssistantApi.of(settings.home_assistant).state(entity_id)
+    except HomeflowError as exc:
+        return Answer(kind, name, False, str(exc))
+    return Answer(kind, name, True, f"{entity_id} is {state.get('state', 'unknown')}")
+
+
+async def _reachable(kind: str, name: str, host: str, port: int, what: str) -> Answer:
+    """Whether the device accepts a connection on its control port (no command is sent)."""
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            _, writer = await asyncio.open_connection(host, port, family=socket.AF_INET)
+    except (OSError, TimeoutError) as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc)).lower()
+        return Answer(kind, name, False, f"{what} at {host}:{port}: {reason}")
+    writer.close()
+    await writer.wait_closed()
+    return Answer(kind, name, True, f"{what} at {host}:{port}")
