@@ -14,14 +14,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from homeflow import __version__
-from homeflow.conductor import prepare_plan
 from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
 from homeflow.journal import Journal
+from homeflow.planning import prepare_plan
 from homeflow.probe import probe
-from homeflow.routine.plan import Cue, CueKind, Plan, build_plan, estimate_speech_s
-from homeflow.routine.progression import next_level
+from homeflow.routine.plan import Cue, CueKind, Plan
+from homeflow.routine.progression import Level, next_level
 from homeflow.service import build_rooms, build_speakers, serve
 from homeflow.settings import SettingsError, summary
 from homeflow.settings.model import CastSpeaker, LocalSpeaker, Settings, SonosSpeaker
@@ -146,6 +146,22 @@ def device_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def shared_lights(settings: Settings) -> list[str]:
+    """Lights that automations give to more than one routine: only one of those runs at a time."""
+    routines: dict[str, list[str]] = {}
+    for automation in settings.automations:
+        for light in automation.lights:
+            names = routines.setdefault(light, [])
+            if automation.routine not in names:
+                names.append(automation.routine)
+    return [
+        f"light {light} is shared by routines {', '.join(names)}: "
+        "while one of them runs, the others do not start"
+        for light, names in routines.items()
+        if len(names) > 1
+    ]
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if warning := speech_fallback(settings):
@@ -156,6 +172,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         return EXIT_BAD_CONFIG
     print(summary(settings))
+    for warning in shared_lights(settings):
+        print(f"homeflow: warning: {warning}", file=sys.stderr)
     if args.probe:
         answers = asyncio.run(probe(settings))
         for answer in answers:
@@ -175,25 +193,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
         return 1
     if args.reps is not None:
-        reps, reason = args.reps, "as asked"
+        level = Level(args.reps, "as asked")
     else:
         with Journal(settings.journal) as journal:
             level = next_level(routine.reps, journal.feedback_history(routine.id))
-        reps, reason = level.reps, level.reason
-    plan = asyncio.run(_timed_plan(settings, args.routine, reps))
+    plan = asyncio.run(_timed_plan(settings, args.routine, level))
     if args.json:
-        print(json.dumps({**plan.to_json(), "reps_reason": reason}, indent=2))
+        print(json.dumps({**plan.to_json(), "reps_reason": level.reason}, indent=2))
     else:
-        print(format_plan(plan, reason))
+        print(format_plan(plan, level.reason))
     return 0
 
 
-async def _timed_plan(settings: Settings, routine_id: str, reps: int) -> Plan:
-    """Time the plan with the speech the service would render (cached), or an estimate without it."""
-    if engine_problem() is None:
-        room = build_rooms(settings, {}, build_speakers(settings))[routine_id]
-        return await prepare_plan(room, reps)
-    return build_plan(settings.routines[routine_id], reps, estimate_speech_s)
+async def _timed_plan(settings: Settings, routine_id: str, level: Level) -> Plan:
+    """The plan the service would play, timed by the speech it would render (cached), or by an
+    estimate where there is no speech engine."""
+    speakers = build_rooms(settings, {}, build_speakers(settings))[routine_id].speakers
+    return await prepare_plan(
+        settings.routines[routine_id], level, speakers if engine_problem() is None else []
+    )
 
 
 def clock_text(seconds: float) -> str:

@@ -1,19 +1,44 @@
-"""The one source of time for runs: absolute deadlines on a monotonic clock, optionally sped up."""
+"""The one source of time: routine time for deadlines, real time for debounce, wall time for the house.
+
+Routine time is the monotonic clock times `time_scale` (> 1 plays routines faster for demos and tests);
+everything else (button debounce, schedules, journal timestamps) is real time. Each part of homeflow
+takes the clock it is given, so a test can hand every part the same fake one.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
 class Clock(Protocol):
+    time_scale: float
+
     def now(self) -> float:
-        """Seconds on this clock's own timeline (routine seconds, not necessarily wall seconds)."""
+        """Routine seconds: monotonic, times `time_scale`."""
         ...
 
     async def sleep_until(self, deadline: float) -> None:
         """Return once `now()` has reached `deadline`; at once if it already has."""
         ...
+
+    def monotonic(self) -> float:
+        """Real seconds on a monotonic clock (debounce, retry intervals)."""
+        ...
+
+    def wall(self) -> datetime:
+        """The wall clock, timezone-aware (UTC): schedules, journal timestamps, what is shown."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for real seconds (schedules wait on the wall clock, whatever the time scale)."""
+        ...
+
+
+def wall_at(clock: Clock, deadline: float) -> datetime:
+    """The wall time at which the clock's routine time reaches `deadline`."""
+    return clock.wall() + timedelta(seconds=(deadline - clock.now()) / clock.time_scale)
 
 
 class LoopClock:
@@ -27,7 +52,7 @@ class LoopClock:
         self._origin = self._loop.time()
 
     def now(self) -> float:
-        return (self._loop.time() - self._origin) * self.time_scale
+        return self.monotonic() * self.time_scale
 
     async def sleep_until(self, deadline: float) -> None:
         # Sleeping on the loop's own timer is as precise as the loop allows; the deadline is absolute,
@@ -36,21 +61,51 @@ class LoopClock:
         if delay > 0:
             await asyncio.sleep(delay)
 
+    def monotonic(self) -> float:
+        return self._loop.time() - self._origin
+
+    def wall(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+# Loop iterations a fake sleep lets pass before time jumps: enough for a queue hand-over and a call.
+SETTLE_STEPS = 10
+
 
 class FakeClock:
-    """A clock for tests: sleeping jumps straight to the deadline, so a 20-minute routine takes ms."""
+    """A clock for tests: sleeping jumps straight to the deadline, so a 20-minute routine takes ms.
+    Routine, real and wall time all move together (time scale 1)."""
 
-    def __init__(self, start: float = 0.0) -> None:
+    time_scale = 1.0
+
+    def __init__(self, start: float = 0.0, wall: datetime = datetime(2026, 1, 5, 8, tzinfo=UTC)) -> None:
         self._now = start
+        self._wall_origin = wall - timedelta(seconds=start)
         self.sleeps: list[float] = []
 
     def now(self) -> float:
         return self._now
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def wall(self) -> datetime:
+        return self._wall_origin + timedelta(seconds=self._now)
 
     def advance(self, seconds: float) -> None:
         self._now += seconds
 
     async def sleep_until(self, deadline: float) -> None:
         self.sleeps.append(deadline)
+        # Tasks that are ready (a voice given a sentence, a light session given a change) act first, at
+        # the time it is now, as they would on a real clock; then time jumps.
+        for _ in range(SETTLE_STEPS):
+            await asyncio.sleep(0)
         self._now = max(self._now, deadline)
         await asyncio.sleep(0)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.sleep_until(self._now + seconds)

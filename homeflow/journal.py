@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -103,8 +103,9 @@ class Journal:
     """A synchronous SQLite store: each write is one small WAL transaction (well under a millisecond),
     cheaper than handing it to a thread, so it is called straight from the event loop."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, now: Callable[[], datetime] = utcnow) -> None:
         self.path = path
+        self._now = now  # the service's wall clock, so a test's fake clock dates the records too
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -146,7 +147,7 @@ class Journal:
             cursor = db.execute(
                 "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (routine, trigger, utcnow().isoformat(), reps, planned_s, json.dumps(snapshot)),
+                (routine, trigger, self._now().isoformat(), reps, planned_s, json.dumps(snapshot)),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -160,7 +161,7 @@ class Journal:
             db.execute(
                 "INSERT OR REPLACE INTO cues (run_id, idx, kind, step, text, planned_at, late_s, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, index, str(cue.kind), cue.step, cue.text, cue.at, late_s, utcnow().isoformat()),
+                (run_id, index, str(cue.kind), cue.step, cue.text, cue.at, late_s, self._now().isoformat()),
             )
 
     def record_speaker_failure(self, run_id: int, index: int, speaker: str, error: str) -> None:
@@ -169,7 +170,7 @@ class Journal:
             db.execute(
                 "INSERT OR REPLACE INTO speaker_failures (run_id, idx, speaker, error, at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (run_id, index, speaker, error, utcnow().isoformat()),
+                (run_id, index, speaker, error, self._now().isoformat()),
             )
 
     def speaker_failures(self, run_id: int) -> list[dict[str, Any]]:
@@ -184,7 +185,7 @@ class Journal:
         with self._write() as db:
             db.execute(
                 "UPDATE runs SET status = ?, ended_at = ? WHERE id = ? AND status = 'running'",
-                (str(status), utcnow().isoformat(), run_id),
+                (str(status), self._now().isoformat(), run_id),
             )
 
     def set_feedback(self, run_id: int, feedback: Feedback | None) -> None:
@@ -223,7 +224,7 @@ class Journal:
 
     def completed_days(self, routine: str, tz: tzinfo | None = None, days: int = 400) -> list[date]:
         """Local dates with at least one completed run of `routine`, newest first."""
-        since = (utcnow() - timedelta(days=days)).isoformat()
+        since = (self._now() - timedelta(days=days)).isoformat()
         rows = self._db.execute(
             "SELECT started_at FROM runs WHERE routine = ? AND status = 'completed' AND started_at >= ?"
             " ORDER BY started_at DESC",
@@ -234,12 +235,14 @@ class Journal:
 
     def completed_today(self, routine: str, tz: tzinfo | None = None) -> tuple[int, datetime | None]:
         """How many runs of `routine` completed since local midnight, and when the last one ended."""
-        now = utcnow().astimezone(tz)
+        now = self._now().astimezone(tz)
         midnight = datetime.combine(now.date(), time(), now.tzinfo)
+        # Both read backwards along the (routine, started_at) index: the cost does not grow with history.
         count, last = self._db.execute(
             "SELECT (SELECT count(*) FROM runs"
             "        WHERE routine = ? AND status = 'completed' AND started_at >= ?),"
-            " (SELECT max(ended_at) FROM runs WHERE routine = ? AND status = 'completed')",
+            " (SELECT ended_at FROM runs WHERE routine = ? AND status = 'completed'"
+            "  ORDER BY started_at DESC LIMIT 1)",
             (routine, midnight.astimezone(UTC).isoformat(), routine),
         ).fetchone()
         return count, datetime.fromisoformat(last) if last else None
@@ -250,7 +253,7 @@ class Journal:
         days = self.completed_days(routine, tz)
         return {
             "last_completed": last.isoformat(timespec="seconds") if last else None,
-            "streak_days": streak(days, utcnow().astimezone(tz).date()),
+            "streak_days": streak(days, self._now().astimezone(tz).date()),
             "completed_today": today,
         }
 

@@ -1,27 +1,24 @@
-"""Plays a Plan against lights and speakers on a clock: absolute deadlines, pause, resume, skip, cancel."""
+"""Plays every cue of a Plan on a clock: absolute deadlines, pause, resume, skip, cancel.
+
+The runner waits for nothing but the clock and commands: it hands light changes to the run's light
+session and sentences to each speaker's voice, and both carry them out in tasks of their own.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
 from homeflow.clock import Clock
-from homeflow.devices.base import Light, Speaker
-from homeflow.errors import SpeakerError
-from homeflow.routine.model import Ambience
-from homeflow.routine.plan import Cue, CueKind, Plan
-
-log = logging.getLogger(__name__)
-
-
-# Real seconds a speaker may take beyond a sentence's own length (network speakers fetch the clip first).
-SAY_GRACE_S = 10.0
+from homeflow.devices.lights.session import LightSession
+from homeflow.devices.speakers.voice import Line, Voice
+from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan
 
 
 class RunState(StrEnum):
+    STARTING = "starting"  # the first light change is made; the plan is being prepared
     RUNNING = "running"
     PAUSED = "paused"
     COMPLETED = "completed"
@@ -29,45 +26,41 @@ class RunState(StrEnum):
 
 
 class RunObserver(Protocol):
-    async def cue_due(self, runner: Runner, index: int, cue: Cue, late_s: float) -> None:
+    def cue_due(self, index: int, cue: Cue, late_s: float) -> None:
         """A cue is being carried out now, `late_s` routine seconds after its deadline."""
         ...
 
-    async def state_changed(self, runner: Runner) -> None:
+    def state_changed(self) -> None:
         """The run's state, step or deadlines changed."""
         ...
 
 
 class Runner:
-    """Carries out one plan. Cue n fires at `base + cues[n].at`; a pause or a skip moves `base`."""
+    """Carries out one plan. Cue n fires at `base + cues[n].at`; a pause or a skip moves `base`.
+    The plan's first cue (`opening`, the routine's ambience) is played at once, while the rest of the
+    plan is still being prepared."""
 
     def __init__(
         self,
-        plan: Plan,
+        opening: Cue,
         *,
         clock: Clock,
-        lights: Sequence[Light] = (),
-        speakers: Sequence[Speaker] = (),
+        lights: LightSession,
+        voices: Sequence[Voice] = (),
         observer: RunObserver | None = None,
-        on_speaker_failure: Callable[[int, str, str], None] | None = None,
-        first_cue: int = 0,
-        say_grace_s: float = SAY_GRACE_S,
     ) -> None:
-        self.plan = plan
-        self.say_grace_s = say_grace_s
+        self.opening = opening
         self.clock = clock
         self.lights = lights
-        self.speakers = speakers
+        self.voices = voices
         self.observer = observer
-        self.on_speaker_failure = on_speaker_failure  # (cue index, speaker name, error), for the journal
-        self._failed_speakers: set[str] = set()
-        self.state = RunState.RUNNING
+        self.plan: Plan | None = None
+        self.state = RunState.STARTING
         self.step = -1
         self._base = 0.0
         self._paused_at = 0.0
-        self._next = first_cue  # a caller that carried out the first cues itself starts later
+        self._next = 1
         self._wake = asyncio.Event()
-        self._lighting: asyncio.Future[None] | None = None  # the latest light change, maybe under way
 
     # -- commands (callable from any task) -----------------------------------------------------------
     def pause(self) -> bool:
@@ -87,8 +80,10 @@ class Runner:
 
     def skip(self) -> bool:
         """Jump to the next step now (from a pause too: skipping means the person wants to go on)."""
+        if self.plan is None or self.state not in (RunState.RUNNING, RunState.PAUSED):
+            return False
         target = self.plan.first_cue_of_step(self.step + 1)
-        if target is None or self.state not in (RunState.RUNNING, RunState.PAUSED):
+        if target is None:
             return False
         self.state = RunState.RUNNING
         self._next = target
@@ -97,7 +92,7 @@ class Runner:
         return True
 
     def cancel(self) -> bool:
-        if self.state not in (RunState.RUNNING, RunState.PAUSED):
+        if self.state not in (RunState.STARTING, RunState.RUNNING, RunState.PAUSED):
             return False
         self.state = RunState.CANCELLED
         self._wake.set()
@@ -106,53 +101,73 @@ class Runner:
     # -- timeline ----------------------------------------------------------------------------------
     @property
     def ends_at(self) -> float:
-        """When the run will end on the clock's timeline, given pauses so far."""
+        """When the routine will end on the clock's timeline, given pauses so far."""
+        total = self.plan.total_s if self.plan else 0.0
         pause = self.clock.now() - self._paused_at if self.state is RunState.PAUSED else 0.0
-        return self._base + pause + self.plan.total_s
+        return self._base + pause + total
 
     @property
     def elapsed_s(self) -> float:
         """Routine seconds played so far (pauses excluded)."""
+        if self.plan is None:
+            return 0.0
         now = self._paused_at if self.state is RunState.PAUSED else self.clock.now()
         return min(max(0.0, now - self._base), self.plan.total_s)
 
-    async def run(self) -> RunState:
-        """Play the plan to its end or until cancelled; return the final state."""
+    async def run(self, plan: Awaitable[Plan]) -> RunState:
+        """Play the opening cue, then the plan once `plan` is ready, to its end or until cancelled."""
         self._base = self.clock.now()
-        cues = self.plan.cues
-        while self._next < len(cues) and await self._wait_for_next():
+        self._carry_out(0, self.opening, 0.0)
+        ready = await self._until_woken(plan)
+        if ready is None:
+            self._notify()
+            return self.state
+        self.plan, self.state = ready, RunState.RUNNING
+        # Preparing took time that is nobody's cue: the rest of the plan starts from now.
+        self._base = self.clock.now()
+        cues = ready.cues
+        while self._next < len(cues) and await self._wait_for_next(ready):
             index = self._next
             self._next += 1
             cue = cues[index]
             late = self.clock.now() - (self._base + cue.at)
             if cue.kind is CueKind.END:
                 self.state = RunState.COMPLETED
+            self._carry_out(index, cue, late)
             if cue.step != self.step or cue.kind is CueKind.END:
                 self.step = cue.step
-                await self._notify_state()
-            if cue.kind is CueKind.LIGHT:
-                await self._perform(cue)  # lights first: a button's press should be seen at once
-            if self.observer:
-                await self.observer.cue_due(self, index, cue, late)
-            if cue.kind is not CueKind.LIGHT:
-                await self._perform(cue)
-        if self._lighting is not None:
-            await asyncio.wait((self._lighting,))  # the restore that follows comes after the last change
+                self._notify()
         if self.state is RunState.CANCELLED:
-            await self._notify_state()
+            self._notify()
         return self.state
 
-    async def _apply(self, ambience: Ambience, previous: asyncio.Future[None] | None) -> None:
-        if previous is not None:
-            await asyncio.wait((previous,))
-        results = await asyncio.gather(
-            *(light.apply(ambience) for light in self.lights), return_exceptions=True
-        )
-        for light, result in zip(self.lights, results, strict=True):
-            if isinstance(result, Exception):
-                log.warning("light %s not set: %s", light.name, result)
+    def _carry_out(self, index: int, cue: Cue, late_s: float) -> None:
+        """Hand the cue to the devices (lights first: a button's press should be seen at once)."""
+        due = self._base + cue.at  # before the observer, which may skip and so move the base
+        if cue.kind is CueKind.LIGHT and cue.ambience is not None:
+            self.lights.apply(cue.ambience)
+        elif cue.kind is CueKind.END and self.plan is not None:
+            self.lights.restore(self.plan.ambience.transition_s)
+        if self.observer:
+            self.observer.cue_due(index, cue, late_s)
+        if cue.kind in SPOKEN and cue.text and self.state is not RunState.CANCELLED:
+            line = Line(cue.text, due, cue.duration_s, index)
+            for voice in self.voices:
+                voice.say(line)
 
-    async def _wait_for_next(self) -> bool:
+    async def _until_woken(self, plan: Awaitable[Plan]) -> Plan | None:
+        """The prepared plan, or None if the run was cancelled first (the preparation is cancelled)."""
+        task = asyncio.ensure_future(plan)
+        while not task.done() and self.state is not RunState.CANCELLED:
+            self._wake.clear()
+            await self._interruptible(asyncio.shield(task))
+        if self.state is RunState.CANCELLED:
+            task.cancel()
+            await asyncio.wait((task,))
+            return None
+        return task.result()
+
+    async def _wait_for_next(self, plan: Plan) -> bool:
         """Wait until the next cue is due (pause and skip move it); False once the run is cancelled."""
         was_paused = False
         while True:
@@ -160,14 +175,14 @@ class Runner:
             if self.state is RunState.CANCELLED:
                 return False
             if self.state is RunState.PAUSED:
-                await self._notify_state()
+                self._notify()
                 await self._wake.wait()
                 was_paused = True
                 continue
             if was_paused:
                 was_paused = False
-                await self._notify_state()
-            deadline = self._base + self.plan.cues[self._next].at
+                self._notify()
+            deadline = self._base + plan.cues[self._next].at
             if self.clock.now() >= deadline:
                 return True
             await self._interruptible(self.clock.sleep_until(deadline))
@@ -182,55 +197,6 @@ class Runner:
             task.cancel()
             waker.cancel()
 
-    async def _perform(self, cue: Cue) -> None:
-        if cue.kind is CueKind.LIGHT and cue.ambience is not None:
-            # The timeline does not wait for lights: one slow light (Home Assistant's 3 s timeout) would
-            # make every later cue late. Each change waits for the one before, so none lands out of order.
-            self._lighting = asyncio.ensure_future(self._apply(cue.ambience, self._lighting))
-            await asyncio.sleep(0)  # under way before anything else of this cue
-        elif cue.kind in (CueKind.SAY, CueKind.COUNT) and cue.text:
-            text = cue.text
-            limit = cue.duration_s + self.say_grace_s
-            saying = asyncio.gather(
-                *(self._say_within(speaker, text, limit) for speaker in self.speakers), return_exceptions=True
-            )
-            try:
-                # A pause or skip lets the sentence finish; only a cancel cuts it short.
-                while not saying.done() and self.state is not RunState.CANCELLED:
-                    self._wake.clear()
-                    await self._interruptible(asyncio.shield(saying))
-            finally:
-                if not saying.done():
-                    saying.cancel()
-                    await asyncio.wait((saying,))
-                    if not saying.cancelled():
-                        saying.exception()  # retrieved, so asyncio does not log it as lost
-            if self.state is RunState.CANCELLED:
-                return
-            for speaker, result in zip(self.speakers, saying.result(), strict=True):
-                if isinstance(result, Exception):
-                    self._speaker_failed(speaker.name, cue, result)
-
-    @staticmethod
-    async def _say_within(speaker: Speaker, text: str, seconds: float) -> None:
-        """A speaker that does not finish a sentence in its length plus a grace is a failed speaker."""
-        try:
-            async with asyncio.timeout(seconds):
-                await speaker.say(text)
-        except TimeoutError:
-            raise SpeakerError(f"no answer within {seconds:.1f} s") from None
-
-    def _speaker_failed(self, name: str, cue: Cue, error: Exception) -> None:
-        """Warn once per speaker and run (a dead speaker would fail every cue), report every failed cue."""
-        if name in self._failed_speakers:
-            log.debug("speaker %s failed again: %s", name, error)
-        else:
-            self._failed_speakers.add(name)
-            log.warning("speaker %s failed: %s; the run goes on without it until it answers", name, error)
-        if self.on_speaker_failure is not None:
-            index = next(i for i, c in enumerate(self.plan.cues) if c is cue)
-            self.on_speaker_failure(index, name, str(error) or type(error).__name__)
-
-    async def _notify_state(self) -> None:
+    def _notify(self) -> None:
         if self.observer:
-            await self.observer.state_changed(self)
+            self.observer.state_changed()

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from homeflow.broker import start_embedded_broker
 from homeflow.clock import Clock, LoopClock
-from homeflow.conductor import Conductor, Room
+from homeflow.conductor import Conductor
 from homeflow.devices.base import Light, Speaker
 from homeflow.devices.lights.home_assistant import HomeAssistantLight
 from homeflow.devices.lights.virtual import VirtualLight
@@ -23,10 +23,13 @@ from homeflow.homeassistant.api import HomeAssistantApi
 from homeflow.homeassistant.discovery import Discovery
 from homeflow.journal import Journal
 from homeflow.mqtt import MqttConnection
+from homeflow.routine.progression import next_level
+from homeflow.run import House, Room
 from homeflow.settings.model import ButtonTrigger, ScheduleTrigger, Settings
 from homeflow.settings.model import HomeAssistantLight as HomeAssistantLightSettings
 from homeflow.settings.model import VirtualLight as VirtualLightSettings
 from homeflow.speech import SpeechCache
+from homeflow.status import Status
 from homeflow.triggers.buttons import Zigbee2MqttButtonTrigger
 from homeflow.triggers.schedule import Scheduler
 from homeflow.web import build_app, run_web
@@ -104,38 +107,53 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await asyncio.wait((task,), timeout=0.1)
 
 
-async def serve(settings: Settings, stop: asyncio.Event, *, time_scale: float = 1.0) -> None:
-    """Run until `stop` is set; then end active runs (restoring their lights) and say `offline`."""
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    time_scale: float = 1.0,
+    clock: Clock | None = None,
+    ready: asyncio.Future[str] | None = None,
+) -> None:
+    """Run until `stop` is set; then end active runs (restoring their lights) and say `offline`.
+    `ready` gets the dashboard's URL once homeflow is connected and has recovered; `clock` (default: the
+    loop's, `time_scale` times faster for routines) is the one clock of every part."""
+    clock = clock or LoopClock(time_scale)
     tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
-    with Journal(settings.journal) as journal:
+    base = settings.mqtt.base_topic
+    with Journal(settings.journal, now=clock.wall) as journal:
         mqtt = MqttConnection(settings.mqtt)
+        status = Status(mqtt, base, clock, list(settings.routines))
         lights = build_lights(settings, mqtt)
-        clock = LoopClock(time_scale)
         clips = ClipServer(SpeechCache(settings.cache_dir), settings.http.public_url)
         rooms = build_rooms(settings, lights, build_speakers(settings, clock, clips))
-        conductor = Conductor(
-            rooms,
-            journal=journal,
-            mqtt=mqtt,
-            clock=clock,
-            base_topic=settings.mqtt.base_topic,
-            time_scale=time_scale,
-            tz=tz,
-        )
-        for button in settings.buttons.values():
-            Zigbee2MqttButtonTrigger(button, mqtt, settings.zigbee2mqtt.base_topic, conductor.on_gesture)
-        Discovery(settings.home_assistant, mqtt, settings.mqtt.base_topic, settings.routines)
+        levels = {
+            rid: next_level(r.reps, journal.feedback_history(rid)) for rid, r in settings.routines.items()
+        }
+        house = House(clock, journal, status, tz)
+        conductor = Conductor(rooms, house=house, levels=levels, mqtt=mqtt)
+        buttons = [
+            Zigbee2MqttButtonTrigger(button, settings.zigbee2mqtt.base_topic, conductor.on_gesture, clock)
+            for button in settings.buttons.values()
+        ]
+        for button in buttons:
+            button.listen(mqtt)
+        Discovery(settings.home_assistant, mqtt, base, settings.routines).listen()
+        zone = tz or datetime.now().astimezone().tzinfo or UTC
+        scheduler = Scheduler(schedules(settings), zone, conductor.scheduled, clock)
 
+        # Started in this order and stopped in the reverse: the web (its address is where network
+        # speakers fetch clips), the embedded broker, the status sender, the connection; then runs.
         async with _one_error(), asyncio.TaskGroup() as tasks:
             conductor.attach(tasks)
             web_ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
             app = build_app(conductor, settings.http, clips.cache)
             web = tasks.create_task(run_web(app, settings.http, web_ready), name="web")
-            # A WebError (port taken) ends the service here, before anything has moved; the URL it
-            # listens on is where network speakers fetch clips.
-            clips.base = await web_ready
+            # A WebError (port taken) ends the service here, before anything has moved.
+            clips.base = url = await web_ready
             embedded = settings.mqtt.embedded
             broker = await start_embedded_broker(settings.mqtt.port, tasks) if embedded else None
+            sender = tasks.create_task(status.run(), name="status")
             connection = tasks.create_task(mqtt.run(), name="mqtt")
             first_connect = tasks.create_task(mqtt.connected.wait())
             stopping = tasks.create_task(stop.wait())
@@ -144,11 +162,11 @@ async def serve(settings: Settings, stop: asyncio.Event, *, time_scale: float = 
             first_connect.cancel()
             if not stop.is_set():
                 await conductor.recover(lights)
-                scheduler = Scheduler(
-                    schedules(settings), tz or datetime.now().astimezone().tzinfo or UTC, conductor.scheduled
-                )
+                conductor.report_all()
                 schedule_task = tasks.create_task(scheduler.run(), name="schedules")
-                log.info("homeflow ready: %d routine(s), time scale %g", len(rooms), time_scale)
+                log.info("homeflow ready: %d routine(s), time scale %g", len(rooms), clock.time_scale)
+                if ready is not None and not ready.done():
+                    ready.set_result(url)
             await stopping
             log.info("stopping")
             if schedule_task is not None:
@@ -156,6 +174,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, time_scale: float = 
             await conductor.stop()  # from here on the conductor starts no new run
             web.cancel()
             await asyncio.wait((web,))
+            await status.flush()
+            await _cancel(sender)
             await mqtt.close()
             await _cancel(connection)
             if broker is not None:

@@ -15,6 +15,7 @@ class RecordingSpeaker:
         self.name = name
         self.clock = clock
         self.seconds = seconds
+        self.say_grace_s = 1.0
         self.said: list[tuple[float, str]] = []
 
     async def prepare(self, texts: Iterable[str]) -> Mapping[str, float]:
@@ -22,6 +23,9 @@ class RecordingSpeaker:
 
     async def say(self, text: str) -> None:
         self.said.append((self.clock.now(), text))
+
+    async def check(self) -> None:
+        pass
 
 
 class RecordingLight:

@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from homeflow.clock import FakeClock
-from homeflow.conductor import Conductor, Room
+from homeflow.conductor import Conductor
 from homeflow.journal import Journal, RunStatus
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.model import Limits, Routine, Say, Step
+from homeflow.routine.progression import first_level
+from homeflow.run import House, Room
 from homeflow.settings.model import MqttSettings, ScheduleTrigger
+from homeflow.status import Status
 
 from .recorders import RecordingSpeaker
 
@@ -23,16 +26,17 @@ async def conduct(tmp_path: Path, trigger: ScheduleTrigger, *, done_today: bool 
     """Fire `trigger` once against a conductor with a real journal; return what was said."""
     clock = FakeClock()
     speaker = RecordingSpeaker(clock)
-    with Journal(tmp_path / "j.db") as journal:
+    with Journal(tmp_path / "j.db", now=clock.wall) as journal:
         if done_today:
             journal.finish_run(journal.start_run("short", "button:b", 5, 1.0, {}), RunStatus.COMPLETED)
         # Never connected: publishing is skipped, which is all these tests need of MQTT.
+        mqtt = MqttConnection(MqttSettings())
+        house = House(clock, journal, Status(mqtt, "homeflow", clock, ["short"]))
         conductor = Conductor(
             {"short": Room(ROUTINE, speakers=[speaker])},
-            journal=journal,
-            mqtt=MqttConnection(MqttSettings()),
-            clock=clock,
-            base_topic="homeflow",
+            house=house,
+            levels={"short": first_level(ROUTINE.reps)},
+            mqtt=mqtt,
         )
         async with asyncio.TaskGroup() as tasks:
             conductor.attach(tasks)

@@ -154,10 +154,7 @@ async def test_virtual_light_dims_restores_and_tells_its_watchers() -> None:
     light = VirtualLight("room")
     seen: list[dict[str, object]] = []
 
-    async def watcher() -> None:
-        seen.append(light.shown())
-
-    light.watch(watcher)
+    light.watch(lambda: seen.append(light.shown()))
     before = await light.snapshot()
     await light.apply(Ambience(35, 4.0, 2700))
     await light.apply(Ambience(50, 10.0, None))  # no colour asked: the colour stays

@@ -76,9 +76,11 @@ async def test_a_third_press_on_the_same_day_starts_nothing_and_says_why(
             said["text"]
             == "You have done the back massage twice today. Rest now: too much irritates the tissue."
         )
+        refused = await h.watcher.wait_for("/back-massage/event", since=before)
+        assert (refused["event"], refused["reason"]) == ("refused", said["text"])
         await asyncio.sleep(0.3)
         events: list[Any] = [p for t, p, _ in h.watcher.messages[before:] if t.endswith("/event")]
-        assert events == []
+        assert events == [refused]
         # The MQTT command `force` is for a person who knows better; the button never forces.
         await h.client.publish(f"{prefix}/hf/back-massage/set", "force", qos=1)
         await h.watcher.wait_for("/back-massage/event", lambda p: p["event"] == "started", since=before)

@@ -55,8 +55,10 @@ async def run_short_routine(config: Path, broker: Broker, prefix: str) -> list[s
         end = await watch.wait_for(
             f"{base}/short/event", lambda m: m.json["event"] in ("completed", "cancelled")
         )
-        # The stats come last; stopping before they are out would cut a publish short.
-        await watch.wait_for(f"{base}/short/stats", since=watch.messages.index(end))
+        # The run is over once the routine is idle again (the speakers given back).
+        await watch.wait_for(
+            f"{base}/short/state", lambda m: m.json["state"] == "idle", since=watch.messages.index(end)
+        )
     return [m.json["event"] for m in watch.on(f"{base}/short/event")]
 
 

@@ -20,7 +20,7 @@ class FakeWallClock:
         self.time = start
         self.stop_at = stop_at
 
-    def now(self) -> datetime:
+    def wall(self) -> datetime:
         return self.time
 
     async def sleep(self, seconds: float) -> None:
@@ -34,7 +34,7 @@ async def fires_in_2026(cron: str, zone: str) -> list[datetime]:
     fired: list[datetime] = []
 
     async def fire(routine_id: str, trigger: ScheduleTrigger, when: datetime) -> None:
-        fired.append(clock.now().astimezone(ZoneInfo(zone)))
+        fired.append(clock.wall().astimezone(ZoneInfo(zone)))
 
     clock = FakeWallClock(datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     # Naps of up to 6 h instead of a minute: the same waking logic, a thousand times fewer steps.

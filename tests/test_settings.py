@@ -88,7 +88,7 @@ def test_summary_of_example() -> None:
     assert summary(load(EXAMPLE)) == (
         f"{EXAMPLE} is valid: MQTT 127.0.0.1:1883 (base topic homeflow, embedded broker unless one listens "
         "there); 1 light, 1 speaker, 1 button; "
-        "1 routine (back-massage: 6 steps); 1 automation."
+        "1 routine (back-massage: 10 steps); 1 automation."
     )
 
 

@@ -43,7 +43,9 @@ async def test_a_run_plays_each_clip_url_on_the_media_receiver_and_gives_the_vol
             await watch.client.publish(f"{base}/spoken/set", "start", qos=1)
             end = await watch.wait_for(f"{base}/spoken/event", lambda m: m.json["event"] != "started")
             assert end.json["event"] == "completed"
-            await watch.wait_for(f"{base}/spoken/stats", since=watch.messages.index(end))
+            await watch.wait_for(
+                f"{base}/spoken/state", lambda m: m.json["state"] == "idle", since=watch.messages.index(end)
+            )
             loads = [m for m in cast.messages(MEDIA) if m["type"] == "LOAD"]
             async with aiohttp.ClientSession() as http:  # what the speaker would fetch
                 for load in loads:

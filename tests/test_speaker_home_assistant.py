@@ -54,7 +54,9 @@ async def run_spoken(config: Path, broker: Broker, prefix: str) -> None:
         await watch.client.publish(f"{base}/spoken/set", "start", qos=1)
         end = await watch.wait_for(f"{base}/spoken/event", lambda m: m.json["event"] != "started")
         assert end.json["event"] == "completed"
-        await watch.wait_for(f"{base}/spoken/stats", since=watch.messages.index(end))
+        await watch.wait_for(
+            f"{base}/spoken/state", lambda m: m.json["state"] == "idle", since=watch.messages.index(end)
+        )
 
 
 async def test_each_announcement_is_one_tts_speak_in_order_spaced_by_the_clips(

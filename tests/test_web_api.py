@@ -109,8 +109,12 @@ def test_routines_with_state_and_stats(service: Service) -> None:
 def test_plan_is_the_one_the_next_run_would_follow(service: Service) -> None:
     routine = load(service.config).routines["back-massage"]
     reply = service.request("GET", "/api/routines/back-massage/plan").json()
-    # No speakers here: the service times sentences by estimate, exactly as `build_plan` does.
-    assert reply == {**build_plan(routine, 5, estimate_speech_s).to_json(), "reps_reason": "starting level"}
+    # No speakers here: the service times sentences by estimate, exactly as `build_plan` does; the
+    # question after the end is part of the plan.
+    assert routine.feedback is not None
+    expected = build_plan(routine, 5, estimate_speech_s, question=routine.feedback.question)
+    assert reply == {**expected.to_json(), "reps_reason": "starting level"}
+    assert reply["cues"][-1]["kind"] == "ask"
     assert reply["steps"][0] == "Get ready"
     assert reply["total_s"] > 200
 

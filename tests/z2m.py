@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ class SimulatedLight:
         self.topic = f"{base_topic}/{friendly_name}"
         self.state = dict(state)
         self.commands: list[dict[str, Any]] = []
+        self.times: list[float] = []  # the wall time each command arrived
         self.changed = asyncio.Event()
 
     @contextlib.asynccontextmanager
@@ -45,6 +47,7 @@ class SimulatedLight:
             body = json.loads(message.payload)
             if message.topic.value.endswith("/set"):
                 self.commands.append(body)
+                self.times.append(time.time())
                 self.state.update({k: v for k, v in body.items() if k != "transition"})
                 if "color_temp" in body:
                     self.state["color_mode"] = "color_temp"

@@ -29,6 +29,9 @@ class Light(Protocol):
 
 class Speaker(Protocol):
     name: str
+    # Real seconds it may take beyond a sentence's length before it counts as failed: a network
+    # speaker fetches the clip first, a local player starts at once.
+    say_grace_s: float
 
     async def prepare(self, texts: Iterable[str]) -> Mapping[str, float]:
         """Render every sentence ahead of a run; return each one's spoken length in seconds."""
@@ -36,6 +39,10 @@ class Speaker(Protocol):
 
     async def say(self, text: str) -> None:
         """Speak a prepared sentence; returns when it has been spoken."""
+        ...
+
+    async def check(self) -> None:
+        """Return if the speaker answers, cheaply (no sound); raise `SpeakerError` if it does not."""
         ...
 
 

@@ -22,19 +22,18 @@ from typing import Any
 import aiomqtt
 
 from homeflow import __version__
-from homeflow.journal import RunStatus
 from homeflow.mqtt import OFFLINE, ONLINE, MqttConnection, describe, payload_text
 from homeflow.routine.model import Routine
-from homeflow.runner import RunState
 from homeflow.settings.model import HomeAssistantSettings
+from homeflow.status import RoutineState, RunEvent
 
 log = logging.getLogger(__name__)
 
-# Every value `<base>/<routine>/state` can carry in its `state` field (Conductor.state_of); Home
-# Assistant rejects an enum sensor's state that is not listed.
-STATES = ("idle", "starting", *(str(s) for s in RunState), "asking")
-EVENT_TYPES = ("started", *(str(s) for s in RunStatus if s is not RunStatus.RUNNING))
-DEVICE_TRIGGERS = (str(RunStatus.COMPLETED), str(RunStatus.CANCELLED))
+# Every value `<base>/<routine>/state` can carry in its `state` field; Home Assistant rejects an enum
+# sensor's state that is not listed.
+STATES = tuple(str(s) for s in RoutineState)
+EVENT_TYPES = tuple(str(e) for e in RunEvent)
+DEVICE_TRIGGERS = (str(RunEvent.COMPLETED), str(RunEvent.CANCELLED))
 BUTTONS = (
     ("start", "Start", "mdi:play"),
     ("pause", "Pause", "mdi:pause"),
@@ -233,12 +232,17 @@ class Discovery:
         routines: Mapping[str, Routine],
     ) -> None:
         self.mqtt = mqtt
+        self.enabled = settings.discovery
         self.prefix = settings.discovery_prefix
+        self.node = node_id(base_topic)
         self.configs = discovery_configs(self.prefix, base_topic, routines) if settings.discovery else {}
-        if settings.discovery:
-            mqtt.route(f"{self.prefix}/status", self._on_home_assistant_status)
-        mqtt.route(f"{self.prefix}/+/{node_id(base_topic)}/+/config", self._on_config)
-        mqtt.on_connect(self.publish_all)
+
+    def listen(self) -> None:
+        """Publish on every connect, again when Home Assistant starts, and clear leftovers."""
+        if self.enabled:
+            self.mqtt.route(f"{self.prefix}/status", self._on_home_assistant_status)
+        self.mqtt.route(f"{self.prefix}/+/{self.node}/+/config", self._on_config)
+        self.mqtt.on_connect(self.publish_all)
 
     async def publish_all(self) -> None:
         # A few at a time: one by one, each QoS 1 publish waits a round trip for its acknowledgement

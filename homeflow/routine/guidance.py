@@ -37,6 +37,11 @@ def refusal(routine: Routine, completed_today: int, last_ended: datetime | None,
     return None
 
 
+def light_in_use(light: str, routine_name: str) -> str:
+    """Why a run may not start while another routine's run holds one of its lights."""
+    return f"The {light} light is in use by {routine_name}. Start again when it is over."
+
+
 def level_announcement(level: Level, good_sessions: int) -> str | None:
     """Said before the first step when the level has just gone up."""
     if not level.went_up:

@@ -37,7 +37,11 @@ class CueKind(StrEnum):
     SAY = "say"
     COUNT = "count"  # one number of a spoken count
     WAIT = "wait"
-    END = "end"  # the routine is over: lights are restored
+    END = "end"  # the routine is over: lights are restored, the run is complete
+    ASK = "ask"  # after the end: the question how it felt, which the button answers
+
+
+SPOKEN = frozenset({CueKind.SAY, CueKind.COUNT, CueKind.ASK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +86,17 @@ class Plan:
     cues: tuple[Cue, ...]
     ambience: Ambience
     variables: Mapping[str, str | int] = field(default_factory=dict)
+    # Spoken lengths of what may be said around the cues (paused, resuming, the replies to the question).
+    phrases: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def total_s(self) -> float:
-        return self.cues[-1].at if self.cues else 0.0
+        """When the routine ends (the question after it is not counted)."""
+        return next((c.at for c in reversed(self.cues) if c.kind is CueKind.END), 0.0)
 
     def sentences(self) -> tuple[str, ...]:
         """Every distinct sentence the run will say, in order of first use."""
-        seen = dict.fromkeys(c.text for c in self.cues if c.kind in (CueKind.SAY, CueKind.COUNT) and c.text)
+        seen = dict.fromkeys(c.text for c in self.cues if c.kind in SPOKEN and c.text)
         return tuple(t for t in seen if t)
 
     def first_cue_of_step(self, step: int) -> int | None:
@@ -116,19 +123,32 @@ def number_word(n: int) -> str:
     return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
 
 
-def build_plan(routine: Routine, reps: int, speech_s: SpeechDurations, preface: tuple[str, ...] = ()) -> Plan:
+def opening(routine: Routine) -> Cue:
+    """Every plan's first cue: the routine's ambience, at once (known before any speech is rendered)."""
+    return Cue(0.0, CueKind.LIGHT, -1, ambience=routine.ambience)
+
+
+def build_plan(
+    routine: Routine,
+    reps: int,
+    speech_s: SpeechDurations,
+    preface: tuple[str, ...] = (),
+    question: str | None = None,
+) -> Plan:
     """Lay out every cue of `routine` at `reps` repetitions; sentences take `speech_s(text)` seconds.
-    `preface` sentences (e.g. a new level) are said before the first step."""
-    return _Planner(routine, reps, speech_s).plan(preface)
+    `preface` sentences (e.g. a new level) are said before the first step, `question` after the end."""
+    return _Planner(routine, reps, speech_s).plan(preface, question)
 
 
 def count_words(to: int) -> list[str]:
     return [number_word(i).capitalize() + "." for i in range(1, to + 1)]
 
 
-def sentences(routine: Routine, reps: int, preface: tuple[str, ...] = ()) -> tuple[str, ...]:
+def sentences(
+    routine: Routine, reps: int, preface: tuple[str, ...] = (), question: str | None = None
+) -> tuple[str, ...]:
     """The sentences a run at `reps` says, to render before the plan is timed."""
-    return build_plan(routine, reps, lambda _text: 1.0, preface).sentences()
+    return build_plan(routine, reps, lambda _text: 1.0, preface, question).sentences()
 
 
 class _Planner:
@@ -145,8 +165,8 @@ class _Planner:
         self.titles: list[str] = []
         self.t = 0.0
 
-    def plan(self, preface: tuple[str, ...]) -> Plan:
-        self.cues.append(Cue(0.0, CueKind.LIGHT, -1, ambience=self.routine.ambience))
+    def plan(self, preface: tuple[str, ...], question: str | None) -> Plan:
+        self.cues.append(opening(self.routine))
         for text in preface:
             self._say(text, -1)
         for step, scope in _expand_steps(self.routine.steps, self.base_vars):
@@ -156,6 +176,8 @@ class _Planner:
             for action, action_scope in _expand_actions(step.actions, scope):
                 self._action(action, action_scope, index)
         self.cues.append(Cue(self.t, CueKind.END, len(self.titles) - 1))
+        if question:
+            self._say(question, len(self.titles) - 1, CueKind.ASK)
         return Plan(
             routine_id=self.routine.id,
             routine_name=self.routine.name,

@@ -19,25 +19,35 @@ class Level:
     reps: int
     reason: str
     went_up: bool = False  # the latest answer moved the level up: the next run says so
+    good_in_row: int = 0  # good answers since the last change of level
+
+
+def first_level(reps: Reps) -> Level:
+    return Level(reps.start, "starting level")
+
+
+def advance(reps: Reps, level: Level, answer: Feedback | None) -> Level:
+    """The level after one more completed run answered with `answer`: enough good runs in a row move
+    up a step, "too much" drops back to the start; never above `reps.max`. No answer changes nothing."""
+    if answer is None:
+        return level
+    if answer is Feedback.TOO_MUCH:
+        return Level(reps.start, "the last run was too much: back to the start")
+    good = level.good_in_row + 1
+    if good >= reps.good_sessions_to_progress and level.reps < reps.max:
+        up = min(reps.max, level.reps + reps.step)
+        return Level(up, f"{reps.good_sessions_to_progress} good runs in a row: up to {up}", went_up=True)
+    if level.reps >= reps.max:
+        return Level(level.reps, "at the highest level")
+    needed = reps.good_sessions_to_progress
+    return Level(
+        level.reps, f"{good} of {needed} good runs towards {level.reps + reps.step}", good_in_row=good
+    )
 
 
 def next_level(reps: Reps, feedback: Iterable[Feedback | None]) -> Level:
-    """Replay completed runs' feedback, oldest first: enough good runs in a row move up a step,
-    "too much" drops back to the start; never above `reps.max`. No answer neither counts nor resets."""
-    level, good_in_row, reason, went_up = reps.start, 0, "starting level", False
+    """Replay completed runs' feedback, oldest first (`advance` for each)."""
+    level = first_level(reps)
     for answer in feedback:
-        if answer is None:
-            continue
-        went_up = False
-        if answer is Feedback.TOO_MUCH:
-            level, good_in_row, reason = reps.start, 0, "the last run was too much: back to the start"
-        elif good_in_row + 1 >= reps.good_sessions_to_progress and level < reps.max:
-            level, good_in_row, went_up = min(reps.max, level + reps.step), 0, True
-            reason = f"{reps.good_sessions_to_progress} good runs in a row: up to {level}"
-        elif level >= reps.max:
-            reason = "at the highest level"
-        else:
-            good_in_row += 1
-            needed = reps.good_sessions_to_progress
-            reason = f"{good_in_row} of {needed} good runs towards {level + reps.step}"
-    return Level(level, reason, went_up)
+        level = advance(reps, level, answer)
+    return level

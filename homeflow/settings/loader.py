@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from homeflow.routine.model import RepeatSteps, Routine
+from homeflow.routine.model import Routine
+from homeflow.routine.plan import build_plan, estimate_speech_s
 from homeflow.settings.checks import Checker
 from homeflow.settings.homeassistant import parse_home_assistant
 from homeflow.settings.http import parse_http
@@ -180,7 +181,8 @@ def summary(settings: Settings) -> str:
 
 
 def _titled_steps(routine: Routine) -> int:
-    return sum(len(step.steps) if isinstance(step, RepeatSteps) else 1 for step in routine.steps)
+    """Steps as the plan lays them out (a repeated group counts once per round), as `plan` shows."""
+    return len(build_plan(routine, routine.reps.start, estimate_speech_s).steps)
 
 
 def _count(number: int, noun: str) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
 
+from homeflow.clock import Clock
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.settings.model import Zigbee2MqttButton
 
@@ -52,18 +52,16 @@ class Zigbee2MqttButtonTrigger:
     """Listens to one button on its device topic and its legacy action topic."""
 
     def __init__(
-        self,
-        button: Zigbee2MqttButton,
-        mqtt: MqttConnection,
-        base_topic: str,
-        on_gesture: GestureHandler,
-        monotonic: Callable[[], float] = time.monotonic,
+        self, button: Zigbee2MqttButton, base_topic: str, on_gesture: GestureHandler, clock: Clock
     ) -> None:
         self.button = button
         self.topic = f"{base_topic}/{button.friendly_name}"
         self._on_gesture = on_gesture
-        self._monotonic = monotonic
+        self._clock = clock
         self._last: tuple[str, float] | None = None
+
+    def listen(self, mqtt: MqttConnection) -> None:
+        """Hear the button on its device topic and its legacy action topic."""
         mqtt.route(self.topic, self._on_message)
         mqtt.route(f"{self.topic}/action", self._on_message)
 
@@ -77,7 +75,7 @@ class Zigbee2MqttButtonTrigger:
             return
         if action is None:
             return
-        now = self._monotonic()
+        now = self._clock.monotonic()
         if self._last is not None and self._last[0] == action and now - self._last[1] < DUPLICATE_WINDOW_S:
             return
         self._last = (action, now)

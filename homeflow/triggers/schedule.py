@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, tzinfo
-from typing import Protocol
+from datetime import datetime, tzinfo
 
 from cronsim import CronSim
 
+from homeflow.clock import Clock
 from homeflow.settings.model import ScheduleTrigger
 
 log = logging.getLogger(__name__)
@@ -18,22 +17,6 @@ log = logging.getLogger(__name__)
 MAX_NAP_S = 60.0
 
 Fire = Callable[[str, ScheduleTrigger, datetime], Awaitable[None]]
-
-
-class WallClock(Protocol):
-    def now(self) -> datetime:
-        """The current time, timezone-aware."""
-        ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemWallClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 def next_time(trigger: ScheduleTrigger, after: datetime, tz: tzinfo) -> datetime:
@@ -50,19 +33,19 @@ class Scheduler:
         entries: Sequence[tuple[str, ScheduleTrigger]],
         tz: tzinfo,
         fire: Fire,
-        clock: WallClock | None = None,
+        clock: Clock,
         max_nap_s: float = MAX_NAP_S,
     ) -> None:
         self.entries = entries
         self.tz = tz
         self.fire = fire
-        self.clock = clock or SystemWallClock()
+        self.clock = clock
         self.max_nap_s = max_nap_s
 
     async def run(self) -> None:
         if not self.entries:
             return
-        now = self.clock.now()
+        now = self.clock.wall()
         due = [next_time(trigger, now, self.tz) for _, trigger in self.entries]
         for (routine_id, _), when in zip(self.entries, due, strict=True):
             log.info("%s: next scheduled run %s", routine_id, when.isoformat(timespec="minutes"))
@@ -75,8 +58,8 @@ class Scheduler:
                 await self.fire(routine_id, trigger, when)
             except Exception as exc:
                 log.error("%s: scheduled start failed: %s", routine_id, exc)
-            due[index] = next_time(trigger, max(when, self.clock.now()), self.tz)
+            due[index] = next_time(trigger, max(when, self.clock.wall()), self.tz)
 
     async def _sleep_until(self, when: datetime) -> None:
-        while (left := (when - self.clock.now()).total_seconds()) > 0:
+        while (left := (when - self.clock.wall()).total_seconds()) > 0:
             await self.clock.sleep(min(left, self.max_nap_s))

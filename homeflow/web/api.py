@@ -6,10 +6,9 @@ import json
 
 from aiohttp import web
 
-from homeflow.conductor import Command, prepare_plan
+from homeflow.conductor import Command
 from homeflow.errors import HomeflowError
 from homeflow.journal import JournalError, utcnow
-from homeflow.routine.progression import next_level
 from homeflow.web.keys import CONDUCTOR, ApiError
 
 # The web may steer a routine like a button does; `toggle` is left to buttons, whose one key needs it.
@@ -24,7 +23,8 @@ def now_text() -> str:
 
 async def health(request: web.Request) -> web.Response:
     """Liveness for container health checks: no token needed, nothing private told."""
-    return web.json_response({"status": "ok", "mqtt": request.app[CONDUCTOR].mqtt.connected.is_set()})
+    connected = request.app[CONDUCTOR].status.mqtt.connected.is_set()
+    return web.json_response({"status": "ok", "mqtt": connected})
 
 
 async def routines(request: web.Request) -> web.Response:
@@ -34,8 +34,8 @@ async def routines(request: web.Request) -> web.Response:
             "id": routine_id,
             "name": room.routine.name,
             "description": room.routine.description,
-            "state": conductor.state_of(routine_id),
-            "stats": conductor.stats_of(routine_id),
+            "state": conductor.status.current(routine_id),
+            "stats": conductor.status.current_stats(routine_id),
         }
         for routine_id, room in conductor.rooms.items()
     ]
@@ -47,13 +47,11 @@ async def plan(request: web.Request) -> web.Response:
     """The plan the next run would follow, timed by the same rendered speech."""
     conductor = request.app[CONDUCTOR]
     routine_id = _routine(request)
-    room = conductor.rooms[routine_id]
-    level = next_level(room.routine.reps, conductor.journal.feedback_history(routine_id))
     try:
-        the_plan = await prepare_plan(room, level.reps)
+        the_plan = await conductor.preview(routine_id)
     except HomeflowError as exc:
         raise ApiError(503, f"cannot prepare the plan of {routine_id}: {exc}") from None
-    return web.json_response({**the_plan.to_json(), "reps_reason": level.reason})
+    return web.json_response({**the_plan.to_json(), "reps_reason": conductor.levels[routine_id].reason})
 
 
 async def command(request: web.Request) -> web.Response:
@@ -69,7 +67,12 @@ async def command(request: web.Request) -> web.Response:
     # `force` starts beyond the routine's daily limits: a person at the dashboard knows better.
     result = conductor.command(routine_id, Command.FORCE if force else Command(word), trigger=TRIGGER)
     return web.json_response(
-        {"routine": routine_id, "command": word, "result": result, "state": conductor.state_of(routine_id)}
+        {
+            "routine": routine_id,
+            "command": word,
+            "result": result,
+            "state": conductor.status.current(routine_id),
+        }
     )
 
 

@@ -35,10 +35,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     streams.add(queue)
-    unsubscribe = conductor.watch(on_state)
+    unsubscribe = conductor.status.watch(on_state)
     try:
         for routine_id in conductor.rooms:
-            queue.put_nowait(_event(routine_id, conductor.state_of(routine_id)))
+            queue.put_nowait(_event(routine_id, conductor.status.current(routine_id)))
         while True:
             try:
                 async with asyncio.timeout(HEARTBEAT_S):

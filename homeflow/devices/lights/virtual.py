@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from homeflow.devices.base import LightSnapshot
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 # How the light starts: on, full, neutral white, as a room lamp usually is before a routine.
 INITIAL: LightSnapshot = {"state": "ON", "brightness": 100, "color_temp": 4000}
 
-Watcher = Callable[[], Awaitable[None]]
+Watcher = Callable[[], None]
 
 
 class VirtualLight:
@@ -27,7 +27,7 @@ class VirtualLight:
         self._watchers: list[Watcher] = []
 
     def watch(self, watcher: Watcher) -> None:
-        """Await `watcher()` after every change, so the page can follow the light."""
+        """Call `watcher()` after every change, so the page can follow the light."""
         self._watchers.append(watcher)
 
     def shown(self) -> dict[str, Any]:
@@ -61,4 +61,4 @@ class VirtualLight:
         else:
             log.info("light %s: off", self.name)
         for watcher in list(self._watchers):
-            await watcher()
+            watcher()

@@ -8,17 +8,15 @@ exchange runs in a worker thread, bounded by its own timeouts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import tzinfo
 from typing import Any
 
 from homeflow.clock import Clock
-from homeflow.devices.speakers.clips import Clips, ClipServer, volume_now
+from homeflow.devices.speakers.clips import NETWORK_GRACE_S, Clips, ClipServer, reachable, volume_now
 from homeflow.errors import SpeakerError
 from homeflow.settings.model import CastSpeaker
 
@@ -64,6 +62,7 @@ class CastSpeakerDevice:
         self, settings: CastSpeaker, server: ClipServer, clock: Clock, tz: tzinfo | None = None
     ) -> None:
         self.name = settings.name
+        self.say_grace_s = NETWORK_GRACE_S
         self._settings = settings
         self._server = server
         self._clips = Clips(server.cache, settings.voice, settings.rate_wpm, settings.lead_in_s)
@@ -99,21 +98,13 @@ class CastSpeakerDevice:
             if cast is not None:
                 await self._blocking(_give_back, cast, before)
 
+    async def check(self) -> None:
+        await self._reachable()
+
     async def _reachable(self) -> None:
         """Fail fast and cleanly when nothing answers: pychromecast's worker thread gives up on a first
         connection without closing its sockets, and its caller only learns of it by a timeout."""
-        host, port = self._settings.host, self._settings.port
-        try:
-            async with asyncio.timeout(TIMEOUT_S):
-                _, writer = await asyncio.open_connection(host, port)
-        except (OSError, TimeoutError) as exc:
-            # asyncio puts the address into strerror; the bare reason reads better after our own.
-            errno = getattr(exc, "errno", None)
-            reason = os.strerror(errno).lower() if errno else f"no answer within {TIMEOUT_S:g} s"
-            raise SpeakerError(f"Cast speaker at {host}:{port}: cannot connect: {reason}") from None
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        await reachable(self._settings.host, self._settings.port, "Cast speaker")
 
     def _play(self, url: str, volume: float | None) -> None:
         if self._cast is None:

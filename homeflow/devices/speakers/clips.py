@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
 
@@ -10,6 +13,26 @@ from homeflow.settings.model import CastSpeaker, HomeAssistantSpeaker, QuietHour
 from homeflow.speech import Clip, SpeechCache
 
 NetworkSpeaker = HomeAssistantSpeaker | SonosSpeaker | CastSpeaker
+
+
+CONNECT_TIMEOUT_S = 3.0
+# A network speaker fetches and buffers the clip before it plays: seconds beyond the sentence's length.
+NETWORK_GRACE_S = 10.0
+
+
+async def reachable(host: str, port: int, what: str) -> None:
+    """Raise `SpeakerError` unless something accepts a TCP connection at `host:port` (no sound made)."""
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            _, writer = await asyncio.open_connection(host, port)
+    except (OSError, TimeoutError) as exc:
+        # asyncio puts the address into strerror; the bare reason reads better after our own.
+        errno = getattr(exc, "errno", None)
+        reason = os.strerror(errno).lower() if errno else f"no answer within {CONNECT_TIMEOUT_S:g} s"
+        raise SpeakerError(f"{what} at {host}:{port}: cannot connect: {reason}") from None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
 
 
 class ClipServer:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from homeflow.clock import Clock
-from homeflow.devices.speakers.clips import Clips, volume_now
+from homeflow.devices.speakers.clips import NETWORK_GRACE_S, Clips, volume_now
 from homeflow.errors import HomeAssistantError, SpeakerError
 from homeflow.homeassistant.api import HomeAssistantApi
 from homeflow.settings.model import HomeAssistantSpeaker
@@ -72,6 +72,7 @@ class HomeAssistantSpeakerDevice:
         tz: tzinfo | None = None,
     ) -> None:
         self.name = settings.name
+        self.say_grace_s = NETWORK_GRACE_S
         self._settings = settings
         self._api = api
         self._clips = Clips(cache, settings.voice, settings.rate_wpm, settings.lead_in_s)
@@ -94,6 +95,13 @@ class HomeAssistantSpeakerDevice:
         except HomeAssistantError as exc:
             raise SpeakerError(str(exc)) from None
         await self._clock.sleep_until(started + clip.duration_s)
+
+    async def check(self) -> None:
+        """Home Assistant answers and knows the player."""
+        try:
+            await self._api.state(self._settings.media_player)
+        except HomeAssistantError as exc:
+            raise SpeakerError(str(exc)) from None
 
     async def restore(self) -> None:
         """Give the player its volume from before the first announcement."""

@@ -9,14 +9,20 @@ import os
 import shlex
 import signal
 import tempfile
+import wave
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from homeflow.errors import SpeakerError
 from homeflow.routine.plan import estimate_speech_s
 from homeflow.settings.model import LocalSpeaker
 from homeflow.speech import Clip, SpeechCache, engine_problem, last_line
 
 log = logging.getLogger(__name__)
+
+SILENCE_RATE = 22050
+# A local player starts at once: a sentence not done a second after its length is a hung player.
+LOCAL_GRACE_S = 1.0
 
 
 class LocalSpeakerDevice:
@@ -24,6 +30,7 @@ class LocalSpeakerDevice:
 
     def __init__(self, settings: LocalSpeaker, cache: SpeechCache) -> None:
         self.name = settings.name
+        self.say_grace_s = LOCAL_GRACE_S
         self._settings = settings
         self._cache = cache
         self._clips: dict[str, Clip] = {}
@@ -54,9 +61,19 @@ class LocalSpeakerDevice:
             clip = self._clips[text] = await self._cache.render(text, s.voice, s.rate_wpm, s.lead_in_s)
         async with self._lock:
             log.info("say: %s", text)
-            await self._play(clip.path)
+            if failure := await self._play(clip.path):
+                self._player_failed(failure)
 
-    async def _play(self, path: Path) -> None:
+    async def check(self) -> None:
+        """The player plays a moment of silence (so it can open the sound device), within the voice's
+        check time; a player that hangs is killed when that time runs out."""
+        if self.printed_only:
+            return
+        if failure := await self._play(silence(self._cache.folder)):
+            raise SpeakerError(f"player `{shlex.join(self._settings.player)}` failed: {failure}")
+
+    async def _play(self, path: Path) -> str | None:
+        """Play `path`; why the player failed, or None."""
         # stderr goes to a file, not a pipe: a pipe held open by a killed player's children would
         # outlive the process and leak.
         with tempfile.TemporaryFile() as errors:
@@ -75,8 +92,7 @@ class LocalSpeakerDevice:
                 # Shielded: a cancel in the middle of spawning would leak the half-made process.
                 proc = await asyncio.shield(spawn)
             except OSError as exc:
-                self._player_failed(str(exc))
-                return
+                return str(exc)
             except asyncio.CancelledError:
                 with contextlib.suppress(OSError):
                     await _kill(await spawn)
@@ -87,7 +103,8 @@ class LocalSpeakerDevice:
                 await _kill(proc)
             if proc.returncode != 0:
                 errors.seek(0)
-                self._player_failed(last_line(errors.read()) or f"exit status {proc.returncode}")
+                return last_line(errors.read()) or f"exit status {proc.returncode}"
+            return None
 
     def _player_failed(self, reason: str) -> None:
         command = shlex.join(self._settings.player)
@@ -96,6 +113,21 @@ class LocalSpeakerDevice:
             return
         self._warned = True
         log.warning("speaker %s: player `%s` failed: %s; going on without sound", self.name, command, reason)
+
+
+def silence(folder: Path) -> Path:
+    """A WAV file of 50 ms of silence in `folder`, written once."""
+    path = folder / "silence.wav"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        part = path.with_suffix(".part")
+        with wave.open(str(part), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(SILENCE_RATE)
+            out.writeframes(b"\0\0" * (SILENCE_RATE // 20))
+        part.replace(path)
+    return path
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:

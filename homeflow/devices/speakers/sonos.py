@@ -19,7 +19,7 @@ from datetime import tzinfo
 from typing import Any
 
 from homeflow.clock import Clock
-from homeflow.devices.speakers.clips import Clips, ClipServer, volume_now
+from homeflow.devices.speakers.clips import NETWORK_GRACE_S, Clips, ClipServer, reachable, volume_now
 from homeflow.errors import SpeakerError
 from homeflow.settings.model import SonosSpeaker
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 EXTRA = "sonos"
 # Well under a run's restore budget; soco's own default (20 s) would hold a run far too long.
 REQUEST_TIMEOUT_S = 3.0
+SONOS_PORT = 1400  # its UPnP server
 CLIP_TITLE = "homeflow"
 
 
@@ -43,6 +44,7 @@ class SonosSpeakerDevice:
         self, settings: SonosSpeaker, server: ClipServer, clock: Clock, tz: tzinfo | None = None
     ) -> None:
         self.name = settings.name
+        self.say_grace_s = NETWORK_GRACE_S
         self._settings = settings
         self._server = server
         self._clips = Clips(server.cache, settings.voice, settings.rate_wpm, settings.lead_in_s)
@@ -64,6 +66,9 @@ class SonosSpeakerDevice:
             log.info("say on %s: %s", self.name, text)
             await self._blocking(self._play, url, None if volume is None else round(volume * 100))
             await self._clock.sleep_until(started + clip.duration_s)
+
+    async def check(self) -> None:
+        await reachable(self._settings.host, SONOS_PORT, "Sonos")
 
     async def restore(self) -> None:
         """Give back what played before the first announcement, where it was, at its volume."""

@@ -1,0 +1,80 @@
+"""The lights of one run: a snapshot before the first change, changes in order off the timeline, and
+one restore at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from homeflow.devices.base import Light, LightSnapshot
+from homeflow.routine.model import Ambience
+
+log = logging.getLogger(__name__)
+
+# A restore is bounded, so a dead light never holds up a run's end or the shutdown.
+RESTORE_TIMEOUT_S = 5.0
+
+Change = Callable[[], Awaitable[None]]
+
+
+class LightSession:
+    """Carries out light changes one after the other in a task of its own (`run`), so the timeline
+    never waits for a light: a slow light (Home Assistant's 3 s timeout) costs its own changes only.
+    `restore` is the last change; after it the session takes no more."""
+
+    def __init__(self, lights: Sequence[Light]) -> None:
+        self.lights = list(lights)
+        self.snapshot: dict[str, LightSnapshot] = {}
+        self._changes: asyncio.Queue[Change | None] = asyncio.Queue()
+        self._restored = False
+
+    async def take_snapshot(self) -> dict[str, LightSnapshot]:
+        """What every light looks like now, to give back at the end."""
+        looks = await asyncio.gather(*(light.snapshot() for light in self.lights))
+        self.snapshot = {light.name: look for light, look in zip(self.lights, looks, strict=True)}
+        return self.snapshot
+
+    def apply(self, ambience: Ambience) -> None:
+        if not self._restored:
+            self._changes.put_nowait(lambda: self._apply(ambience))
+
+    def restore(self, transition_s: float) -> None:
+        """Give the snapshot back once every earlier change is done; then end `run`."""
+        if self._restored:
+            return
+        self._restored = True
+        self._changes.put_nowait(lambda: restore_lights(self.lights, self.snapshot, transition_s))
+        self._changes.put_nowait(None)
+
+    async def run(self) -> None:
+        """Carry out the changes in order until the restore is done."""
+        while (change := await self._changes.get()) is not None:
+            await change()
+
+    async def _apply(self, ambience: Ambience) -> None:
+        results = await asyncio.gather(
+            *(light.apply(ambience) for light in self.lights), return_exceptions=True
+        )
+        for light, result in zip(self.lights, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("light %s not set: %s", light.name, result)
+
+
+async def restore_lights(
+    lights: Sequence[Light], snapshot: dict[str, LightSnapshot], transition_s: float
+) -> None:
+    """Give every light its snapshot back, bounded in time so shutdown never hangs on a device."""
+    lights = [light for light in lights if light.name in snapshot]
+    try:
+        async with asyncio.timeout(RESTORE_TIMEOUT_S):
+            results = await asyncio.gather(
+                *(light.restore(snapshot[light.name], transition_s) for light in lights),
+                return_exceptions=True,
+            )
+    except TimeoutError:
+        log.warning("lights not restored within %g s", RESTORE_TIMEOUT_S)
+        return
+    for light, result in zip(lights, results, strict=True):
+        if isinstance(result, Exception):
+            log.warning("light %s not restored: %s", light.name, result)

@@ -1,0 +1,43 @@
+"""The one plan function: what a run will do and say, timed by the speech its speakers render.
+
+The run plays exactly this plan; `homeflow plan` prints it and the web API serves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+
+from homeflow.devices.base import Speaker
+from homeflow.routine.guidance import PHRASES, feedback_reply, level_announcement
+from homeflow.routine.model import Routine
+from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, sentences
+from homeflow.routine.progression import Feedback, Level, advance
+
+
+def replies(routine: Routine, level: Level) -> tuple[str, ...]:
+    """What may be said after the end-of-run question, whatever the answer."""
+    answers = (Feedback.GOOD, Feedback.TOO_MUCH)
+    said = (feedback_reply(a, advance(routine.reps, level, a), routine.reps.start) for a in answers)
+    return tuple(text for text in said if text)
+
+
+async def prepare_plan(routine: Routine, level: Level, speakers: Sequence[Speaker]) -> Plan:
+    """Render every sentence on every speaker, then time the plan by the longest rendering (by an
+    estimate without speakers)."""
+    announcement = level_announcement(level, routine.reps.good_sessions_to_progress)
+    preface = (announcement,) if announcement else ()
+    question = routine.feedback.question if routine.feedback else None
+    phrases = (*PHRASES, *replies(routine, level))
+    texts = (*sentences(routine, level.reps, preface, question), *phrases)
+    durations: dict[str, float] = {}
+    for measured in await asyncio.gather(*(s.prepare(texts) for s in speakers)):
+        for text, seconds in measured.items():
+            durations[text] = max(seconds, durations.get(text, 0.0))
+
+    def speech_s(text: str) -> float:
+        return durations.get(text) or estimate_speech_s(text)
+
+    plan = build_plan(routine, level.reps, speech_s, preface, question)
+    return dataclasses.replace(plan, phrases={text: speech_s(text) for text in phrases})

@@ -1,0 +1,271 @@
+"""One run of a routine, from the first light change to the answer after it: its plan, runner, light
+session and voices, the end-of-run question, and its journal record. It reports to the status
+publisher and reads nothing back from it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Any, ParamSpec, TypeVar
+
+from homeflow.clock import Clock, wall_at
+from homeflow.devices.base import Light, Speaker
+from homeflow.devices.lights.session import LightSession
+from homeflow.devices.speakers import restore_speakers
+from homeflow.devices.speakers.voice import Line, Voice
+from homeflow.journal import Journal, JournalError, RunStatus
+from homeflow.planning import prepare_plan
+from homeflow.routine.guidance import CANCELLED, PAUSED, RESUMING, feedback_reply
+from homeflow.routine.model import Routine
+from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
+from homeflow.routine.progression import Feedback, Level, advance
+from homeflow.runner import Runner, RunState
+from homeflow.status import RoutineState, RunEvent, Status
+
+log = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class Room:
+    """A routine with the lights and speakers its automations give it."""
+
+    routine: Routine
+    lights: list[Light] = field(default_factory=list)
+    speakers: list[Speaker] = field(default_factory=list)
+    buttons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class House:
+    """What every run shares: the clock, the journal, the status publisher, and what "today" means."""
+
+    clock: Clock
+    journal: Journal
+    status: Status
+    tz: tzinfo | None = None
+
+
+def figures(journal: Journal, routine_id: str, level: Level, tz: tzinfo | None) -> dict[str, Any]:
+    """History at a glance: last completion, streak, and the level the next run will use."""
+    return {**journal.stats(routine_id, tz), "reps_level": level.reps, "reps_reason": level.reason}
+
+
+class Run:
+    def __init__(self, room: Room, trigger: str, level: Level, house: House) -> None:
+        self.room = room
+        self.routine_id = room.routine.id
+        self.trigger = trigger
+        self.level = level  # the level this run plays; after the answer, the next run's
+        self.house = house
+        self.lights = LightSession(room.lights)
+        self.voices = [Voice(speaker, house.clock, self._missed) for speaker in room.speakers]
+        self.runner = Runner(
+            opening(room.routine), clock=house.clock, lights=self.lights, voices=self.voices, observer=self
+        )
+        self.run_id: int | None = None
+        self.started_at = house.clock.wall()
+        self.answer: asyncio.Future[Feedback | None] | None = None  # open while the question is
+        self._stopping = False
+        self._ended = False
+        self._journal_failed = False
+
+    @property
+    def asking(self) -> bool:
+        return self.answer is not None and not self.answer.done()
+
+    # -- commands ----------------------------------------------------------------------------------
+    def pause(self) -> bool:
+        return self._spoken(self.runner.pause(), PAUSED)
+
+    def resume(self) -> bool:
+        return self._spoken(self.runner.resume(), RESUMING)
+
+    def skip(self) -> bool:
+        return self.runner.skip()
+
+    def cancel(self) -> bool:
+        return self.runner.cancel()  # the run's end says so and restores the lights
+
+    def answer_with(self, feedback: Feedback | None) -> bool:
+        if not self.asking:
+            return False
+        assert self.answer is not None
+        self.answer.set_result(feedback)
+        return True
+
+    def stop(self) -> None:
+        """The service is stopping: end now, as interrupted, lights restored."""
+        self._stopping = True
+        self.runner.cancel()
+        self.answer_with(None)
+
+    def say(self, text: str) -> None:
+        """Say a phrase around the plan's cues (paused, a reply) on every voice, now."""
+        plan = self.runner.plan
+        length = (plan.phrases.get(text) if plan else None) or estimate_speech_s(text)
+        line = Line(text, self.house.clock.now(), length)
+        for voice in self.voices:
+            voice.say(line)
+        self.house.status.said(self.routine_id, text, kind="say", run_id=self.run_id)
+
+    # -- the run's life ----------------------------------------------------------------------------
+    async def play(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.lights.run(), name=f"lights {self.routine_id}")
+            for voice in self.voices:
+                tasks.create_task(voice.run(), name=f"voice {voice.name} {self.routine_id}")
+            try:
+                await self._perform()
+            finally:
+                self.lights.restore(self.room.routine.ambience.transition_s)  # if not done at the end
+                for voice in self.voices:
+                    voice.close()
+        # After the question too: that is the last thing the speakers say.
+        await asyncio.shield(restore_speakers(self.room.speakers))
+
+    async def _perform(self) -> None:
+        outcome = RunStatus.INTERRUPTED
+        try:
+            snapshot = await self.lights.take_snapshot()
+            # Journaled before the first change: a crash mid-run still gives the lights back.
+            self.run_id = self._write(
+                self.house.journal.start_run, self.routine_id, self.trigger, self.level.reps, 0.0, snapshot
+            )
+            self._tell(RunEvent.STARTED)
+            self.state_changed()
+            final = await self.runner.run(self._prepare())
+            if final is RunState.COMPLETED:
+                outcome = RunStatus.COMPLETED
+            elif not self._stopping:
+                outcome = RunStatus.CANCELLED
+        except Exception as exc:
+            log.error("%s: run failed: %s", self.routine_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        finally:
+            if outcome is not RunStatus.COMPLETED:
+                for voice in self.voices:
+                    voice.interrupt()
+                if outcome is RunStatus.CANCELLED:
+                    self.say(CANCELLED)
+            self.lights.restore(self.room.routine.ambience.transition_s)
+            self._end(outcome)
+        if outcome is RunStatus.COMPLETED and self.answer is not None:
+            await self._hear_answer()
+
+    async def _prepare(self) -> Plan:
+        plan = await prepare_plan(self.room.routine, self.level, self.room.speakers)
+        if self.run_id is not None:
+            self._write(self.house.journal.set_planned, self.run_id, plan.total_s)
+        return plan
+
+    def _end(self, outcome: RunStatus) -> None:
+        """Journal the run's end and tell the house, once (a completion at the END cue)."""
+        if self._ended:
+            return
+        self._ended = True
+        if self.run_id is not None:
+            self._write(self.house.journal.finish_run, self.run_id, outcome)
+            log.info("%s: run %d %s", self.routine_id, self.run_id, outcome)
+        # The figures go out first: an automation reacting to `completed` reads the new streak.
+        self._report_figures()
+        self._tell(RunEvent(str(outcome)))
+
+    async def _hear_answer(self) -> None:
+        """Wait for the answer to the question (a button, a command) or for its time to run out."""
+        assert self.answer is not None
+        assert self.runner.plan is not None
+        feedback = self.room.routine.feedback
+        assert feedback is not None
+        clock = self.house.clock
+        question = self.runner.plan.cues[-1]
+        timeout_s = question.duration_s + feedback.timeout_s
+        waiting = asyncio.ensure_future(clock.sleep_until(clock.now() + timeout_s))
+        try:
+            await asyncio.wait((self.answer, waiting), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        self.answer_with(None)
+        answer = self.answer.result()
+        if self.run_id is not None:
+            self._write(self.house.journal.set_feedback, self.run_id, answer)
+            log.info("%s: run %d feedback %s", self.routine_id, self.run_id, answer or "none")
+        self.level = advance(self.room.routine.reps, self.level, answer)
+        if reply := feedback_reply(answer, self.level, self.room.routine.reps.start):
+            self.say(reply)
+        self.state_changed()
+        self._report_figures()
+
+    # -- what the runner and voices report -----------------------------------------------------------
+    def cue_due(self, index: int, cue: Cue, late_s: float) -> None:
+        if self.run_id is not None:
+            self._write(self.house.journal.record_cue, self.run_id, index, cue, late_s)
+        if cue.kind in SPOKEN and cue.text:
+            self.house.status.said(
+                self.routine_id, cue.text, kind=str(cue.kind), step=cue.step, run_id=self.run_id
+            )
+        if cue.kind is CueKind.END:
+            self._end(RunStatus.COMPLETED)
+        elif cue.kind is CueKind.ASK:
+            self.answer = asyncio.get_running_loop().create_future()
+            self.state_changed()
+
+    def state_changed(self) -> None:
+        self.house.status.state(self.routine_id, self.view())
+
+    def _missed(self, index: int, speaker: str, why: str) -> None:
+        if self.run_id is not None:
+            self._write(self.house.journal.record_speaker_failure, self.run_id, index, speaker, why)
+
+    # -- what it looks like --------------------------------------------------------------------------
+    def view(self) -> dict[str, Any]:
+        runner, plan = self.runner, self.runner.plan
+        about = {
+            "run_id": self.run_id,
+            "trigger": self.trigger,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+        }
+        if plan is None:
+            return {"state": str(RoutineState.STARTING), "step": None, "step_index": None, **about}
+        step = runner.step if runner.step >= 0 else None
+        return {
+            "state": str(RoutineState.ASKING if self.asking else RoutineState(str(runner.state))),
+            "step": plan.steps[step] if step is not None else None,
+            "step_index": step,
+            "steps": len(plan.steps),
+            "reps": plan.reps,
+            **about,
+            "ends_at": wall_at(self.house.clock, runner.ends_at).isoformat(timespec="seconds"),
+            "progress": round(100 * runner.elapsed_s / plan.total_s) if plan.total_s else 0,
+        }
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _spoken(self, done: bool, phrase: str) -> bool:
+        if done:
+            self.say(phrase)
+        return done
+
+    def _tell(self, event: RunEvent) -> None:
+        self.house.status.event(self.routine_id, event, run_id=self.run_id, trigger=self.trigger)
+
+    def _report_figures(self) -> None:
+        try:
+            stats = figures(self.house.journal, self.routine_id, self.level, self.house.tz)
+        except JournalError as exc:
+            log.warning("%s: figures not updated: %s", self.routine_id, exc)
+            return
+        self.house.status.stats(self.routine_id, stats)
+
+    def _write(self, write: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T | None:
+        """A journal write that fails costs the journal's record of that moment, never the run."""
+        try:
+            return write(*args, **kwargs)
+        except JournalError as exc:
+            if not self._journal_failed:
+                log.warning("%s: %s; the run goes on without its record", self.routine_id, exc)
+            self._journal_failed = True
+            return None

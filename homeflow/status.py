@@ -1,0 +1,134 @@
+"""The one publisher of what the house sees: each routine's state and stats (retained), its events and
+what it says, on MQTT and to the web's live view.
+
+Reporting never waits for the broker: messages go out in order from one task (`run`), so a slow or
+absent broker costs late messages, never a cue's time. The latest state and stats of every routine
+are kept, shown to the web and published again on every (re)connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from homeflow.clock import Clock
+from homeflow.mqtt import MqttConnection
+
+log = logging.getLogger(__name__)
+
+# Shutdown waits this long for the last messages to go out.
+FLUSH_TIMEOUT_S = 3.0
+
+StateListener = Callable[[str, dict[str, Any]], None]
+Outgoing = tuple[str, dict[str, Any], bool]  # topic, payload, retain
+
+
+class RoutineState(StrEnum):
+    """Every value `<base>/<routine>/state` carries in its `state` field."""
+
+    IDLE = "idle"
+    STARTING = "starting"  # lights dim while the speech is prepared
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    ASKING = "asking"  # the end-of-run question is open
+
+
+class RunEvent(StrEnum):
+    """What `<base>/<routine>/event` says happened."""
+
+    STARTED = "started"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    REFUSED = "refused"  # a start that did not happen, with its reason
+
+
+def idle() -> dict[str, Any]:
+    return {"state": str(RoutineState.IDLE), "step": None, "step_index": None}
+
+
+class Status:
+    def __init__(self, mqtt: MqttConnection, base_topic: str, clock: Clock, routines: list[str]) -> None:
+        self.mqtt = mqtt
+        self.base_topic = base_topic
+        self.clock = clock
+        self._states: dict[str, dict[str, Any]] = {routine: idle() for routine in routines}
+        self._stats: dict[str, dict[str, Any]] = {}
+        self._lights: dict[str, dict[str, dict[str, Any]]] = {routine: {} for routine in routines}
+        self._listeners: list[StateListener] = []
+        self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
+        mqtt.on_connect(self._republish)
+
+    # -- what is reported ------------------------------------------------------------------------
+    def state(self, routine: str, state: dict[str, Any]) -> None:
+        self._states[routine] = state
+        self._publish_state(routine)
+
+    def light_changed(self, routine: str, light: str, look: dict[str, Any]) -> None:
+        """A virtual light's look rides on the state, so the dashboard shows it dim with the run."""
+        self._lights[routine][light] = look
+        self._publish_state(routine)
+
+    def stats(self, routine: str, stats: dict[str, Any]) -> None:
+        self._stats[routine] = stats
+        self._send(f"{self.base_topic}/{routine}/stats", stats, retain=True)
+
+    def event(self, routine: str, event: RunEvent, **fields: Any) -> None:
+        payload = {"event": str(event), **fields, "at": self.clock.wall().isoformat()}
+        self._send(f"{self.base_topic}/{routine}/event", payload)
+
+    def said(self, routine: str, text: str, **fields: Any) -> None:
+        """Relay a sentence on the say topic (for displays, and for a house without a speaker)."""
+        self._send(f"{self.base_topic}/{routine}/say", {"text": text, **fields})
+
+    # -- what is shown ---------------------------------------------------------------------------
+    def current(self, routine: str) -> dict[str, Any]:
+        shown = self._lights[routine]
+        return {**self._states[routine], "lights": dict(shown)} if shown else dict(self._states[routine])
+
+    def current_stats(self, routine: str) -> dict[str, Any]:
+        return self._stats.get(routine, {})
+
+    def watch(self, listener: StateListener) -> Callable[[], None]:
+        """Call `listener(routine, state)` on every state change; returns the function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    # -- sending ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Send what was reported, in order, until cancelled."""
+        while True:
+            topic, payload, retain = await self._outbox.get()
+            try:
+                await self.mqtt.publish(topic, payload, retain=retain)
+            finally:
+                self._outbox.task_done()
+
+    async def flush(self) -> None:
+        """Wait (bounded) until everything reported so far has been sent or given up."""
+        try:
+            async with asyncio.timeout(FLUSH_TIMEOUT_S):
+                await self._outbox.join()
+        except TimeoutError:
+            log.warning("%d status message(s) not sent within %g s", self._outbox.qsize(), FLUSH_TIMEOUT_S)
+
+    def _publish_state(self, routine: str) -> None:
+        state = self.current(routine)
+        for listener in list(self._listeners):
+            listener(routine, state)
+        self._send(f"{self.base_topic}/{routine}/state", state, retain=True)
+
+    def _send(self, topic: str, payload: dict[str, Any], *, retain: bool = False) -> None:
+        self._outbox.put_nowait((topic, payload, retain))
+
+    async def _republish(self) -> None:
+        """After a (re)connect: retained state the broker may have lost, or never had."""
+        for routine in self._states:
+            self._send(f"{self.base_topic}/{routine}/state", self.current(routine), retain=True)
+            if routine in self._stats:
+                self._send(f"{self.base_topic}/{routine}/stats", self._stats[routine], retain=True)
