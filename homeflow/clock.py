@@ -52,7 +52,7 @@ class LoopClock:
         self._origin = self._loop.time()
 
     def now(self) -> float:
-        return self.monotonic() * self.time_scale
+        return (self._loop.time() - self._origin) * self.time_scale
 
     async def sleep_until(self, deadline: float) -> None:
         # Sleeping on the loop's own timer is as precise as the loop allows; the deadline is absolute,

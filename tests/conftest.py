@@ -1,59 +1,46 @@
-"""Shared fixtures: a real Mosquitto broker on a free loopback port, and per-test topic prefixes."""
+"""Shared fixtures: a real Mosquitto broker on a free loopback port, brokers of a test's own, and
+per-test topic prefixes."""
 
 from __future__ import annotations
 
 import itertools
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from .mosquitto import Broker, Mosquitto, free_port
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Broker:
-    host: str
-    port: int
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(exe).exists():
-        pytest.fail("mosquitto is not installed (apt-get install mosquitto); .ci/run installs it")
-    port = free_port()
-    folder = tmp_path_factory.mktemp("mosquitto")
-    conf, log = folder / "mosquitto.conf", folder / "mosquitto.log"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n"
-    )
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log_file, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"mosquitto did not start on port {port}: {log.read_text()}")
-            time.sleep(0.02)
-    yield Broker("127.0.0.1", port)
-    proc.terminate()
-    proc.wait(5)
+    mosquitto = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    mosquitto.start()
+    yield mosquitto.broker
+    mosquitto.stop()
+
+
+@pytest.fixture(name="mosquitto")
+def mosquitto_fixture(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
+    """Makes brokers of this test's own, to kill and start again; every one is gone when the test ends."""
+    made: list[Mosquitto] = []
+
+    def make(conf_extra: str = "", *, anonymous: bool = True, tls_port: bool = False) -> Mosquitto:
+        folder = tmp_path / f"mosquitto{len(made)}"
+        folder.mkdir()
+        mosquitto = Mosquitto(
+            folder, conf_extra=conf_extra, anonymous=anonymous, tls_port=free_port() if tls_port else None
+        )
+        made.append(mosquitto)
+        mosquitto.start()
+        return mosquitto
+
+    yield make
+    for mosquitto in made:
+        mosquitto.stop()
 
 
 _prefixes = itertools.count()

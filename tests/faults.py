@@ -1,5 +1,5 @@
-"""Fixtures for the fault-injection tests: a Mosquitto of one's own to kill and restart, with a password
-file or TLS, a Zigbee2MQTT light that reconnects, and a read-only look into a live journal."""
+"""Helpers for the fault-injection tests: a password file and certificates for a Mosquitto of one's own,
+a Zigbee2MQTT light that reconnects, and a read-only look into a live journal."""
 
 from __future__ import annotations
 
@@ -7,25 +7,20 @@ import asyncio
 import contextlib
 import datetime
 import ipaddress
-import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from .conftest import Broker, free_port
+from .mosquitto import Broker
 from .z2m import SimulatedLight
 
 # Each step lasts 30 routine seconds, three wall seconds at a time scale of 10; a sentence 2 s before
@@ -53,7 +48,6 @@ steps:
       - say: Last.
       - wait: {seconds: 2}
 """
-BEFORE = {"state": "ON", "brightness": 203, "color_temp": 250, "color_mode": "color_temp"}
 WAIT_S = 20  # for anything a test waits on: generous, since the machine may be busy
 
 
@@ -61,80 +55,6 @@ WAIT_S = 20  # for anything a test waits on: generous, since the machine may be 
 class Credentials:
     username: str
     password: str
-
-
-@dataclass
-class Mosquitto:
-    """A broker on a fixed loopback port that a test can SIGKILL and start again on the same port."""
-
-    folder: Path
-    port: int = field(default_factory=free_port)
-    conf_extra: str = ""
-    anonymous: bool = True
-    tls_port: int | None = None
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def broker(self) -> Broker:
-        return Broker("127.0.0.1", self.port)
-
-    def start(self) -> None:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        conf, log = self.folder / "mosquitto.conf", self.folder / "mosquitto.log"
-        tls = f"listener {self.tls_port} 127.0.0.1\n" if self.tls_port else ""
-        # `user root`: run as root, Mosquitto 2 drops to its own user before reading the password file
-        # and certificates, which then sit in a tmp folder only root may read.
-        conf.write_text(
-            f"user root\nlistener {self.port} 127.0.0.1\n{tls}"
-            f"allow_anonymous {str(self.anonymous).lower()}\npersistence false\nset_tcp_nodelay true\n"
-            f"{self.conf_extra}"
-        )
-        with log.open("ab") as log_file:
-            self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log_file, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + WAIT_S
-        for port in (self.port, self.tls_port):
-            while port is not None:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if self.proc.poll() is not None or time.monotonic() > deadline:
-                        self.proc.kill()
-                        pytest.fail(f"mosquitto did not start on port {port}: {log.read_text()}")
-                    time.sleep(0.02)
-
-    def kill(self) -> None:
-        """SIGKILL: no goodbye to any client, nothing saved."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(WAIT_S)
-        self.proc = None
-
-    def close(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(WAIT_S)
-            self.proc = None
-
-
-@pytest.fixture(name="mosquitto")
-def mosquitto_fixture(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
-    """Makes brokers of this test's own; every one is gone when the test ends."""
-    made: list[Mosquitto] = []
-
-    def make(conf_extra: str = "", *, anonymous: bool = True, tls_port: bool = False) -> Mosquitto:
-        folder = tmp_path / f"mosquitto{len(made)}"
-        folder.mkdir()
-        broker = Mosquitto(
-            folder, conf_extra=conf_extra, anonymous=anonymous, tls_port=free_port() if tls_port else None
-        )
-        made.append(broker)
-        broker.start()
-        return broker
-
-    yield make
-    for broker in made:
-        broker.close()
 
 
 def password_file(folder: Path, credentials: Credentials) -> Path:
@@ -253,34 +173,6 @@ class ReconnectingLight(SimulatedLight):
             except aiomqtt.MqttError:
                 self.online.clear()
                 await asyncio.sleep(0.05)
-
-
-def settings_yaml(
-    folder: Path,
-    broker: Broker,
-    prefix: str,
-    body: str,
-    routines: dict[str, str],
-    *,
-    mqtt_extra: str = "",
-    home_assistant: str = "",
-) -> Path:
-    """`homeflow.yaml` for `broker` under `prefix`, with `mqtt_extra` in the mqtt section and
-    `home_assistant` (`, key: value` pairs) in the home_assistant one."""
-    (folder / "routines").mkdir(exist_ok=True)
-    for routine_id, text in routines.items():
-        (folder / "routines" / f"{routine_id}.yaml").write_text(text)
-    config = folder / "homeflow.yaml"
-    config.write_text(
-        f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n  base_topic: {prefix}/hf\n"
-        f"  client_id: {prefix}-hf\n{mqtt_extra}"
-        f"zigbee2mqtt: {{base_topic: {prefix}/z2m}}\n"
-        f"home_assistant: {{discovery_prefix: {prefix}/ha{home_assistant}}}\n"
-        "http: {port: 0}\n"
-        "journal: journal.db\n"
-        f"cache: {folder / 'cache'}\n" + body
-    )
-    return config
 
 
 class JournalView:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from homeflow.speech import SpeechCache
 
-from .conftest import Broker
+from .mosquitto import Broker
 from .web import running
 
 SENTENCE = "Lean into the ball and breathe out slowly."

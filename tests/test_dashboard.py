@@ -14,7 +14,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from homeflow.journal import Journal, RunStatus
 
-from .conftest import REPO, Broker
+from .conftest import REPO
+from .mosquitto import Broker
 from .web import TOKEN, Service, running
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -9,22 +9,8 @@ import aiomqtt
 
 from homeflow.broker import EmbeddedBroker, EmbeddedBrokerError, start_embedded_broker
 
-from .conftest import Broker, free_port
-
-
-async def first_messages(port: int, topic_filter: str, marker: str) -> list[tuple[str, bytes]]:
-    """What a new client subscribed to `topic_filter` receives before its own `marker` comes back."""
-    got: list[tuple[str, bytes]] = []
-    async with aiomqtt.Client("127.0.0.1", port, identifier=f"reader-{marker}") as client:
-        await client.subscribe(topic_filter, qos=1)
-        await client.subscribe(marker, qos=1)
-        await client.publish(marker, b"end", qos=1)
-        async for message in client.messages:
-            if message.topic.value == marker:
-                return got
-            assert isinstance(message.payload, bytes)
-            got.append((message.topic.value, message.payload))
-    return got
+from .harness import first_messages
+from .mosquitto import Broker, free_port
 
 
 async def test_embedded_broker_serves_clients_and_frees_its_port() -> None:
@@ -37,8 +23,10 @@ async def test_embedded_broker_serves_clients_and_frees_its_port() -> None:
             async with aiomqtt.Client("127.0.0.1", port, identifier="writer") as writer:
                 await writer.publish("lights/room", b'{"brightness": 35}', qos=1, retain=True)
             # A subscriber gets the retained state; a client subscribed elsewhere gets nothing unasked.
-            assert await first_messages(port, "lights/+", "m1") == [("lights/room", b'{"brightness": 35}')]
-            assert await first_messages(port, "buttons/+", "m2") == []
+            embedded = Broker("127.0.0.1", port)
+            lights = await first_messages(embedded, "reader-m1", "lights/+")
+            assert [(m.topic, m.payload) for m in lights] == [("lights/room", b'{"brightness": 35}')]
+            assert await first_messages(embedded, "reader-m2", "buttons/+") == []
         await broker.close()
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))  # released: the next start can listen here

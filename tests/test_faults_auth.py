@@ -4,9 +4,8 @@ one clear line per try and a growing pause, never a crash."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,56 +15,36 @@ import pytest
 from homeflow.service import serve
 from homeflow.settings import load
 
-from .conftest import Broker
-from .faults import (
-    WAIT_S,
-    Credentials,
-    Mosquitto,
-    make_certificates,
-    mosquitto_fixture,  # noqa: F401 (the `mosquitto` fixture)
-    password_file,
-    settings_yaml,
-    wait_until,
-)
-from .harness import SHORT_ROUTINE, Collector, serving
+from .faults import WAIT_S, Credentials, make_certificates, password_file, wait_until
+from .harness import SHORT_ROUTINE, collecting, serving, write_settings
+from .mosquitto import Broker, Mosquitto
 
 USER = Credentials("homeflow", "correct horse battery staple")
 
 
-@contextlib.asynccontextmanager
-async def watching(broker: Broker, topic_filter: str, **client: Any) -> AsyncIterator[Collector]:
-    async with aiomqtt.Client(broker.host, broker.port, **client) as mqtt:
-        await mqtt.subscribe(topic_filter, qos=1)
-        collector = Collector(mqtt)
-        task = asyncio.create_task(collector.collect())
-        try:
-            yield collector
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-async def run_short_routine(config: Path, broker: Broker, base: str, **client: Any) -> list[str]:
-    async with watching(broker, f"{base}/#", **client) as watch, serving(config, watch, base):
+async def run_short_routine(config: Path, broker: Broker, prefix: str, **client: Any) -> list[str]:
+    """Start the short routine and wait until it completes, watching as a client with `client`'s
+    credentials; the events it published."""
+    base = f"{prefix}/hf"
+    async with (
+        collecting(broker, f"{prefix}-watch", f"{base}/#", **client) as watch,
+        serving(config, watch, base),
+    ):
         await watch.client.publish(f"{base}/short/set", "start", qos=1)
         await watch.wait_for(f"{base}/short/event", lambda m: m.json["event"] == "completed")
     return [m.json["event"] for m in watch.on(f"{base}/short/event")]
 
 
-def credentials_yaml(credentials: Credentials) -> str:
-    return f"  username: {credentials.username}\n  password: {credentials.password}\n"
+def login(credentials: Credentials) -> dict[str, str]:
+    return {"username": credentials.username, "password": credentials.password}
 
 
 async def test_a_broker_with_a_password_file(
     tmp_path: Path, mosquitto: Callable[..., Mosquitto], prefix: str
 ) -> None:
     mq = mosquitto(f"password_file {password_file(tmp_path, USER)}\n", anonymous=False)
-    config = settings_yaml(
-        tmp_path, mq.broker, prefix, "", {"short": SHORT_ROUTINE}, mqtt_extra=credentials_yaml(USER)
-    )
-    login = {"username": USER.username, "password": USER.password}
-    assert await run_short_routine(config, mq.broker, f"{prefix}/hf", **login) == ["started", "completed"]
+    config = write_settings(tmp_path, mq.broker, prefix, routines={"short": SHORT_ROUTINE}, mqtt=login(USER))
+    assert await run_short_routine(config, mq.broker, prefix, **login(USER)) == ["started", "completed"]
     with pytest.raises(aiomqtt.MqttError):  # the broker does check: no way in without them
         async with aiomqtt.Client(mq.broker.host, mq.broker.port):
             pass
@@ -83,21 +62,18 @@ async def test_a_broker_over_tls_with_a_ca_of_its_own(
     )
     assert mq.tls_port is not None
     tls_broker = Broker("127.0.0.1", mq.tls_port)
-    tls_yaml = f"  tls: {{ca_file: {certs.ca}}}\n"
-    config = settings_yaml(
+    config = write_settings(
         tmp_path,
         tls_broker,
         prefix,
-        "",
-        {"short": SHORT_ROUTINE},
-        mqtt_extra=credentials_yaml(USER) + tls_yaml,
+        routines={"short": SHORT_ROUTINE},
+        mqtt={**login(USER), "tls": {"ca_file": str(certs.ca)}},
     )
-    client = {
-        "username": USER.username,
-        "password": USER.password,
-        "tls_params": aiomqtt.TLSParameters(ca_certs=str(certs.ca)),
-    }
-    assert await run_short_routine(config, tls_broker, f"{prefix}/hf", **client) == ["started", "completed"]
+    tls = aiomqtt.TLSParameters(ca_certs=str(certs.ca))
+    assert await run_short_routine(config, tls_broker, prefix, **login(USER), tls_params=tls) == [
+        "started",
+        "completed",
+    ]
 
 
 async def test_wrong_credentials_give_one_clear_line_and_a_growing_pause(
@@ -105,9 +81,7 @@ async def test_wrong_credentials_give_one_clear_line_and_a_growing_pause(
 ) -> None:
     mq = mosquitto(f"password_file {password_file(tmp_path, USER)}\n", anonymous=False)
     wrong = Credentials(USER.username, "wrong")
-    config = settings_yaml(
-        tmp_path, mq.broker, prefix, "", {"short": SHORT_ROUTINE}, mqtt_extra=credentials_yaml(wrong)
-    )
+    config = write_settings(tmp_path, mq.broker, prefix, routines={"short": SHORT_ROUTINE}, mqtt=login(wrong))
     caplog.set_level(logging.INFO, logger="homeflow")
 
     def lines() -> list[logging.LogRecord]:

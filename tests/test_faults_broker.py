@@ -16,19 +16,10 @@ import pytest
 from homeflow.service import serve
 from homeflow.settings import load
 
-from .conftest import Broker
-from .faults import (
-    BEFORE,
-    FAULTY_ROUTINE,
-    WAIT_S,
-    JournalView,
-    Mosquitto,
-    ReconnectingLight,
-    mosquitto_fixture,  # noqa: F401 (the `mosquitto` fixture)
-    settings_yaml,
-    wait_until,
-)
-from .test_end_to_end import stopped
+from .faults import FAULTY_ROUTINE, WAIT_S, JournalView, ReconnectingLight, wait_until
+from .harness import collecting, handled_so_far, stopped, write_settings
+from .home import BEFORE
+from .mosquitto import Broker, Mosquitto
 
 TIME_SCALE = 10
 RESTORED = {"state": "ON", "brightness": 203, "color_temp": 250, "transition": 1}
@@ -42,12 +33,8 @@ async def publish(broker: Broker, topic: str, payload: str, *, retain: bool = Fa
 
 async def retained_payload(broker: Broker, topic: str) -> str:
     """The message the broker keeps retained on `topic`, waiting until there is one."""
-    async with aiomqtt.Client(broker.host, broker.port) as client, asyncio.timeout(WAIT_S):
-        await client.subscribe(topic, qos=1)
-        async for message in client.messages:
-            assert isinstance(message.payload, bytes)
-            return message.payload.decode()
-    raise AssertionError("unreachable")
+    async with collecting(broker, f"reader-{topic.replace('/', '-')}", topic) as reader:
+        return (await reader.wait_for(topic, within=WAIT_S)).text
 
 
 @asynccontextmanager
@@ -73,7 +60,7 @@ async def test_a_run_survives_three_broker_restarts_and_ends_with_the_lights_res
     mq = mosquitto()
     base = f"{prefix}/hf"
     body = "lights: {lamp: {zigbee2mqtt: Lamp}}\nautomations: [{routine: faulty, lights: [lamp]}]\n"
-    config = settings_yaml(tmp_path, mq.broker, prefix, body, {"faulty": FAULTY_ROUTINE})
+    config = write_settings(tmp_path, mq.broker, prefix, body, {"faulty": FAULTY_ROUTINE})
     journal = JournalView(tmp_path / "journal.db")
     light = ReconnectingLight(f"{prefix}/z2m", "Lamp", BEFORE)
     brightness = lambda: [c.get("brightness") for c in light.commands]  # noqa: E731
@@ -128,7 +115,7 @@ async def test_retained_and_queued_presses_never_start_a_run(
         "buttons: {massage: {zigbee2mqtt: Button}}\n"
         "automations: [{routine: faulty, when: [{button: massage}]}]\n"
     )
-    config = settings_yaml(tmp_path, mq.broker, prefix, body, {"faulty": FAULTY_ROUTINE})
+    config = write_settings(tmp_path, mq.broker, prefix, body, {"faulty": FAULTY_ROUTINE})
     journal = JournalView(tmp_path / "journal.db")
     press = json.dumps({"action": "single", "battery": 97})
 
@@ -137,16 +124,10 @@ async def test_retained_and_queued_presses_never_start_a_run(
         await publish(mq.broker, f"{button}/action", "single", retain=True)
         await publish(mq.broker, f"{base}/faulty/set", "start", retain=True)
 
-    async def handled_so_far() -> None:
-        """Messages are handled in order: once a later one is answered, the earlier ones were seen."""
-        before = len(messages(caplog, "unknown command"))
-        await publish(mq.broker, f"{base}/faulty/set", "marker")
-        await wait_until(lambda: len(messages(caplog, "unknown command")) > before, "the marker")
-
     caplog.set_level(logging.INFO, logger="homeflow")
     await stale_presses()
     async with service(config, mq.broker, base):
-        await handled_so_far()
+        await handled_so_far(mq.broker, base, within=WAIT_S)
         mq.kill()
         # Restart only once homeflow has failed twice, so its next try is 2 s away: the presses below
         # all happen while it is offline, with the broker up.
@@ -156,7 +137,7 @@ async def test_retained_and_queued_presses_never_start_a_run(
         for _ in range(3):  # QoS 1 presses while homeflow is away: a clean session must not queue them
             await publish(mq.broker, button, press)
         await wait_until(lambda: messages(caplog, "reconnected to MQTT broker"), "the reconnect")
-        await handled_so_far()
+        await handled_so_far(mq.broker, base, within=WAIT_S)
         assert journal.query("SELECT id FROM runs") == []
         assert not messages(caplog, "started by")
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 from homeflow.journal import Journal, RunStatus
 
-from .conftest import REPO, Broker
-from .faults import BEFORE, FAULTY_ROUTINE, WAIT_S, JournalView, settings_yaml, wait_until
-from .harness import collecting
+from .conftest import REPO
+from .faults import FAULTY_ROUTINE, WAIT_S, JournalView, wait_until
+from .harness import collecting, write_settings
+from .home import BEFORE
+from .mosquitto import Broker
 from .z2m import SimulatedLight
 
 KILLS = 40
@@ -51,7 +53,7 @@ async def test_sigkill_mid_run_then_a_restart_restores_the_lights_within_2_s(
     tmp_path: Path, broker: Broker, prefix: str
 ) -> None:
     body = "lights: {lamp: {zigbee2mqtt: Lamp}}\nautomations: [{routine: faulty, lights: [lamp]}]\n"
-    config = settings_yaml(tmp_path, broker, prefix, body, {"faulty": FAULTY_ROUTINE})
+    config = write_settings(tmp_path, broker, prefix, body, {"faulty": FAULTY_ROUTINE})
     journal = JournalView(tmp_path / "journal.db")
     log = tmp_path / "homeflow.log"
     light = SimulatedLight(f"{prefix}/z2m", "Lamp", BEFORE)

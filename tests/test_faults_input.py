@@ -19,10 +19,10 @@ from homeflow.mqtt import MAX_PAYLOAD_BYTES
 from homeflow.service import serve
 from homeflow.settings import load
 
-from .conftest import Broker
 from .fake_home_assistant import TOKEN, FakeHomeAssistant
-from .faults import WAIT_S, settings_yaml, wait_until
-from .harness import SHORT_ROUTINE, collecting, serving
+from .faults import WAIT_S
+from .harness import SHORT_ROUTINE, collecting, handled_so_far, serving, write_settings
+from .mosquitto import Broker
 
 EXAMPLES = 1000
 ACTION = re.compile(r"[A-Za-z0-9_.:+-]{1,64}")  # what a Zigbee2MQTT action looks like
@@ -137,11 +137,10 @@ async def test_a_thousand_malformed_messages_are_each_dropped_with_one_warning(
         "buttons: {massage: {zigbee2mqtt: Button}}\n"
         "automations: [{routine: faulty, when: [{button: massage}], lights: [lamp]}]\n"
     )
-    config = settings_yaml(tmp_path, broker, prefix, body, {"faulty": SHORT_ROUTINE})
+    config = write_settings(tmp_path, broker, prefix, body, {"faulty": SHORT_ROUTINE})
     messages = bad_messages(prefix)
     assert len(messages) == EXAMPLES
     assert set(topics(prefix)) == {topic for topic, _ in messages}
-    marker = f"{prefix}/hf/marker/set"
 
     def warnings() -> list[logging.LogRecord]:
         return [r for r in caplog.records if r.name.startswith("homeflow") and r.levelno >= logging.WARNING]
@@ -155,10 +154,9 @@ async def test_a_thousand_malformed_messages_are_each_dropped_with_one_warning(
         caplog.clear()
         for topic, payload in messages:
             await client.client.publish(topic, payload, qos=1)
-        await client.client.publish(marker, "end", qos=1)
-        await wait_until(lambda: any(marker in r.getMessage() for r in warnings()), "the end marker")
+        await handled_so_far(broker, base, within=WAIT_S)
 
-    records = warnings()[:-1]
+    records = warnings()[:-1]  # the last one is about the marker
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not [r for r in caplog.records if "started by" in r.getMessage()]
     for index, ((topic, payload), record) in enumerate(zip(messages, records, strict=False)):
@@ -181,13 +179,13 @@ async def test_a_stalled_home_assistant_does_not_hold_up_the_routine(
         body = (
             "lights: {desk: {home_assistant: light.desk}}\nautomations: [{routine: short, lights: [desk]}]\n"
         )
-        config = settings_yaml(
+        config = write_settings(
             tmp_path,
             broker,
             prefix,
             body,
             {"short": SHORT_ROUTINE},
-            home_assistant=f", url: '{ha.url}', token: {TOKEN}",
+            home_assistant={"url": ha.url, "token": TOKEN},
         )
         base = f"{prefix}/hf"
         caplog.set_level(logging.INFO, logger="homeflow")

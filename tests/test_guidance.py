@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from pathlib import Path
-from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from homeflow.journal import Journal
 from homeflow.routine.model import Reps
 from homeflow.routine.progression import Feedback, next_level
+from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
 
-from .conftest import Broker
-from .test_end_to_end import Home, home
+from .harness import handled_so_far
+from .home import Home, home
+from .mosquitto import Broker
 
 # Long enough to answer at the test's time scale (3000 routine seconds are 7.5 s here).
 PATIENT = {"timeout: 30 ": "timeout: 3000 "}
@@ -22,14 +24,14 @@ PATIENT = {"timeout: 30 ": "timeout: 3000 "}
 
 async def run_once(h: Home, answer: str | None) -> list[str]:
     """Press, play the routine, answer the question; return what was said during this run."""
-    first = len(h.watcher.messages)
+    first = len(h.watch.messages)
     await h.press("single")
-    await h.watcher.wait_for("/back-massage/state", lambda p: p["state"] == "asking", since=first, within=30)
+    await h.watch.wait_for(h.topic("state"), lambda m: m.json["state"] == "asking", since=first, within=30)
     if answer is not None:
         await h.press(answer)
-    await h.watcher.wait_for("/back-massage/state", lambda p: p["state"] == "idle", since=first + 1)
-    await asyncio.sleep(0.35)  # the next press is a new press
-    return [p["text"] for t, p, _ in h.watcher.messages[first:] if t.endswith("/back-massage/say")]
+    await h.watch.wait_for(h.topic("state"), lambda m: m.json["state"] == "idle", since=first + 1)
+    h.clock.shift(DUPLICATE_WINDOW_S)  # the next press is a new press, not a repeat of this one
+    return [p["text"] for p in h.watch.payloads(h.topic("say"), since=first)]
 
 
 async def test_two_good_sessions_go_up_to_ten_and_too_much_goes_back(
@@ -43,8 +45,8 @@ async def test_two_good_sessions_go_up_to_ten_and_too_much_goes_back(
         assert first[-1] == "Thank you. Well done."
         second = await run_once(h, "single")
         assert second[-1] == "Thank you. Next time we go up to 10 repetitions."
-        stats = await h.watcher.wait_for("/back-massage/stats", lambda p: p["reps_level"] == 10)
-        assert stats["completed_today"] == 2
+        stats = await h.watch.wait_for(h.topic("stats"), lambda m: m.json["reps_level"] == 10)
+        assert stats.json["completed_today"] == 2
         third = await run_once(h, "double")
         assert third[0] == "You had two good sessions in a row, so today we go up to 10 repetitions."
         assert third.count("Ten.") == 6 and "Five." in third  # counts go "One." … "Ten."
@@ -62,28 +64,29 @@ async def test_two_good_sessions_go_up_to_ten_and_too_much_goes_back(
 
 
 async def test_a_third_press_on_the_same_day_starts_nothing_and_says_why(
-    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="homeflow")
     async with home(
         tmp_path, broker, prefix, speech_cache, edits={"min_gap_minutes: 120": "min_gap_minutes: 0"}
     ) as h:
         await run_once(h, "single")
         await run_once(h, "single")
-        before = len(h.watcher.messages)
+        before, logged = len(h.watch.messages), len(caplog.records)
         await h.press("single")
-        said = await h.watcher.wait_for("/back-massage/say", since=before)
+        said = await h.watch.wait_for(h.topic("say"), since=before)
         assert (
-            said["text"]
+            said.json["text"]
             == "You have done the back massage twice today. Rest now: too much irritates the tissue."
         )
-        refused = await h.watcher.wait_for("/back-massage/event", since=before)
-        assert (refused["event"], refused["reason"]) == ("refused", said["text"])
-        await asyncio.sleep(0.3)
-        events: list[Any] = [p for t, p, _ in h.watcher.messages[before:] if t.endswith("/event")]
-        assert events == [refused]
+        refused = await h.watch.wait_for(h.topic("event"), since=before)
+        assert (refused.json["event"], refused.json["reason"]) == ("refused", said.json["text"])
+        await handled_so_far(broker, h.base)
+        assert not [r for r in caplog.records[logged:] if "started by" in r.getMessage()]
+        assert h.watch.payloads(h.topic("event"), since=before) == [refused.json]
         # The MQTT command `force` is for a person who knows better; the button never forces.
-        await h.client.publish(f"{prefix}/hf/back-massage/set", "force", qos=1)
-        await h.watcher.wait_for("/back-massage/event", lambda p: p["event"] == "started", since=before)
+        await h.client.publish(h.topic("set"), "force", qos=1)
+        await h.watch.wait_for(h.topic("event"), lambda m: m.json["event"] == "started", since=before)
 
 
 async def test_a_second_press_too_soon_is_refused(
@@ -91,11 +94,11 @@ async def test_a_second_press_too_soon_is_refused(
 ) -> None:
     async with home(tmp_path, broker, prefix, speech_cache) as h:
         await run_once(h, None)
-        before = len(h.watcher.messages)
+        before = len(h.watch.messages)
         await h.press("single")
-        said = await h.watcher.wait_for("/back-massage/say", since=before)
+        said = await h.watch.wait_for(h.topic("say"), since=before)
         expected = "Your last back massage was a short while ago. Give your back 120 more minutes of rest."
-        assert said["text"] == expected
+        assert said.json["text"] == expected
 
 
 answers = st.lists(st.sampled_from([Feedback.GOOD, Feedback.TOO_MUCH, None]), max_size=40)

@@ -16,9 +16,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from homeflow.settings import SettingsError, load
 from homeflow.settings.model import HomeAssistantLight, HomeAssistantSettings
 
-from .conftest import Broker
 from .ha_schema import DISCOVERY_TOPIC, problems_of
 from .harness import SHORT_ROUTINE, Collector, Message, collecting, retained, serving, write_settings
+from .mosquitto import Broker
 
 LONG_ROUTINE = """\
 name: Long stretch
@@ -47,10 +47,6 @@ def expected_topics(prefix: str, node: str, routines: tuple[str, ...]) -> set[st
         topics |= {f"{ha}/device_automation/{node}/{routine}_{t}/config" for t in TRIGGERS}
         topics.add(f"{ha}/event/{node}/{routine}_run/config")
     return topics
-
-
-def settings_body(prefix: str, extra: str = "") -> str:
-    return f"home_assistant: {{discovery_prefix: {prefix}/ha{extra}}}\n"
 
 
 def render(template: str, payload: str) -> str:
@@ -149,9 +145,7 @@ async def test_discovery_follows_home_assistants_schemas_and_its_buttons_drive_r
 ) -> None:
     base, node = f"{prefix}/hf", f"{prefix}_hf"
     topics = expected_topics(prefix, node, ("long", "short"))
-    config = write_settings(
-        tmp_path, broker, prefix, settings_body(prefix), {"long": LONG_ROUTINE, "short": SHORT_ROUTINE}
-    )
+    config = write_settings(tmp_path, broker, prefix, routines={"long": LONG_ROUTINE, "short": SHORT_ROUTINE})
     async with (
         collecting(broker, f"{prefix}-ha", f"{prefix}/ha/#", f"{base}/#") as watch,
         serving(config, watch, base, time_scale=10),
@@ -245,7 +239,7 @@ async def test_a_home_assistant_restart_gets_the_configs_again(
 ) -> None:
     base, node = f"{prefix}/hf", f"{prefix}_hf"
     topics = expected_topics(prefix, node, ("short",))
-    config = write_settings(tmp_path, broker, prefix, settings_body(prefix), {"short": SHORT_ROUTINE})
+    config = write_settings(tmp_path, broker, prefix, routines={"short": SHORT_ROUTINE})
     async with (
         collecting(broker, f"{prefix}-ha", f"{prefix}/ha/#", f"{base}/status") as watch,
         serving(config, watch, base),
@@ -270,7 +264,7 @@ async def test_a_removed_routine_loses_its_entities_and_discovery_off_removes_al
     both = expected_topics(prefix, node, ("long", "short"))
     kept = expected_topics(prefix, node, ("long",))
     routines = {"long": LONG_ROUTINE, "short": SHORT_ROUTINE}
-    config = write_settings(tmp_path, broker, prefix, settings_body(prefix), routines)
+    config = write_settings(tmp_path, broker, prefix, routines=routines)
     async with collecting(broker, f"{prefix}-ha", f"{prefix}/ha/#", f"{base}/status") as watch:
         async with serving(config, watch, base):
             await watch.wait_until(lambda: both <= configs_in(watch, both).keys())
@@ -285,7 +279,7 @@ async def test_a_removed_routine_loses_its_entities_and_discovery_off_removes_al
             )
         assert set(await retained(broker, f"{prefix}-fresh2", f"{prefix}/ha/#")) == kept
 
-        write_settings(tmp_path, broker, prefix, settings_body(prefix, ", discovery: false"), {})
+        write_settings(tmp_path, broker, prefix, home_assistant={"discovery": False})
         mark = len(watch.messages)
         async with serving(config, watch, base):
             await watch.wait_until(lambda: kept <= {m.topic for m in watch.messages[mark:] if m.text == ""})

@@ -14,9 +14,9 @@ from homeflow.homeassistant.api import HomeAssistantApi
 from homeflow.journal import Journal, RunStatus
 from homeflow.routine.model import Ambience
 
-from .conftest import Broker, free_port
 from .fake_home_assistant import TOKEN, Call, FakeHomeAssistant
 from .harness import SHORT_ROUTINE, collecting, serving, write_settings
+from .mosquitto import Broker, free_port
 from .z2m import SimulatedLight
 
 DESK = {
@@ -43,8 +43,9 @@ HALL = {"state": "off", "attributes": {"brightness": None, "color_mode": None, "
 Z2M_BEFORE = {"state": "ON", "brightness": 203, "color_temp": 250, "color_mode": "color_temp"}
 
 
-def ha_settings(prefix: str, url: str, token: str = TOKEN) -> str:
-    return f"home_assistant: {{discovery_prefix: {prefix}/ha, url: '{url}', token: {token}}}\n"
+def rest_api(url: str) -> dict[str, str]:
+    """The home_assistant settings that reach its REST API at `url`."""
+    return {"url": url, "token": TOKEN}
 
 
 async def run_short_routine(config: Path, broker: Broker, prefix: str) -> list[str]:
@@ -66,11 +67,13 @@ async def test_a_run_dims_with_a_transition_and_restores_brightness_and_colour_t
     tmp_path: Path, broker: Broker, prefix: str
 ) -> None:
     async with FakeHomeAssistant({"light.desk_lamp": _copy(DESK)}).running() as ha:
-        body = ha_settings(prefix, ha.url) + (
+        body = (
             "lights: {desk: {home_assistant: light.desk_lamp}}\n"
             "automations: [{routine: short, lights: [desk]}]\n"
         )
-        config = write_settings(tmp_path, broker, prefix, body, {"short": SHORT_ROUTINE})
+        config = write_settings(
+            tmp_path, broker, prefix, body, {"short": SHORT_ROUTINE}, home_assistant=rest_api(ha.url)
+        )
         assert await run_short_routine(config, broker, prefix) == ["started", "completed"]
 
     assert set(ha.tokens) == {f"Bearer {TOKEN}"}
@@ -114,14 +117,16 @@ async def test_zigbee2mqtt_and_home_assistant_lights_in_one_run(
     lamp = SimulatedLight(f"{prefix}/z2m", "Lamp", Z2M_BEFORE)
     fake = FakeHomeAssistant({"light.shelf": _copy(SHELF), "light.hall": _copy(HALL)})
     async with fake.running() as ha, lamp.running(broker):
-        body = ha_settings(prefix, ha.url) + (
+        body = (
             "lights:\n"
             "  lamp: {zigbee2mqtt: Lamp}\n"
             "  shelf: {home_assistant: light.shelf}\n"
             "  hall: {home_assistant: light.hall}\n"
             "automations: [{routine: short, lights: [lamp, shelf, hall]}]\n"
         )
-        config = write_settings(tmp_path, broker, prefix, body, {"short": SHORT_ROUTINE})
+        config = write_settings(
+            tmp_path, broker, prefix, body, {"short": SHORT_ROUTINE}, home_assistant=rest_api(ha.url)
+        )
         assert await run_short_routine(config, broker, prefix) == ["started", "completed"]
 
     assert lamp.commands[0] == {"state": "ON", "brightness": 89, "transition": 4, "color_temp": 370}
@@ -144,11 +149,14 @@ async def test_an_unreachable_home_assistant_does_not_stop_the_run(
 ) -> None:
     lamp = SimulatedLight(f"{prefix}/z2m", "Lamp", Z2M_BEFORE)
     async with lamp.running(broker):
-        body = ha_settings(prefix, f"http://127.0.0.1:{free_port()}") + (
+        body = (
             "lights: {lamp: {zigbee2mqtt: Lamp}, desk: {home_assistant: light.desk_lamp}}\n"
             "automations: [{routine: short, lights: [desk, lamp]}]\n"
         )
-        config = write_settings(tmp_path, broker, prefix, body, {"short": SHORT_ROUTINE})
+        nowhere = rest_api(f"http://127.0.0.1:{free_port()}")
+        config = write_settings(
+            tmp_path, broker, prefix, body, {"short": SHORT_ROUTINE}, home_assistant=nowhere
+        )
         with caplog.at_level(logging.WARNING):
             assert await run_short_routine(config, broker, prefix) == ["started", "completed"]
     assert lamp.commands[-1] == {"state": "ON", "brightness": 203, "color_temp": 250, "transition": 4}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from homeflow.journal import Journal, RunStatus
 
@@ -42,7 +43,9 @@ def player(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-async def run_beside(tmp_path: Path, broker: Broker, prefix: str, stuck: str) -> None:
+async def run_beside(
+    tmp_path: Path, broker: Broker, prefix: str, stuck: str, home_assistant: dict[str, Any] | None = None
+) -> None:
     """Run QUICK once with the healthy speaker `fine` and the speaker settings `stuck`."""
     fine = player(tmp_path, "fine.sh", f"echo $EPOCHREALTIME >> {tmp_path}/fine.log")
     body = (
@@ -50,7 +53,7 @@ async def run_beside(tmp_path: Path, broker: Broker, prefix: str, stuck: str) ->
         f"speakers:\n  fine: {{local: {{player: {fine}}}}}\n  stuck: {stuck}\n"
         "automations: [{routine: quick, lights: [lamp], speakers: [fine, stuck]}]\n"
     )
-    config = write_settings(tmp_path, broker, prefix, body, {"quick": QUICK})
+    config = write_settings(tmp_path, broker, prefix, body, {"quick": QUICK}, home_assistant=home_assistant)
     lamp = SimulatedLight(f"{prefix}/z2m", "Lamp", BEFORE)
     base = f"{prefix}/hf"
     async with (
@@ -103,8 +106,7 @@ async def test_a_stalled_home_assistant_speaker_holds_no_other_cue(
     ha = FakeHomeAssistant(lights={}, players={"media_player.kitchen": {"state": "idle"}}, stall=True)
     async with ha.running():
         stuck = "{home_assistant: {media_player: media_player.kitchen, tts: tts.piper}}"
-        body_ha = f"home_assistant: {{url: '{ha.url}', token: {TOKEN}, discovery: false}}\n"
-        await run_beside(tmp_path, broker, prefix, stuck + "\n" + body_ha)
+        await run_beside(tmp_path, broker, prefix, stuck, {"url": ha.url, "token": TOKEN})
 
 
 async def test_a_local_player_that_hangs_holds_no_other_cue_and_is_killed(

@@ -3,6 +3,7 @@ broker, the virtual light and printed steps, all in a real process driven over i
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
+import aiomqtt
 import pytest
 
-from .conftest import Broker, free_port
+from .harness import first_messages
+from .mosquitto import Broker, free_port
 
 # Fast enough that the whole back-massage routine, question included, plays in seconds.
 TIME_SCALE = "60"
@@ -118,35 +120,25 @@ def launch(tmp_path: Path) -> Iterator[Any]:
             homeflow.proc.wait()
 
 
-def retained(port: int, topic_filter: str) -> dict[str, bytes]:
-    """The retained messages under `topic_filter`, read by a client of our own."""
-    got: dict[str, bytes] = {}
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"probe-{time.monotonic_ns()}")
-    client.on_message = lambda _c, _u, message: got.__setitem__(message.topic, message.payload)
-    client.connect("127.0.0.1", port)
-    client.subscribe(topic_filter)
-    # The broker sends retained messages right after SUBACK; a round trip of our own marks their end.
-    marker = f"probe/{time.monotonic_ns()}"
-    client.subscribe(marker)
-    client.publish(marker, b"end", qos=1)
-    deadline = time.monotonic() + 5
-    while marker not in got and time.monotonic() < deadline:
-        client.loop(0.05)
-    client.disconnect()
-    got.pop(marker, None)
-    return got
+def retained(port: int, topic_filter: str) -> dict[str, str]:
+    """What a client of our own gets under `topic_filter` on subscribing: the retained messages."""
+    got = asyncio.run(first_messages(Broker("127.0.0.1", port), f"probe-{time.monotonic_ns()}", topic_filter))
+    return {m.topic: m.text for m in got}
 
 
 def clear_retained(port: int, topic_filters: tuple[str, ...]) -> None:
     """Leave the shared broker as the test found it."""
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"clear-{time.monotonic_ns()}")
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    for topic_filter in topic_filters:
-        for topic in retained(port, topic_filter):
-            client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
-    client.disconnect()
-    client.loop_stop()
+
+    async def clear() -> None:
+        broker = Broker("127.0.0.1", port)
+        async with aiomqtt.Client(
+            broker.host, broker.port, identifier=f"clear-{time.monotonic_ns()}"
+        ) as client:
+            for topic_filter in topic_filters:
+                for message in await first_messages(broker, f"probe-{time.monotonic_ns()}", topic_filter):
+                    await client.publish(message.topic, b"", qos=1, retain=True)
+
+    asyncio.run(clear())
 
 
 def test_run_without_settings_plays_the_back_massage_on_a_bare_machine(launch: Any) -> None:
@@ -154,7 +146,7 @@ def test_run_without_settings_plays_the_back_massage_on_a_bare_machine(launch: A
     homeflow = launch(free_port(), "")
     assert homeflow.wait_healthy() == {"status": "ok", "mqtt": True}
     # The embedded broker is a broker for everyone on this machine: it holds homeflow's status.
-    assert retained(homeflow.mqtt_port, "homeflow/status") == {"homeflow/status": b"online"}
+    assert retained(homeflow.mqtt_port, "homeflow/status") == {"homeflow/status": "online"}
 
     events = homeflow.events()
     first = next(events)
@@ -199,10 +191,10 @@ def test_run_without_settings_uses_the_broker_already_listening(launch: Any, bro
     homeflow = launch(broker.port, os.environ["PATH"])
     try:
         homeflow.wait_healthy()
-        assert retained(broker.port, "homeflow/status") == {"homeflow/status": b"online"}
+        assert retained(broker.port, "homeflow/status") == {"homeflow/status": "online"}
         assert homeflow.terminate() == 0
         # Through Mosquitto it said goodbye: no broker of its own went away under it.
-        assert retained(broker.port, "homeflow/status") == {"homeflow/status": b"offline"}
+        assert retained(broker.port, "homeflow/status") == {"homeflow/status": "offline"}
         log = homeflow.log()
         assert f"using the MQTT broker already listening on 127.0.0.1:{broker.port}" in log
         assert "embedded MQTT broker listening" not in log

@@ -7,17 +7,18 @@ from pathlib import Path
 from homeflow.probe import probe
 from homeflow.settings import load
 
-from .conftest import Broker
+from .harness import write_settings
+from .mosquitto import Broker
 from .z2m import SimulatedLight
 
 
 async def test_probe_tells_which_devices_answer(tmp_path: Path, broker: Broker, prefix: str) -> None:
-    config = tmp_path / "homeflow.yaml"
-    config.write_text(
-        f"mqtt: {{host: {broker.host}, port: {broker.port}, base_topic: {prefix}/hf, client_id: {prefix}}}\n"
-        f"zigbee2mqtt: {{base_topic: {prefix}/z2m}}\n"
+    config = write_settings(
+        tmp_path,
+        broker,
+        prefix,
         "lights:\n  lamp: {zigbee2mqtt: Lamp}\n  ghost: {zigbee2mqtt: Ghost}\n  room: {virtual: {}}\n"
-        "speakers:\n  here: {local: {player: 'true'}}\n  gone: {local: {player: no-such-player}}\n"
+        "speakers:\n  here: {local: {player: 'true'}}\n  gone: {local: {player: no-such-player}}\n",
     )
     lamp = SimulatedLight(f"{prefix}/z2m", "Lamp", {"state": "ON", "brightness": 10})
     async with lamp.running(broker):

@@ -14,9 +14,9 @@ from homeflow.errors import SpeakerError
 from homeflow.settings.model import CastSpeaker
 from homeflow.speech import SpeechCache
 
-from .conftest import Broker, free_port
 from .fake_cast import MEDIA, MEDIA_RECEIVER, RECEIVER, TRANSPORT, FakeCast
 from .harness import collecting, serving, write_settings
+from .mosquitto import Broker, free_port
 
 SPOKEN = """\
 name: Spoken

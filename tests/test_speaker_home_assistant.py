@@ -17,9 +17,9 @@ from homeflow.settings import SettingsError, load
 from homeflow.settings.model import HomeAssistantSpeaker, QuietHours
 from homeflow.speech import SpeechCache
 
-from .conftest import Broker
 from .fake_home_assistant import TOKEN, Call, FakeHomeAssistant
 from .harness import collecting, serving, write_settings
+from .mosquitto import Broker
 
 TIME_SCALE = 10
 # Three sentences back to back, then a pause: each one's start is the end of the one before.
@@ -37,12 +37,8 @@ SENTENCES = ["Stand with your back to the wall.", "Place the ball under your sho
 KITCHEN = {"state": "playing", "attributes": {"volume_level": 0.25, "friendly_name": "Kitchen"}}
 
 
-def speaker_settings(url: str, speaker: str) -> str:
-    return (
-        f"home_assistant: {{discovery: false, url: '{url}', token: {TOKEN}}}\n"
-        f"speakers:\n  kitchen: {speaker}\n"
-        "automations: [{routine: spoken, speakers: [kitchen]}]\n"
-    )
+def speaker_settings(speaker: str) -> str:
+    return f"speakers:\n  kitchen: {speaker}\nautomations: [{{routine: spoken, speakers: [kitchen]}}]\n"
 
 
 async def run_spoken(config: Path, broker: Broker, prefix: str) -> None:
@@ -66,7 +62,12 @@ async def test_each_announcement_is_one_tts_speak_in_order_spaced_by_the_clips(
     async with ha.running():
         speaker = "{home_assistant: {media_player: media_player.kitchen, tts: tts.piper, volume: 0.4}}"
         config = write_settings(
-            tmp_path, broker, prefix, speaker_settings(ha.url, speaker), {"spoken": SPOKEN}
+            tmp_path,
+            broker,
+            prefix,
+            speaker_settings(speaker),
+            {"spoken": SPOKEN},
+            home_assistant={"discovery": False, "url": ha.url, "token": TOKEN},
         )
         await run_spoken(config, broker, prefix)
 

@@ -17,9 +17,9 @@ from homeflow.journal import Journal, RunStatus
 from homeflow.settings.model import SonosSpeaker
 from homeflow.speech import SpeechCache
 
-from .conftest import Broker
 from .fake_sonos import FakeSonos
-from .harness import Collector, collecting, serving, write_settings
+from .harness import Collector, collecting, recording_player, serving, write_settings
+from .mosquitto import Broker
 
 SPOKEN = """\
 name: Spoken
@@ -105,9 +105,7 @@ async def test_a_run_snapshots_sets_the_volume_plays_each_clip_and_restores(
 async def test_a_speaker_killed_mid_run_leaves_the_run_to_the_others_and_the_journal_says_so(
     tmp_path: Path, broker: Broker, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    player = tmp_path / "player.sh"
-    player.write_text(f'#!/bin/sh\necho "$1" >> {tmp_path}/played.log\n')
-    player.chmod(0o755)
+    player = recording_player(tmp_path)
     async with FakeSonos().running() as sonos:
         speakers = f"  kitchen: {{sonos: {{host: {sonos.host}}}}}\n  desk: {{local: {{player: {player}}}}}\n"
         config = write_settings(

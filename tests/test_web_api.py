@@ -18,7 +18,8 @@ from homeflow.journal import Journal, RunStatus
 from homeflow.routine.plan import build_plan, estimate_speech_s
 from homeflow.settings import load
 
-from .conftest import Broker
+from .harness import write_settings
+from .mosquitto import Broker
 from .web import TOKEN, Service, running
 
 COMMANDS = ("start", "pause", "resume", "skip", "cancel")
@@ -288,8 +289,7 @@ def test_a_port_in_use_is_one_line_without_traceback(tmp_path: Path, broker: Bro
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        config = tmp_path / "homeflow.yaml"
-        config.write_text(f"mqtt: {{port: {broker.port}, client_id: port-test}}\nhttp: {{port: {port}}}\n")
+        config = write_settings(tmp_path, broker, "port-test", http={"port": port})
         result = subprocess.run(
             [sys.executable, "-m", "homeflow.cli", "run", "-c", str(config)],
             capture_output=True,

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import http.client
 import json
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +16,8 @@ from typing import Any
 from homeflow.service import serve
 from homeflow.settings import load
 
-from .conftest import REPO, Broker, free_port
+from .harness import shipped_routine, write_settings
+from .mosquitto import Broker, free_port
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -40,18 +40,11 @@ steps:
 """
 
 
-def write_config(folder: Path, broker: Broker, prefix: str, port: int, token: str | None) -> Path:
-    routines = folder / "routines"
-    routines.mkdir(parents=True)
-    shutil.copy(REPO / "homeflow/defaults/routines/back-massage.yaml", routines / "back-massage.yaml")
-    (routines / "stretch.yaml").write_text(STRETCH)
-    token_line = f"  token: {token}\n" if token else ""
-    config = folder / "homeflow.yaml"
-    config.write_text(
-        f"mqtt: {{host: {broker.host}, port: {broker.port}, base_topic: {prefix}/hf, client_id: {prefix}}}\n"
-        f"journal: journal.db\nhttp:\n  port: {port}\n{token_line}"
-    )
-    return config
+def web_settings(folder: Path, broker: Broker, prefix: str, port: int, token: str | None) -> Path:
+    """Settings with the shipped back-massage routine and the stretch, serving HTTP on `port`."""
+    http: dict[str, Any] = {"port": port, **({"token": token} if token else {})}
+    routines = {"back-massage": shipped_routine(), "stretch": STRETCH}
+    return write_settings(folder, broker, prefix, routines=routines, http=http)
 
 
 @dataclass
@@ -154,7 +147,7 @@ def running(
 ) -> Iterator[Service]:
     """The service on a free port; `history` may fill its journal (given its path) before it starts."""
     port = free_port()
-    service = Service(write_config(folder, broker, prefix, port, token), port, token, time_scale)
+    service = Service(web_settings(folder, broker, prefix, port, token), port, token, time_scale)
     if history is not None:
         history(folder / "journal.db")
     try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiomqtt
 
-from .conftest import Broker
+from .mosquitto import Broker
 
 
 class SimulatedLight:
