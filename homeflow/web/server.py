@@ -10,6 +10,7 @@ import os
 from aiohttp import web
 
 from homeflow.errors import HomeflowError
+from homeflow.settings.http import token_problem
 from homeflow.settings.model import HttpSettings
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,9 @@ class WebError(HomeflowError):
 
 async def run_web(app: web.Application, http: HttpSettings, ready: asyncio.Future[str]) -> None:
     """Serve `app` until cancelled; `ready` gets the URL once listening, or the `WebError` why not."""
+    if problem := token_problem(http.token, http.bind):
+        ready.set_exception(WebError(f"will not serve the dashboard on {http.bind}: {problem}"))
+        return
     # No access log: the service's log is for people, and the dashboard polls nothing worth a line.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
