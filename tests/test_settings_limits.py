@@ -99,6 +99,10 @@ ROUTINE_CASES = {
     "nested": (NESTED, "steps: up to 1,000,001 cues"),
     "aliases": (ALIASES, "more than"),
     "say": (step("say: " + "a" * 400_000), "steps[0].do[0].say: too long (400000 characters); at most 500"),
+    "placeholders": (  # one line, not 20,000 "unknown placeholder" ones
+        step("say: '" + "".join(f"{{p{i}}}" for i in range(20_000)) + "'"),
+        "steps[0].do[0].say: too long (148890 characters); at most 500",
+    ),
     "filled in": (
         step("repeat: {for: w, in: [" + "b" * 90 + "], do: [{say: '" + "{w} " * 10 + "'}]}"),
         "steps[0].do[0].repeat.do[0].say: too long once filled in (up to 910 characters); at most 500",

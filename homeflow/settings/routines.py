@@ -446,6 +446,9 @@ def _text(ch: Checker, node: Node | None, path: str, scope: Scope, *, most: int)
     if text is None:
         return ""
     assert node is not None
+    if len(text) > 2 * most:  # too long however it is filled in: not worth parsing
+        ch.report(node, path, too_long(len(text), most))
+        return text
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError as error:
