@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from homeflow import __version__
@@ -30,6 +33,9 @@ from homeflow.speech import engine_problem
 log = logging.getLogger("homeflow")
 
 EXIT_BAD_CONFIG = 2
+EXIT_BAD_ARGUMENT = 2
+# What a shell reports for a program ended by SIGPIPE: `homeflow plan … | head` stops like any filter.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,17 +57,34 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Whoever read stdout has gone; point stdout at nothing so the flush at exit cannot fail too.
+        with contextlib.suppress(OSError, ValueError):  # unless stdout is not a file (tests capture it)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         log.debug("unexpected error", exc_info=True)
         print(f"homeflow: unexpected error: {exc!r} (run with -v for details)", file=sys.stderr)
         return 1
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one line on stderr and exit 2, without the usage text above it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_ARGUMENT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="homeflow", description="Guided routines run by your home.")
+    parser = _Parser(prog="homeflow", description="Guided routines run by your home.")
     parser.add_argument("--version", action="version", version=f"homeflow {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    config = argparse.ArgumentParser(add_help=False)
+    # -v after the command too; SUPPRESS keeps a -v given before the command from being reset.
+    verbose = _Parser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
+    config = _Parser(add_help=False, parents=[verbose])
     config.add_argument(
         "-c",
         "--config",
@@ -79,14 +102,18 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", parents=[config], help="print a routine's timeline")
     plan.add_argument("routine", help="routine id (its file name without .yaml)")
     plan.add_argument("--json", action="store_true", help="print JSON")
-    plan.add_argument("--reps", type=int, help="plan at this repetition level instead of the next run's")
+    plan.add_argument(
+        "--reps",
+        type=_positive,
+        help="plan at this repetition level (1 to the routine's reps.max) instead of the next run's",
+    )
     plan.set_defaults(func=cmd_plan)
 
     run = sub.add_parser("run", parents=[config], help="run the service")
     run.add_argument(
         "--time-scale",
-        type=float,
-        default=float(os.environ.get("HOMEFLOW_TIME_SCALE", "1")),
+        type=_time_scale,
+        default=os.environ.get("HOMEFLOW_TIME_SCALE", "1"),  # a string: argparse checks it with the type
         help="run routines N times faster (demos, tests; default $HOMEFLOW_TIME_SCALE or 1)",
     )
     run.add_argument(
@@ -103,20 +130,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    start = sub.add_parser("init", help="write starter settings, a secrets file and the routines to DIR")
+    start = sub.add_parser(
+        "init", parents=[verbose], help="write starter settings, a secrets file and the routines to DIR"
+    )
     start.add_argument("folder", metavar="DIR", type=Path, help="created if missing")
     start.set_defaults(func=cmd_init)
 
     history = sub.add_parser("history", parents=[config], help="list past runs")
     history.add_argument("--json", action="store_true", help="print JSON")
-    history.add_argument("--limit", type=int, default=20)
+    history.add_argument("--limit", type=_positive, default=20, help="at most this many runs (default 20)")
     history.add_argument("--routine", help="only this routine")
     history.set_defaults(func=cmd_history)
     return parser
 
 
+def _positive(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 up, got {text!r}")
+    return int(text)
+
+
+def _time_scale(text: str) -> float:
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = math.nan
+    if not math.isfinite(scale) or scale <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a number > 0 (from --time-scale or $HOMEFLOW_TIME_SCALE), got {text!r}"
+        )
+    return scale
+
+
 def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
+    if not text.isascii() or not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
     return int(text)
 
@@ -186,12 +233,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     routine = settings.routines.get(args.routine)
     if routine is None:
-        known = ", ".join(sorted(settings.routines)) or "none"
+        return _unknown_routine(settings, args.routine)
+    if args.reps is not None and args.reps > routine.reps.max:
         print(
-            f"homeflow: no routine {args.routine!r} in {settings.routines_dir} (known: {known})",
+            f"homeflow: --reps must be between 1 and {routine.reps.max} (reps.max of {routine.id}), "
+            f"got {args.reps}",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_BAD_ARGUMENT
     if args.reps is not None:
         level = Level(args.reps, "as asked")
     else:
@@ -205,13 +254,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unknown_routine(settings: Settings, routine_id: str) -> int:
+    known = ", ".join(sorted(settings.routines)) or "none"
+    print(f"homeflow: no routine {routine_id!r} in {settings.routines_dir} (known: {known})", file=sys.stderr)
+    return EXIT_BAD_ARGUMENT
+
+
 async def _timed_plan(settings: Settings, routine_id: str, level: Level) -> Plan:
     """The plan the service would play, timed by the speech it would render (cached), or by an
     estimate where there is no speech engine."""
     speakers = build_rooms(settings, {}, build_speakers(settings))[routine_id].speakers
-    return await prepare_plan(
-        settings.routines[routine_id], level, speakers if engine_problem() is None else []
-    )
+    rendered = speakers if engine_problem() is None else []
+    return await prepare_plan(settings.routines[routine_id], level, rendered)
 
 
 def clock_text(seconds: float) -> str:
@@ -241,6 +295,8 @@ def _cue_line(cue: Cue) -> str:
 
 def cmd_history(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    if args.routine is not None and args.routine not in settings.routines:
+        return _unknown_routine(settings, args.routine)
     tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
     ids = [args.routine] if args.routine else sorted(settings.routines)
     with Journal(settings.journal) as journal:

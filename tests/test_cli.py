@@ -94,7 +94,7 @@ def test_plan_json_and_levels() -> None:
 
 def test_plan_of_an_unknown_routine() -> None:
     result = homeflow("plan", "yoga", "-c", str(EXAMPLE))
-    assert result.returncode == 1
+    assert result.returncode == 2  # a bad argument, like every other
     assert "no routine 'yoga'" in result.stderr and "back-massage" in result.stderr
 
 

@@ -31,6 +31,10 @@ def describe(node: Node) -> str:
     return quote(node.text)
 
 
+def too_long(length: int, most: int, unit: str = "characters") -> str:
+    return f"too long ({length} {unit}); at most {most}"
+
+
 def is_null(node: Node | None) -> bool:
     """True for an absent node or an empty or `~` value."""
     return node is None or (isinstance(node, Scalar) and node.value is None)
@@ -43,7 +47,9 @@ class Checker:
         self.problems = problems
 
     def report(self, at: Node | Mark, path: str, message: str) -> None:
-        """Record a problem at a node (or a mark)."""
+        """Record a problem at a node (or a mark), unless the reader refused that value already."""
+        if isinstance(at, Scalar) and at.reported:
+            return
         problem(self.problems, at if isinstance(at, Mark) else at.mark, path, message)
 
     def fields(
@@ -63,7 +69,7 @@ class Checker:
         for name, (key, value) in node.entries.items():
             if name not in known:
                 self.report(key, child(path, name), f"unknown key {quote(name)}{hint(name, known)}")
-            elif is_null(value) and name in required:
+            elif is_null(value) and name in required and not (isinstance(value, Scalar) and value.reported):
                 self.report(key, child(path, name), "needs a value")
             elif not is_null(value):
                 found[name] = value
@@ -110,15 +116,30 @@ class Checker:
         return name, value
 
     @overload
-    def text(self, node: Node | None, path: str, default: str, *, empty_ok: bool = ...) -> str: ...
+    def text(
+        self, node: Node | None, path: str, default: str, *, empty_ok: bool = ..., most: int | None = ...
+    ) -> str: ...
     @overload
     def text(
-        self, node: Node | None, path: str, default: None = ..., *, empty_ok: bool = ...
+        self,
+        node: Node | None,
+        path: str,
+        default: None = ...,
+        *,
+        empty_ok: bool = ...,
+        most: int | None = ...,
     ) -> str | None: ...
     def text(
-        self, node: Node | None, path: str, default: str | None = None, *, empty_ok: bool = False
+        self,
+        node: Node | None,
+        path: str,
+        default: str | None = None,
+        *,
+        empty_ok: bool = False,
+        most: int | None = None,
     ) -> str | None:
-        """Text as written; numbers and words like `on` are taken as the text they were written as."""
+        """Text as written, at most `most` characters; numbers and words like `on` are taken as the text
+        they were written as."""
         if node is None:
             return default
         if not isinstance(node, Scalar) or node.value is None:
@@ -126,6 +147,9 @@ class Checker:
             return default
         if not empty_ok and not node.text.strip():
             self.report(node, path, "must not be empty")
+            return default
+        if most is not None and len(node.text) > most:
+            self.report(node, path, too_long(len(node.text), most))
             return default
         return node.text
 
@@ -160,9 +184,10 @@ class Checker:
         *,
         lo: float = 0,
         above: bool = False,
+        hi: float | None = None,
         what: str = "seconds",
     ) -> float | T:
-        """A finite number >= lo (or > lo when `above`)."""
+        """A finite number >= lo (or > lo when `above`), and <= hi."""
         if node is None:
             return default
         value = node.value if isinstance(node, Scalar) else None
@@ -171,6 +196,9 @@ class Checker:
             return default
         if value < lo or (above and value <= lo):
             self.report(node, path, f"must be {'>' if above else '>='} {lo:g}, got {value:g}")
+            return default
+        if hi is not None and value > hi:
+            self.report(node, path, f"must be at most {hi:g}, got {value:g}")
             return default
         return float(value)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 import string
 
-from homeflow.settings.checks import Checker
+from homeflow.settings.checks import Checker, is_null
 from homeflow.settings.model import HttpSettings
 from homeflow.settings.problems import quote
-from homeflow.settings.yamlnodes import Map, Node
+from homeflow.settings.yamlnodes import Map, Node, Scalar
 
 _HTTP_KEYS = ("bind", "port", "token", "public_url")
 MIN_TOKEN_CHARS = 16
@@ -34,7 +34,10 @@ def parse_http(ch: Checker, node: Node | None) -> HttpSettings:
     port = ch.integer(f.get("port"), "http.port", default.port, lo=0, hi=65535, what="a port number")
     token = _token(ch, f.get("token"))
     written = node.entries if isinstance(node, Map) else {}  # a token that failed was reported already
-    if "token" not in written and "bind" in f and not is_loopback(bind):
+    if "token" in written and is_null(written["token"][1]):
+        # `token:`, `token: ~`, an empty secret or environment variable: a mistake, never "no token".
+        _empty_token(ch, written["token"][1])
+    elif "token" not in written and "bind" in f and not is_loopback(bind):
         ch.report(
             f["bind"],
             "http.bind",
@@ -43,6 +46,29 @@ def parse_http(ch: Checker, node: Node | None) -> HttpSettings:
         )
     return HttpSettings(
         bind, port, token, ch.url(f.get("public_url"), "http.public_url", "http://HOST[:PORT][/PATH]")
+    )
+
+
+def token_problem(token: str | None, bind: str) -> str | None:
+    """Why a server on `bind` guarded by `token` must not start; None when it may. The loader reports
+    the same rules at their places in the file; this keeps the server from trusting settings made
+    any other way."""
+    if token is None:
+        reachable = f"{quote(bind)} is reachable from other machines: set http.token"
+        return None if is_loopback(bind) else reachable
+    if not set(token) <= _TOKEN_CHARS:
+        return "http.token: use only letters, digits and punctuation (no spaces)"
+    if len(token) < MIN_TOKEN_CHARS:
+        return f"http.token: too short ({len(token)} characters); use at least {MIN_TOKEN_CHARS}"
+    return None
+
+
+def _empty_token(ch: Checker, node: Node) -> None:
+    source = f"{node.origin} is empty" if isinstance(node, Scalar) and node.origin else "empty"
+    ch.report(
+        node,
+        "http.token",
+        f"{source}; use at least {MIN_TOKEN_CHARS} characters, e.g. `openssl rand -hex 16`",
     )
 
 

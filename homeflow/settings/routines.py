@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 
 from homeflow.routine.model import (
     COLOR_TEMPERATURES_K,
@@ -22,7 +23,21 @@ from homeflow.routine.model import (
     Step,
     Wait,
 )
-from homeflow.settings.checks import Checker, describe
+from homeflow.routine.plan import build_plan, estimate_speech_s
+from homeflow.settings.checks import Checker, describe, too_long
+from homeflow.settings.limits import (
+    MAX_COUNT,
+    MAX_CUES,
+    MAX_DESCRIPTION_CHARS,
+    MAX_FEEDBACK_TIMEOUT_S,
+    MAX_GAP_MINUTES,
+    MAX_PLAN_S,
+    MAX_REPS,
+    MAX_SENTENCE_CHARS,
+    MAX_TIMES,
+    MAX_TITLE_CHARS,
+    MAX_TRANSITION_S,
+)
 from homeflow.settings.problems import child, hint, index, quote
 from homeflow.settings.yamlnodes import Map, Node, Scalar
 
@@ -30,6 +45,8 @@ from homeflow.settings.yamlnodes import Map, Node, Scalar
 ROUTINE_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# A `for` value the planner can count with: int() takes it as written (YAML's 0x10 or 1:30 it does not).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _ROUTINE_KEYS = ("name", "description", "ambience", "reps", "variables", "limits", "feedback", "steps")
 _LIMITS_KEYS = ("max_per_day", "min_gap_minutes")
 _FEEDBACK_KEYS = ("ask", "timeout")
@@ -39,35 +56,102 @@ _ROUNDS_KEYS = ("times", "for", "in")
 _ACTIONS = ("say", "wait", "count", "light", "repeat")
 RESERVED = ("reps", "max_reps", "round")
 
-# What each placeholder in scope holds: a known whole number, text, or (None) a number known only at run time.
-Scope = dict[str, int | str | None]
+# `{reps}`, `{max_reps}` and `{round}` are at most this many digits long.
+_NUMBER_WIDTH = len(str(max(MAX_REPS, MAX_TIMES)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """What a placeholder in scope holds: a known whole number (a `for` list's largest, `low` its
+    smallest), text, or (None) a number known only at run time; and the most characters it fills in."""
+
+    value: int | str | None
+    width: int
+    low: int | None = None
+
+
+Scope = dict[str, _Held]
 
 
 def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
     """The routine a file describes, or None if it has problems (all of them reported)."""
     before = len(ch.problems)
     f = ch.fields(node, "", _ROUTINE_KEYS, required=("name", "steps"))
-    name = ch.text(f.get("name"), "name", "")
-    description = ch.text(f.get("description"), "description", "", empty_ok=True)
+    name = ch.text(f.get("name"), "name", "", most=MAX_TITLE_CHARS)
+    description = ch.text(f.get("description"), "description", "", empty_ok=True, most=MAX_DESCRIPTION_CHARS)
     ambience = Ambience(35) if "ambience" not in f else parse_ambience(ch, f["ambience"], "ambience")
     reps = _reps(ch, f.get("reps"))
     variables = _variables(ch, f.get("variables"))
-    scope: Scope = {"reps": None, "max_reps": None, **variables}
+    scope: Scope = {
+        "reps": _Held(None, _NUMBER_WIDTH),
+        "max_reps": _Held(None, _NUMBER_WIDTH),
+        **{key: _Held(value, len(str(value))) for key, value in variables.items()},
+    }
     steps = _steps(ch, f.get("steps"), "steps", scope, nested=False)
     limits = _limits(ch, f.get("limits"))
     feedback = _feedback(ch, f.get("feedback"), scope)
     if len(ch.problems) > before or ambience is None:
         return None
-    return Routine(
+    routine = Routine(
         routine_id, name, tuple(steps), ambience, reps, variables, description.strip(), limits, feedback
     )
+    return routine if _fits(ch, routine, f["steps"]) else None
+
+
+def _fits(ch: Checker, routine: Routine, at: Node) -> bool:
+    """Whether a run at reps.max stays within MAX_CUES and MAX_PLAN_S. Its size is computed first, by
+    multiplying rounds and counts, so a routine that would expand to millions of cues never does."""
+    reps = routine.reps.max
+    numbers = {"reps": reps, "max_reps": reps}
+    numbers.update((k, v) for k, v in routine.variables.items() if isinstance(v, int))
+    cues = sum(_size(step, numbers) for step in routine.steps)
+    at_max = f"at {reps} repetitions (reps.max)"
+    if cues > MAX_CUES:
+        ch.report(
+            at, "steps", f"up to {cues:,} cues {at_max}; at most {MAX_CUES:,}: fewer rounds or lower counts"
+        )
+        return False
+    total_s = build_plan(routine, reps, estimate_speech_s).total_s
+    if total_s > MAX_PLAN_S:
+        hours = f"{MAX_PLAN_S / 3600:g} h"
+        ch.report(at, "steps", f"takes about {total_s / 3600:.3g} h {at_max}; at most {hours}")
+        return False
+    return True
+
+
+def _size(item: Step | RepeatSteps | Action, numbers: Mapping[str, int]) -> int:
+    """The most cues `item` expands to; `numbers` holds the largest value of each number in scope."""
+    if isinstance(item, Step):
+        return 1 + sum(_size(action, numbers) for action in item.actions)
+    if isinstance(item, RepeatSteps | Repeat):
+        body: tuple[Step | Action, ...] = item.steps if isinstance(item, RepeatSteps) else item.actions
+        if item.var is not None:
+            rounds = len(item.values)
+            ints = [int(value) for value in item.values if _INTEGER.fullmatch(value)]
+            inner = {**numbers, item.var: max(ints)} if ints and len(ints) == rounds else numbers
+        else:
+            rounds = _largest(item.times, numbers)
+            inner = {**numbers, "round": rounds}
+        return rounds * sum(_size(each, inner) for each in body)
+    if isinstance(item, Count):
+        return (1 if item.text else 0) + _largest(item.to, numbers)
+    if isinstance(item, Wait):
+        return 2 if item.text else 1
+    return 1  # Say, Light
+
+
+def _largest(value: int | str, numbers: Mapping[str, int]) -> int:
+    return value if isinstance(value, int) else numbers.get(value[1:-1], MAX_COUNT)
 
 
 def _limits(ch: Checker, node: Node | None) -> Limits:
     f = ch.fields(node, "limits", _LIMITS_KEYS)
     return Limits(
         max_per_day=ch.integer(f.get("max_per_day"), "limits.max_per_day", None, lo=1, what="a count"),
-        min_gap_s=60 * ch.number(f.get("min_gap_minutes"), "limits.min_gap_minutes", 0.0, what="minutes"),
+        min_gap_s=60
+        * ch.number(
+            f.get("min_gap_minutes"), "limits.min_gap_minutes", 0.0, hi=MAX_GAP_MINUTES, what="minutes"
+        ),
     )
 
 
@@ -80,7 +164,9 @@ def _feedback(ch: Checker, node: Node | None, scope: Scope) -> FeedbackPrompt | 
     f = ch.fields(node, "feedback", _FEEDBACK_KEYS)
     default = FeedbackPrompt()
     question = _optional_text(ch, f, "ask", "feedback", scope)
-    timeout = ch.number(f.get("timeout"), "feedback.timeout", default.timeout_s, above=True)
+    timeout = ch.number(
+        f.get("timeout"), "feedback.timeout", default.timeout_s, above=True, hi=MAX_FEEDBACK_TIMEOUT_S
+    )
     return FeedbackPrompt(question or default.question, timeout)
 
 
@@ -91,7 +177,7 @@ def parse_ambience(ch: Checker, node: Node, path: str) -> Ambience | None:
     brightness = ch.integer(
         f.get("brightness"), child(path, "brightness"), 0, lo=0, hi=100, what="a percentage"
     )
-    transition = ch.number(f.get("transition"), child(path, "transition"), 3.0)
+    transition = ch.number(f.get("transition"), child(path, "transition"), 3.0, hi=MAX_TRANSITION_S)
     kelvin = _color_temperature(ch, f.get("color_temperature"), child(path, "color_temperature"))
     if len(ch.problems) > before:
         return None
@@ -122,7 +208,7 @@ def _reps(ch: Checker, node: Node | None) -> Reps:
     before = len(ch.problems)
     f = ch.fields(node, "reps", _REPS_KEYS)
     start = ch.integer(f.get("start"), "reps.start", default.start, lo=1)
-    most = ch.integer(f.get("max"), "reps.max", default.max, lo=1)
+    most = ch.integer(f.get("max"), "reps.max", default.max, lo=1, hi=MAX_REPS)
     step = ch.integer(f.get("step"), "reps.step", default.step, lo=1)
     good = f.get("good_sessions_to_progress")
     good_sessions = ch.integer(
@@ -197,7 +283,7 @@ def _step(ch: Checker, node: Node, path: str, scope: Scope, *, nested: bool) -> 
         steps = _steps(ch, rounds.get("steps"), child(where, "steps"), inner, nested=True)
         return RepeatSteps(tuple(step for step in steps if isinstance(step, Step)), times, var, values)
     f = ch.fields(node, path, ("title", "do"), required=("title", "do"))
-    title = _text(ch, f.get("title"), child(path, "title"), scope)
+    title = _text(ch, f.get("title"), child(path, "title"), scope, most=MAX_TITLE_CHARS)
     return Step(title, _actions(ch, f.get("do"), child(path, "do"), scope))
 
 
@@ -208,8 +294,13 @@ def _rounds(
     inner = dict(scope)
     times: int | str = 1
     if "times" in f:
-        inner["round"] = None
-        times = _whole(ch, f["times"], child(path, "times"), scope, "a whole number of times") or 1
+        inner["round"] = _Held(None, _NUMBER_WIDTH)
+        times = (
+            _whole(
+                ch, f["times"], child(path, "times"), scope, most=MAX_TIMES, what="a whole number of times"
+            )
+            or 1
+        )
     var = ch.text(f.get("for"), child(path, "for"))
     if var is not None and not _check_name(ch, f["for"], var, child(path, "for")):
         var = None
@@ -218,14 +309,22 @@ def _rounds(
     items = ch.items(f.get("in"), child(path, "in"))
     if "in" in f and items == []:
         ch.report(f["in"], child(path, "in"), "needs at least one value")
+    elif items is not None and len(items) > MAX_TIMES:
+        ch.report(f["in"], child(path, "in"), f"at most {MAX_TIMES} values, got {len(items)}")
     for i, item in enumerate(items or []):
         value = ch.text(item, index(child(path, "in"), i))
         if value is not None:
             values.append(value)
             held = item.value if isinstance(item, Scalar) else None
-            numbers = numbers and isinstance(held, int) and not isinstance(held, bool)
+            whole = isinstance(held, int) and not isinstance(held, bool) and _INTEGER.fullmatch(value)
+            numbers = numbers and bool(whole)
     if var is not None:
-        inner[var] = None if values and numbers else "".join(values[:1])
+        width = max((len(value) for value in values), default=0)
+        if values and numbers:
+            ints = [int(value) for value in values]
+            inner[var] = _Held(max(ints), width, min(ints))
+        else:
+            inner[var] = _Held("".join(values[:1]), width)
     if isinstance(node, Map):  # Otherwise it was reported as not a mapping.
         _check_rounds(ch, node, f.keys(), path)
     return times, var, tuple(values), inner
@@ -256,7 +355,7 @@ def _action(ch: Checker, node: Node, path: str, scope: Scope) -> Action | None:
     kind, value = picked
     path = child(path, kind)
     if kind == "say":
-        return Say(_text(ch, value, path, scope))
+        return Say(_text(ch, value, path, scope, most=MAX_SENTENCE_CHARS))
     if kind == "wait":
         if not isinstance(value, Map):
             return Wait(ch.number(value, path, 0.0))
@@ -265,7 +364,11 @@ def _action(ch: Checker, node: Node, path: str, scope: Scope) -> Action | None:
         return Wait(seconds, _optional_text(ch, f, "say", path, scope))
     if kind == "count":
         f = ch.fields(value, path, ("to", "tempo", "say"), required=("to",))
-        to = _whole(ch, f["to"], child(path, "to"), scope, "a whole number") if "to" in f else None
+        to = (
+            _whole(ch, f["to"], child(path, "to"), scope, most=MAX_COUNT, what="a whole number")
+            if "to" in f
+            else None
+        )
         tempo = _seconds(ch, f["tempo"], child(path, "tempo"), scope) if "tempo" in f else None
         return Count(to or 1, tempo or 3.0, _optional_text(ch, f, "say", path, scope))
     if kind == "light":
@@ -276,13 +379,14 @@ def _action(ch: Checker, node: Node, path: str, scope: Scope) -> Action | None:
     return Repeat(_actions(ch, f.get("do"), child(path, "do"), inner), times, var, values)
 
 
-def _whole(ch: Checker, node: Node, path: str, scope: Scope, what: str) -> int | str | None:
-    """A whole number >= 1, or a "{variable}" holding one."""
+def _whole(ch: Checker, node: Node, path: str, scope: Scope, *, most: int, what: str) -> int | str | None:
+    """A whole number from 1 to `most`, or a "{variable}" holding one."""
     if _is_placeholder(node):
-        return _number_variable(ch, node, path, scope, fits=lambda n: n >= 1, limits=">= 1")
+        limits = f"between 1 and {most}"
+        return _number_variable(ch, node, path, scope, fits=lambda n: 1 <= n <= most, limits=limits)
     if _is_bare_placeholder(ch, node, path):
         return None
-    return ch.integer(node, path, None, lo=1, what=what)
+    return ch.integer(node, path, None, lo=1, hi=most, what=what)
 
 
 def _seconds(ch: Checker, node: Node, path: str, scope: Scope) -> float | str | None:
@@ -319,43 +423,53 @@ def _number_variable(
     if name not in scope:
         ch.report(node, path, f"unknown placeholder {node.text}{hint(name, scope, _braced)}")
         return None
-    held = scope[name]
+    held = scope[name].value
     if isinstance(held, str):
         ch.report(node, path, f"{node.text} holds text ({quote(held)}), not a number")
         return None
-    if held is not None and not fits(held):
-        ch.report(node, path, f"{node.text} is {held}; it must be {limits}")
-        return None
+    for number in (held, scope[name].low):
+        if number is not None and not fits(number):
+            ch.report(node, path, f"{node.text} is {number}; it must be {limits}")
+            return None
     return node.text
 
 
 def _optional_text(ch: Checker, f: dict[str, Node], key: str, path: str, scope: Scope) -> str | None:
-    return _text(ch, f[key], child(path, key), scope) if key in f else None
+    return _text(ch, f[key], child(path, key), scope, most=MAX_SENTENCE_CHARS) if key in f else None
 
 
-def _text(ch: Checker, node: Node | None, path: str, scope: Scope) -> str:
-    """Text whose `{placeholders}` are all in scope."""
+def _text(ch: Checker, node: Node | None, path: str, scope: Scope, *, most: int) -> str:
+    """Text whose `{placeholders}` are all in scope, at most `most` characters once they are filled in."""
     if _is_bare_placeholder(ch, node, path):
         return ""
     text = ch.text(node, path)
     if text is None:
         return ""
     assert node is not None
+    if len(text) > 2 * most:  # too long however it is filled in: not worth parsing
+        ch.report(node, path, too_long(len(text), most))
+        return text
     try:
-        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)]
+        parsed = list(string.Formatter().parse(text))
     except ValueError as error:
         ch.report(node, path, f"{error}; write {{{{ or }}}} for a literal brace")
         return text
     unknown: list[str] = []
-    for name, spec, conversion in fields:
+    filled = sum(len(literal) for literal, _, _, _ in parsed)
+    for _, name, spec, conversion in parsed:
         if name is None:
             continue
+        filled += scope[name].width if name in scope else 0
         if not _NAME.fullmatch(name) or spec or conversion:
             shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
             ch.report(node, path, f"placeholder {quote(shown)} must be a plain {{name}}")
         elif name not in scope and name not in unknown:
             unknown.append(name)
             ch.report(node, path, f"unknown placeholder {{{name}}}{hint(name, scope, _braced)}")
+    if filled > most and any(name is not None for _, name, _, _ in parsed):
+        ch.report(node, path, f"too long once filled in (up to {filled} characters); at most {most}")
+    elif filled > most:
+        ch.report(node, path, too_long(filled, most))
     return text
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from cronsim import CronSim, CronSimError
 
 from homeflow.settings.checks import Checker
+from homeflow.settings.limits import MAX_SENTENCE_CHARS
 from homeflow.settings.model import ScheduleTrigger
 from homeflow.settings.problems import child, hint, quote
 from homeflow.settings.yamlnodes import Node, Scalar, Seq
@@ -48,7 +49,7 @@ def parse_schedule(ch: Checker, node: Node, path: str) -> ScheduleTrigger | None
         cron = _cron(ch, f["cron"], child(path, "cron"))
     else:
         cron = _at(ch, f["at"], f.get("days"), path)
-    announce = ch.text(f.get("announce"), child(path, "announce"))
+    announce = ch.text(f.get("announce"), child(path, "announce"), most=MAX_SENTENCE_CHARS)
     skip = ch.boolean(f.get("skip_if_done_today"), child(path, "skip_if_done_today"), True)
     return None if cron is None else ScheduleTrigger(cron, announce, skip)
 

@@ -8,7 +8,13 @@ import shlex
 from collections.abc import Collection
 from pathlib import Path
 
-from homeflow.settings.checks import Checker
+from homeflow.settings.checks import Checker, too_long
+from homeflow.settings.limits import (
+    MAX_CLIENT_ID_CHARS,
+    MAX_HOST_CHARS,
+    MAX_MQTT_STRING_BYTES,
+    MAX_TOPIC_CHARS,
+)
 from homeflow.settings.model import (
     Automation,
     ButtonTrigger,
@@ -60,18 +66,27 @@ def parse_mqtt(ch: Checker, node: Node | None, base: Path) -> MqttSettings:
     if embedded:
         _embedded_broker_limits(ch, f)
     return MqttSettings(
-        host=ch.text(f.get("host"), "mqtt.host", default.host),
+        host=ch.text(f.get("host"), "mqtt.host", default.host, most=MAX_HOST_CHARS),
         port=ch.integer(f.get("port"), "mqtt.port", default.port, lo=1, hi=65535, what="a port number"),
-        username=ch.text(f.get("username"), "mqtt.username"),
-        password=ch.text(f.get("password"), "mqtt.password"),
+        username=_mqtt_string(ch, f.get("username"), "mqtt.username"),
+        password=_mqtt_string(ch, f.get("password"), "mqtt.password"),
         base_topic=topic(ch, f.get("base_topic"), "mqtt.base_topic", default.base_topic),
-        client_id=ch.text(f.get("client_id"), "mqtt.client_id", default.client_id),
+        client_id=ch.text(f.get("client_id"), "mqtt.client_id", default.client_id, most=MAX_CLIENT_ID_CHARS),
         tls=_tls(ch, f.get("tls"), base),
         keepalive=ch.integer(
             f.get("keepalive"), "mqtt.keepalive", default.keepalive, lo=0, hi=65535, what="seconds"
         ),
         embedded=embedded,
     )
+
+
+def _mqtt_string(ch: Checker, node: Node | None, path: str) -> str | None:
+    """Text MQTT carries with a 16-bit length: longer, and the client fails at connect."""
+    text = ch.text(node, path)
+    if node is not None and text is not None and len(text.encode()) > MAX_MQTT_STRING_BYTES:
+        ch.report(node, path, too_long(len(text.encode()), MAX_MQTT_STRING_BYTES, "bytes"))
+        return None
+    return text
 
 
 def _embedded_broker_limits(ch: Checker, f: dict[str, Node]) -> None:
@@ -116,7 +131,7 @@ def _is_file(path: Path) -> bool:
 
 def topic(ch: Checker, node: Node | None, path: str, default: str) -> str:
     """An MQTT topic prefix: no wildcards, no empty levels."""
-    text = ch.text(node, path)
+    text = ch.text(node, path, most=MAX_TOPIC_CHARS)
     if node is None or text is None:
         return default
     if "+" in text or "#" in text:
@@ -124,6 +139,16 @@ def topic(ch: Checker, node: Node | None, path: str, default: str) -> str:
     elif text.startswith("/") or text.endswith("/") or "//" in text:
         ch.report(node, path, f"a topic has no leading, trailing or double /, got {quote(text)}")
     return text
+
+
+def friendly_name(ch: Checker, node: Node | None, path: str) -> str:
+    """A Zigbee2MQTT device's friendly name: a level (or a few) of the topics homeflow subscribes to."""
+    name = ch.text(node, path, "", most=MAX_TOPIC_CHARS)
+    if "+" in name or "#" in name:
+        assert node is not None
+        ch.report(node, path, f"a friendly name cannot contain the MQTT wildcards + or #, got {quote(name)}")
+        return ""
+    return name
 
 
 def parse_zigbee2mqtt(ch: Checker, node: Node | None) -> Zigbee2MqttSettings:
@@ -155,7 +180,7 @@ def parse_lights(
             ch.fields(picked[1], where, ())  # no options yet: `virtual: {}`
             lights[key.text] = VirtualLight(key.text)
         else:
-            lights[key.text] = Zigbee2MqttLight(key.text, ch.text(picked[1], where, ""))
+            lights[key.text] = Zigbee2MqttLight(key.text, friendly_name(ch, picked[1], where))
     return lights
 
 
@@ -199,14 +224,14 @@ def parse_buttons(ch: Checker, node: Node | None) -> dict[str, Zigbee2MqttButton
     for key, value in ch.entries(node, "buttons"):
         path = child("buttons", key.text)
         f = ch.fields(value, path, ("zigbee2mqtt", "gestures"), required=("zigbee2mqtt",))
-        friendly_name = ch.text(f.get("zigbee2mqtt"), child(path, "zigbee2mqtt"), "")
-        button = Zigbee2MqttButton(key.text, friendly_name)
+        device = friendly_name(ch, f.get("zigbee2mqtt"), child(path, "zigbee2mqtt"))
+        button = Zigbee2MqttButton(key.text, device)
         if "gestures" in f:
             gestures: dict[str, str] = {}
             for action, command in ch.entries(f["gestures"], child(path, "gestures")):
                 where = child(child(path, "gestures"), action.text)
                 gestures[action.text] = ch.choice(command, where, "toggle", COMMANDS, "command")
-            button = Zigbee2MqttButton(key.text, friendly_name, gestures)
+            button = Zigbee2MqttButton(key.text, device, gestures)
         buttons[key.text] = button
     return buttons
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from homeflow.settings.checks import Checker
+from homeflow.settings.limits import MAX_LEAD_IN_S
 from homeflow.settings.model import (
     CastSpeaker,
     HomeAssistantSettings,
@@ -134,7 +135,7 @@ def _voice(
         "rate_wpm": ch.integer(
             f.get("rate"), child(path, "rate"), default.rate_wpm, lo=80, hi=450, what="words per minute"
         ),
-        "lead_in_s": ch.number(f.get("lead_in"), child(path, "lead_in"), default.lead_in_s),
+        "lead_in_s": ch.number(f.get("lead_in"), child(path, "lead_in"), default.lead_in_s, hi=MAX_LEAD_IN_S),
     }
 
 

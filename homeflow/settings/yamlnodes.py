@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.nodes import Node as YamlNode
 
+from homeflow.settings.limits import MAX_FILE_BYTES, MAX_VALUES
 from homeflow.settings.problems import Problem, child, hint, index, quote
 
 _STD = "tag:yaml.org,2002:"
@@ -39,6 +41,8 @@ class Scalar:
     value: object
     text: str
     origin: str = ""
+    # A value the reader refused (and reported): checks say nothing more about it.
+    reported: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -119,13 +123,28 @@ def read(path: Path, display: str, problems: list[Problem], refs: References) ->
     """Read one YAML document; None (with problems recorded) if it cannot be read or parsed."""
     start = Mark(display, 1, 1)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)  # not more: the path may even be /dev/zero
+        if len(data) > MAX_FILE_BYTES:
+            problem(
+                problems,
+                start,
+                "",
+                f"larger than {MAX_FILE_BYTES // 1024 // 1024} MiB; is this the right file?",
+            )
+            return None
+        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()  # newlines as read_text has them
     except (OSError, ValueError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         problem(problems, start, "", f"cannot read file: {reason}")
         return None
     try:
-        return _compose(text, display, problems, refs) or Scalar(start, None, "")
+        root = _compose(text, display, problems, refs)
+        if root is not None and _expanded_size(root, {}) > MAX_VALUES:
+            message = f"more than {MAX_VALUES:,} values, counting each use of an alias (&name, *name)"
+            problem(problems, root.mark, "", message)
+            return None
+        return root or Scalar(start, None, "")
     except yaml.MarkedYAMLError as error:
         where = error.problem_mark or error.context_mark
         mark = Mark(display, where.line + 1, where.column + 1) if where else start
@@ -147,6 +166,33 @@ def _compose(text: str, display: str, problems: list[Problem], refs: References)
         return None if root is None else _Reader(display, loader, problems, refs).node(root, "")
     finally:
         loader.dispose()
+
+
+def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
+    """How many values `node` holds with every alias expanded; an alias shares its node, so each
+    node's size is computed once."""
+    size = sizes.get(id(node))
+    if size is None:
+        if isinstance(node, Seq):
+            size = 1 + sum(_expanded_size(item, sizes) for item in node.items)
+        elif isinstance(node, Map):
+            size = 1 + sum(1 + _expanded_size(value, sizes) for _, value in node.entries.values())
+        else:
+            size = 1
+        sizes[id(node)] = size
+    return size
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be a name, a topic, a path or a sentence: characters no file, MQTT client or
+    speech engine takes (YAML writes them as escapes, e.g. "\\0" or "\\ud800")."""
+    if "\0" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate, which is not text"
+    return None
 
 
 def _reason(error: yaml.MarkedYAMLError) -> str:
@@ -216,6 +262,9 @@ class _Reader:
 
     def _scalar(self, node: ScalarNode, mark: Mark, path: str) -> Node:
         text = str(node.value)
+        if reason := text_problem(text):
+            problem(self._problems, mark, path, reason)
+            return Scalar(mark, None, "", reported=True)
         if node.tag in _REFERENCE_TAGS:
             return self._reference(node.tag, text.strip(), mark, path)
         if node.tag in _TEXT_TAGS:
@@ -237,6 +286,9 @@ class _Reader:
             return missing
         if tag == "!env":
             found = self._refs.env(name, mark, path)
+            if found is not None and (reason := text_problem(found)):
+                problem(self._problems, mark, path, f"environment variable {quote(name)} {reason}")
+                return Scalar(mark, None, "", reported=True)
             return missing if found is None else self._implicit(found, mark, f"{tag} {_one_line(name)}")
         secret = self._refs.secret(name, mark, path)
         if isinstance(secret, Scalar):
@@ -264,6 +316,9 @@ class _Reader:
                 problem(self._problems, key_mark, path, f"a key must be text, not a {_kind(key_node)}")
                 continue
             text = str(key_node.value)
+            if reason := text_problem(text):
+                problem(self._problems, key_mark, path, f"a key {reason}")
+                continue
             if text in own:
                 first = own[text][0].mark.line
                 problem(self._problems, key_mark, child(path, text), f"duplicate key (first on line {first})")

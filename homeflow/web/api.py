@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 
 from aiohttp import web
 
@@ -15,6 +17,9 @@ from homeflow.web.keys import CONDUCTOR, ApiError
 COMMANDS = (Command.START, Command.PAUSE, Command.RESUME, Command.SKIP, Command.CANCEL)
 TRIGGER = "web"
 MAX_RUNS = 1000
+_DIGITS = re.compile(r"[0-9]{1,6}")
+# A command's body is at most 4 KiB, sent at once; a client trickling it holds a connection open.
+BODY_TIMEOUT_S = 10.0
 
 
 def now_text() -> str:
@@ -82,8 +87,9 @@ async def runs(request: web.Request) -> web.Response:
     if routine_id is not None and routine_id not in conductor.rooms:
         raise ApiError(404, f"unknown routine {routine_id!r}")
     text = request.query.get("limit", "50")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_RUNS:
-        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_RUNS}, got {text!r}")
+    # ASCII digits only: str.isdigit() is true for "²", which int() refuses, and int() takes "٣".
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_RUNS:
+        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_RUNS}, got {text[:20]!r}")
     try:
         records = conductor.journal.runs(routine=routine_id, limit=int(text))
     except JournalError as exc:
@@ -101,13 +107,20 @@ def _routine(request: web.Request) -> str:
 async def _options(request: web.Request, allowed: tuple[str, ...]) -> dict[str, object]:
     """A command's body: empty or a JSON object of `allowed` options; an unknown key is refused rather
     than silently ignored."""
-    body = await request.read()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            body = await request.read()
+    except TimeoutError:
+        raise ApiError(408, f"the body did not arrive within {BODY_TIMEOUT_S:g} s") from None
     if not body.strip():
         return {}
     try:
         options = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # 4 KiB of "[" is within the size limit and past the parser's recursion limit.
+        raise ApiError(400, "body is nested too deeply") from None
     if not isinstance(options, dict):
         raise ApiError(400, f"body must be a JSON object, got {type(options).__name__}")
     if unknown := sorted(set(options) - set(allowed)):

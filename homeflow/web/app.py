@@ -82,7 +82,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         # Speakers fetch clips by URL and cannot send a token; a clip's hashed name is its own guard.
         # The Host check is skipped too: a speaker names whatever address http.public_url gave it.
         return await handler(request)
-    if http.token is None:
+    if not http.token:  # an empty token guards nothing: never compare against it
         # Without a token, a web page elsewhere must not drive the API through the browser: a foreign
         # Host is DNS rebinding, a foreign Origin is cross-site request forgery.
         host = urlsplit(f"//{request.host}").hostname or ""

@@ -10,12 +10,18 @@ import os
 from aiohttp import web
 
 from homeflow.errors import HomeflowError
+from homeflow.settings.http import token_problem
 from homeflow.settings.model import HttpSettings
 
 log = logging.getLogger(__name__)
 
 # Open event streams are ended at shutdown; anything slower than this is cut off.
 SHUTDOWN_TIMEOUT_S = 2.0
+# A browser or curl sends its request line and headers at once: a connection that has not finished
+# them this long after it opened (or after its last response, when kept alive) is closed, so clients
+# that trickle headers cannot hold connections open. aiohttp's keep-alive timer does this: it closes
+# a connection that is waiting for a complete request, and never one whose request is being handled.
+HEADER_TIMEOUT_S = 10.0
 _HINTS = {
     errno.EADDRINUSE: "another program (another homeflow?) listens there: stop it or change http.port",
     errno.EADDRNOTAVAIL: "no network interface of this machine has that address: check http.bind",
@@ -29,8 +35,13 @@ class WebError(HomeflowError):
 
 async def run_web(app: web.Application, http: HttpSettings, ready: asyncio.Future[str]) -> None:
     """Serve `app` until cancelled; `ready` gets the URL once listening, or the `WebError` why not."""
+    if problem := token_problem(http.token, http.bind):
+        ready.set_exception(WebError(f"will not serve the dashboard on {http.bind}: {problem}"))
+        return
     # No access log: the service's log is for people, and the dashboard polls nothing worth a line.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    runner = web.AppRunner(
+        app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S, keepalive_timeout=HEADER_TIMEOUT_S
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, http.bind, http.port)
