@@ -7,7 +7,6 @@ import contextlib
 import http.client
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,32 +75,28 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        started = threading.Event()
+        """Serve, and return once `serve()` says homeflow is ready (connected, recovered, listening)."""
+        ready = threading.Event()
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
-            started.set()
-            await serve(load(self.config), self._stop, time_scale=self.time_scale)
+            said_ready: asyncio.Future[str] = self._loop.create_future()
+            said_ready.add_done_callback(lambda _: ready.set())
+            await serve(load(self.config), self._stop, time_scale=self.time_scale, ready=said_ready)
 
         def run() -> None:
             try:
                 asyncio.run(main())
             except BaseException as exc:
                 self._error.append(exc)
-                started.set()
+            finally:
+                ready.set()
 
         self._thread = threading.Thread(target=run, name="homeflow", daemon=True)
         self._thread.start()
-        started.wait(10)
-        deadline = time.monotonic() + 10
-        while True:
-            assert not self._error, self._error
-            with contextlib.suppress(OSError):
-                if self.request("GET", "/api/health").json()["mqtt"]:
-                    return
-            assert time.monotonic() < deadline, "homeflow did not get ready within 10 s"
-            time.sleep(0.02)
+        assert ready.wait(10), "homeflow did not get ready within 10 s"
+        assert not self._error, self._error
 
     def stop(self) -> None:
         """Stop as SIGTERM would, and wait until the service has ended; again is a no-op."""
