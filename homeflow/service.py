@@ -138,12 +138,14 @@ async def serve(
         ]
         for button in buttons:
             button.listen(mqtt)
-        Discovery(settings.home_assistant, mqtt, base, settings.routines).listen()
+        discovery = Discovery(settings.home_assistant, mqtt, base, settings.routines)
+        discovery.listen()
         zone = tz or datetime.now().astimezone().tzinfo or UTC
         scheduler = Scheduler(schedules(settings), zone, conductor.scheduled, clock)
 
         # Started in this order and stopped in the reverse: the web (its address is where network
-        # speakers fetch clips), the embedded broker, the status sender, the connection; then runs.
+        # speakers fetch clips), the embedded broker, the senders of status and discovery, the
+        # connection; then runs and schedules.
         async with _one_error(), asyncio.TaskGroup() as tasks:
             conductor.attach(tasks)
             web_ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -154,6 +156,7 @@ async def serve(
             embedded = settings.mqtt.embedded
             broker = await start_embedded_broker(settings.mqtt.port, tasks) if embedded else None
             sender = tasks.create_task(status.run(), name="status")
+            announcer = tasks.create_task(discovery.run(), name="discovery")
             connection = tasks.create_task(mqtt.run(), name="mqtt")
             first_connect = tasks.create_task(mqtt.connected.wait())
             stopping = tasks.create_task(stop.wait())
@@ -176,6 +179,7 @@ async def serve(
             await asyncio.wait((web,))
             await status.flush()
             await _cancel(sender)
+            await _cancel(announcer)
             await mqtt.close()
             await _cancel(connection)
             if broker is not None:

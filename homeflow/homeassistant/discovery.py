@@ -51,6 +51,8 @@ EVENT_TEMPLATE = (
     "{{ {'event_type': value_json.event, 'run_id': value_json.run_id, "
     "'trigger': value_json.trigger, 'at': value_json.at} | tojson }}"
 )
+# Requests within this long are one republish.
+COALESCE_S = 0.1
 # Below aiomqtt's threshold of 10 pending publishes, above which it logs a warning per publish.
 PUBLISH_BATCH = 8
 _NOT_IN_NODE_ID = re.compile(r"[^a-zA-Z0-9_-]")
@@ -236,13 +238,31 @@ class Discovery:
         self.prefix = settings.discovery_prefix
         self.node = node_id(base_topic)
         self.configs = discovery_configs(self.prefix, base_topic, routines) if settings.discovery else {}
+        self._wanted = asyncio.Event()
+        self._republish = False
+        self._stale: set[str] = set()  # retained configs of entities the settings no longer have
 
     def listen(self) -> None:
-        """Publish on every connect, again when Home Assistant starts, and clear leftovers."""
+        """Publish on every connect, again when Home Assistant starts, and clear leftovers (all sent
+        by `run`, so no message handler ever waits for the broker)."""
         if self.enabled:
             self.mqtt.route(f"{self.prefix}/status", self._on_home_assistant_status)
         self.mqtt.route(f"{self.prefix}/+/{self.node}/+/config", self._on_config)
-        self.mqtt.on_connect(self.publish_all)
+        self.mqtt.on_connect(self._on_connect)
+
+    async def run(self) -> None:
+        """Send what was asked for, until cancelled. A burst of requests (Home Assistant's `online`
+        repeated, by a restart loop or by anyone on the broker) becomes one republish."""
+        while True:
+            await self._wanted.wait()
+            await asyncio.sleep(COALESCE_S)
+            self._wanted.clear()
+            stale, self._stale = self._stale, set()
+            for topic in sorted(stale):
+                await self.mqtt.publish(topic, "", retain=True)
+            if self._republish:
+                self._republish = False
+                await self.publish_all()
 
     async def publish_all(self) -> None:
         # A few at a time: one by one, each QoS 1 publish waits a round trip for its acknowledgement
@@ -252,12 +272,20 @@ class Discovery:
             batch = items[start : start + PUBLISH_BATCH]
             await asyncio.gather(*(self.mqtt.publish(topic, config, retain=True) for topic, config in batch))
 
+    def _ask_republish(self) -> None:
+        self._republish = True
+        self._wanted.set()
+
+    async def _on_connect(self) -> None:
+        self._ask_republish()
+
     async def _on_home_assistant_status(self, message: aiomqtt.Message) -> None:
         status = payload_text(message).strip()
         if status == ONLINE:
             # Home Assistant (re)started; a broker without persistence may have lost our configs.
-            log.info("Home Assistant is online: publishing %d discovery configs", len(self.configs))
-            await self.publish_all()
+            if not self._republish:
+                log.info("Home Assistant is online: publishing %d discovery configs", len(self.configs))
+            self._ask_republish()
         elif status != OFFLINE:
             log.warning("Home Assistant status is neither online nor offline: %s", describe(message))
 
@@ -265,5 +293,7 @@ class Discovery:
         topic = message.topic.value
         if not message.retain or not message.payload or topic in self.configs:
             return
-        log.info("removing Home Assistant entity %s: no longer in the settings", topic)
-        await self.mqtt.publish(topic, "", retain=True)
+        if topic not in self._stale:
+            log.info("removing Home Assistant entity %s: no longer in the settings", topic)
+        self._stale.add(topic)
+        self._wanted.set()
