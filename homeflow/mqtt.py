@@ -25,6 +25,11 @@ BACKOFF_S = (1, 2, 5, 10, 30)
 # A publish waits for the broker's acknowledgement at most this long: a lost one must not hold up a
 # run's end or the shutdown (the state is published again on reconnect).
 PUBLISH_TIMEOUT_S = 3.0
+# A broker that drops the connection this soon after it was made, TAKEOVER_AFTER times in a row with a
+# successful reconnect each time, is handing the client id to another client and back: two clients
+# with one id knock each other off (MQTT allows one session per id).
+SHORT_LIVED_S = 10.0
+TAKEOVER_AFTER = 3
 # Far above anything homeflow subscribes to (a Zigbee2MQTT device state is well under 2 KiB): a bigger
 # message is dropped before any handler parses it.
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -132,11 +137,15 @@ class MqttConnection:
     async def run(self) -> None:
         """Stay connected until cancelled: a lost broker is retried with growing pauses."""
         failures = 0
+        taken_over = 0  # connections in a row dropped soon after they were made, with no refusal between
         where = f"{self.settings.host}:{self.settings.port}"
+        loop = asyncio.get_running_loop()
         while True:
             client = self._client_for()
+            connected_at: float | None = None
             try:
                 async with client:
+                    connected_at = loop.time()
                     self._client = client
                     for topic_filter in dict.fromkeys(r.topic_filter for r in self._routes):
                         await client.subscribe(topic_filter, qos=1)
@@ -153,8 +162,21 @@ class MqttConnection:
                         await self._dispatch(message)
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
+                if connected_at is not None and loop.time() - connected_at < SHORT_LIVED_S:
+                    taken_over += 1
+                else:
+                    taken_over = 0  # refused, or it lasted: a broker that went away, not a twin
                 delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+                if taken_over >= TAKEOVER_AFTER:
+                    delay = BACKOFF_S[-1]  # step back: the other client keeps working meanwhile
                 failures += 1
+                if taken_over == TAKEOVER_AFTER:
+                    log.error(
+                        "MQTT broker %s drops homeflow right after each connect: another client uses the "
+                        "same mqtt.client_id %r (another homeflow?); give each its own client_id",
+                        where,
+                        self.settings.client_id,
+                    )
                 log.warning("MQTT broker %s%s (retrying in %d s)", where, _why(exc), delay)
                 await asyncio.sleep(delay)
             finally:
