@@ -28,8 +28,8 @@ PUBLISH_TIMEOUT_S = 3.0
 # A broker that drops the connection this soon after it was made, TAKEOVER_AFTER times in a row with a
 # successful reconnect each time, is handing the client id to another client and back: two clients
 # with one id knock each other off (MQTT allows one session per id).
-SHORT_LIVED_S = 10.0
-TAKEOVER_AFTER = 3
+SHORT_LIVED_S = 5.0
+TAKEOVER_AFTER = 4
 # Far above anything homeflow subscribes to (a Zigbee2MQTT device state is well under 2 KiB): a bigger
 # message is dropped before any handler parses it.
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -166,9 +166,9 @@ class MqttConnection:
                     taken_over += 1
                 else:
                     taken_over = 0  # refused, or it lasted: a broker that went away, not a twin
-                delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
-                if taken_over >= TAKEOVER_AFTER:
-                    delay = BACKOFF_S[-1]  # step back: the other client keeps working meanwhile
+                # Past the hint, each further take-over waits longer: the other client works meanwhile.
+                backoff = max(failures, taken_over - TAKEOVER_AFTER + 1)
+                delay = BACKOFF_S[min(backoff, len(BACKOFF_S) - 1)]
                 failures += 1
                 if taken_over == TAKEOVER_AFTER:
                     log.error(
