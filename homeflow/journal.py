@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from homeflow.devices.base import LightSnapshot
 from homeflow.errors import HomeflowError
 from homeflow.routine.plan import Cue
 from homeflow.routine.progression import Feedback
+
+log = logging.getLogger(__name__)
 
 # 2: speaker_failures. Each table is created IF NOT EXISTS, so opening an older journal upgrades it.
 SCHEMA_VERSION = 2
@@ -106,6 +109,12 @@ class Journal:
     def __init__(self, path: Path, now: Callable[[], datetime] = utcnow) -> None:
         self.path = path
         self._now = now  # the service's wall clock, so a test's fake clock dates the records too
+        self.problem: str | None = None  # why the last write failed, until one succeeds again
+        self.on_problem: Callable[[str | None], None] | None = None  # told when `problem` changes
+        # Ends and answers of runs that could not be written (a full disk): written before anything
+        # else once writing works again, so no completion is lost. Cues are not kept: a cue's record
+        # is the moment's, and a long outage would pile them up.
+        self._owed: list[tuple[str, tuple[Any, ...]]] = []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -136,9 +145,34 @@ class Journal:
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
+                for sql, args in self._owed:
+                    self._db.execute(sql, args)
                 yield self._db
         except sqlite3.Error as exc:
-            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+            self._set_problem(f"cannot write journal {self.path}: {exc}")
+            raise JournalError(self.problem) from None
+        self._owed.clear()
+        self._set_problem(None)
+
+    def _owe(self, sql: str, args: tuple[Any, ...]) -> None:
+        """Write `sql` now, or as soon as writing works again."""
+        try:
+            with self._write() as db:
+                db.execute(sql, args)
+        except JournalError:
+            self._owed.append((sql, args))
+            raise
+
+    def _set_problem(self, problem: str | None) -> None:
+        if problem == self.problem:
+            return
+        if problem is None:
+            log.info("journal %s is written again", self.path)
+        else:
+            log.warning("%s; homeflow goes on, and writes what it owes once it can", problem)
+        self.problem = problem
+        if self.on_problem is not None:
+            self.on_problem(problem)
 
     def start_run(
         self, routine: str, trigger: str, reps: int, planned_s: float, snapshot: dict[str, LightSnapshot]
@@ -182,15 +216,13 @@ class Journal:
 
     def finish_run(self, run_id: int, status: RunStatus) -> None:
         """Close a run; a run already closed keeps its first status (a completion is logged once)."""
-        with self._write() as db:
-            db.execute(
-                "UPDATE runs SET status = ?, ended_at = ? WHERE id = ? AND status = 'running'",
-                (str(status), self._now().isoformat(), run_id),
-            )
+        self._owe(
+            "UPDATE runs SET status = ?, ended_at = ? WHERE id = ? AND status = 'running'",
+            (str(status), self._now().isoformat(), run_id),
+        )
 
     def set_feedback(self, run_id: int, feedback: Feedback | None) -> None:
-        with self._write() as db:
-            db.execute("UPDATE runs SET feedback = ? WHERE id = ?", (feedback, run_id))
+        self._owe("UPDATE runs SET feedback = ? WHERE id = ?", (feedback, run_id))
 
     def runs(
         self, routine: str | None = None, limit: int = 50, status: RunStatus | None = None

@@ -73,7 +73,6 @@ class Run:
         self.answer: asyncio.Future[Feedback | None] | None = None  # open while the question is
         self._stopping = False
         self._ended = False
-        self._journal_failed = False
 
     @property
     def asking(self) -> bool:
@@ -260,12 +259,11 @@ class Run:
             return
         self.house.status.stats(self.routine_id, stats)
 
-    def _write(self, write: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T | None:
-        """A journal write that fails costs the journal's record of that moment, never the run."""
+    @staticmethod
+    def _write(write: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T | None:
+        """A journal write that fails (a full disk) costs the journal's record of that moment, never
+        the run: the journal says so once, and owes the run's end and answer until it can write."""
         try:
             return write(*args, **kwargs)
-        except JournalError as exc:
-            if not self._journal_failed:
-                log.warning("%s: %s; the run goes on without its record", self.routine_id, exc)
-            self._journal_failed = True
+        except JournalError:
             return None

@@ -124,6 +124,7 @@ async def serve(
     with Journal(settings.journal, now=clock.wall) as journal:
         mqtt = MqttConnection(settings.mqtt)
         status = Status(mqtt, base, clock, list(settings.routines))
+        journal.on_problem = status.journal_problem
         lights = build_lights(settings, mqtt)
         clips = ClipServer(SpeechCache(settings.cache_dir), settings.http.public_url)
         rooms = build_rooms(settings, lights, build_speakers(settings, clock, clips))

@@ -61,6 +61,7 @@ class Status:
         self._stats: dict[str, dict[str, Any]] = {}
         self._lights: dict[str, dict[str, dict[str, Any]]] = {routine: {} for routine in routines}
         self._listeners: list[StateListener] = []
+        self.degraded: str | None = None  # what keeps homeflow from doing all it should (the journal)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
         mqtt.on_connect(self._republish)
 
@@ -73,6 +74,12 @@ class Status:
         """A virtual light's look rides on the state, so the dashboard shows it dim with the run."""
         self._lights[routine][light] = look
         self._publish_state(routine)
+
+    def journal_problem(self, problem: str | None) -> None:
+        """The journal cannot be written (or can again): every state says so."""
+        self.degraded = problem
+        for routine in self._states:
+            self._publish_state(routine)
 
     def stats(self, routine: str, stats: dict[str, Any]) -> None:
         self._stats[routine] = stats
@@ -88,8 +95,12 @@ class Status:
 
     # -- what is shown ---------------------------------------------------------------------------
     def current(self, routine: str) -> dict[str, Any]:
-        shown = self._lights[routine]
-        return {**self._states[routine], "lights": dict(shown)} if shown else dict(self._states[routine])
+        state = dict(self._states[routine])
+        if shown := self._lights[routine]:
+            state["lights"] = dict(shown)
+        if self.degraded:
+            state["degraded"] = self.degraded
+        return state
 
     def current_stats(self, routine: str) -> dict[str, Any]:
         return self._stats.get(routine, {})

@@ -28,8 +28,12 @@ def now_text() -> str:
 
 async def health(request: web.Request) -> web.Response:
     """Liveness for container health checks: no token needed, nothing private told."""
-    connected = request.app[CONDUCTOR].status.mqtt.connected.is_set()
-    return web.json_response({"status": "ok", "mqtt": connected})
+    status = request.app[CONDUCTOR].status
+    health: dict[str, object] = {"status": "degraded" if status.degraded else "ok"}
+    health["mqtt"] = status.mqtt.connected.is_set()
+    if status.degraded:
+        health["problem"] = status.degraded
+    return web.json_response(health)
 
 
 async def routines(request: web.Request) -> web.Response:
