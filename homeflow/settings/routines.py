@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import string
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection
 
 from homeflow.routine.model import (
     COLOR_TEMPERATURES_K,
@@ -23,30 +21,25 @@ from homeflow.routine.model import (
     Step,
     Wait,
 )
-from homeflow.routine.plan import build_plan, estimate_speech_s
-from homeflow.settings.checks import Checker, describe, too_long
+from homeflow.settings import placeholders as ph
+from homeflow.settings import routine_size
+from homeflow.settings.checks import Checker, describe
 from homeflow.settings.limits import (
     MAX_COUNT,
-    MAX_CUES,
     MAX_DESCRIPTION_CHARS,
     MAX_FEEDBACK_TIMEOUT_S,
     MAX_GAP_MINUTES,
-    MAX_PLAN_S,
     MAX_REPS,
     MAX_SENTENCE_CHARS,
     MAX_TIMES,
     MAX_TITLE_CHARS,
     MAX_TRANSITION_S,
 )
-from homeflow.settings.problems import child, hint, index, quote
+from homeflow.settings.problems import child, index, quote
 from homeflow.settings.yamlnodes import Map, Node, Scalar
 
 # Routine ids become MQTT topic levels.
 ROUTINE_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# A `for` value the planner can count with: int() takes it as written (YAML's 0x10 or 1:30 it does not).
-_INTEGER = re.compile(r"[+-]?[0-9]+")
 _ROUTINE_KEYS = ("name", "description", "ambience", "reps", "variables", "limits", "feedback", "steps")
 _LIMITS_KEYS = ("max_per_day", "min_gap_minutes")
 _FEEDBACK_KEYS = ("ask", "timeout")
@@ -55,22 +48,6 @@ _REPS_KEYS = ("start", "max", "step", "good_sessions_to_progress")
 _ROUNDS_KEYS = ("times", "for", "in")
 _ACTIONS = ("say", "wait", "count", "light", "repeat")
 RESERVED = ("reps", "max_reps", "round")
-
-# `{reps}`, `{max_reps}` and `{round}` are at most this many digits long.
-_NUMBER_WIDTH = len(str(max(MAX_REPS, MAX_TIMES)))
-
-
-@dataclass(frozen=True, slots=True)
-class _Held:
-    """What a placeholder in scope holds: a known whole number (a `for` list's largest, `low` its
-    smallest), text, or (None) a number known only at run time; and the most characters it fills in."""
-
-    value: int | str | None
-    width: int
-    low: int | None = None
-
-
-Scope = dict[str, _Held]
 
 
 def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
@@ -82,10 +59,10 @@ def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
     ambience = Ambience(35) if "ambience" not in f else parse_ambience(ch, f["ambience"], "ambience")
     reps = _reps(ch, f.get("reps"))
     variables = _variables(ch, f.get("variables"))
-    scope: Scope = {
-        "reps": _Held(None, _NUMBER_WIDTH),
-        "max_reps": _Held(None, _NUMBER_WIDTH),
-        **{key: _Held(value, len(str(value))) for key, value in variables.items()},
+    scope: ph.Scope = {
+        "reps": ph.Held(None, ph.NUMBER_WIDTH),
+        "max_reps": ph.Held(None, ph.NUMBER_WIDTH),
+        **{key: ph.Held(value, len(str(value))) for key, value in variables.items()},
     }
     steps = _steps(ch, f.get("steps"), "steps", scope, nested=False)
     limits = _limits(ch, f.get("limits"))
@@ -95,53 +72,7 @@ def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
     routine = Routine(
         routine_id, name, tuple(steps), ambience, reps, variables, description.strip(), limits, feedback
     )
-    return routine if _fits(ch, routine, f["steps"]) else None
-
-
-def _fits(ch: Checker, routine: Routine, at: Node) -> bool:
-    """Whether a run at reps.max stays within MAX_CUES and MAX_PLAN_S. Its size is computed first, by
-    multiplying rounds and counts, so a routine that would expand to millions of cues never does."""
-    reps = routine.reps.max
-    numbers = {"reps": reps, "max_reps": reps}
-    numbers.update((k, v) for k, v in routine.variables.items() if isinstance(v, int))
-    cues = sum(_size(step, numbers) for step in routine.steps)
-    at_max = f"at {reps} repetitions (reps.max)"
-    if cues > MAX_CUES:
-        ch.report(
-            at, "steps", f"up to {cues:,} cues {at_max}; at most {MAX_CUES:,}: fewer rounds or lower counts"
-        )
-        return False
-    total_s = build_plan(routine, reps, estimate_speech_s).total_s
-    if total_s > MAX_PLAN_S:
-        hours = f"{MAX_PLAN_S / 3600:g} h"
-        ch.report(at, "steps", f"takes about {total_s / 3600:.3g} h {at_max}; at most {hours}")
-        return False
-    return True
-
-
-def _size(item: Step | RepeatSteps | Action, numbers: Mapping[str, int]) -> int:
-    """The most cues `item` expands to; `numbers` holds the largest value of each number in scope."""
-    if isinstance(item, Step):
-        return 1 + sum(_size(action, numbers) for action in item.actions)
-    if isinstance(item, RepeatSteps | Repeat):
-        body: tuple[Step | Action, ...] = item.steps if isinstance(item, RepeatSteps) else item.actions
-        if item.var is not None:
-            rounds = len(item.values)
-            ints = [int(value) for value in item.values if _INTEGER.fullmatch(value)]
-            inner = {**numbers, item.var: max(ints)} if ints and len(ints) == rounds else numbers
-        else:
-            rounds = _largest(item.times, numbers)
-            inner = {**numbers, "round": rounds}
-        return rounds * sum(_size(each, inner) for each in body)
-    if isinstance(item, Count):
-        return (1 if item.text else 0) + _largest(item.to, numbers)
-    if isinstance(item, Wait):
-        return 2 if item.text else 1
-    return 1  # Say, Light
-
-
-def _largest(value: int | str, numbers: Mapping[str, int]) -> int:
-    return value if isinstance(value, int) else numbers.get(value[1:-1], MAX_COUNT)
+    return routine if routine_size.fits(ch, routine, f["steps"]) else None
 
 
 def _limits(ch: Checker, node: Node | None) -> Limits:
@@ -155,7 +86,7 @@ def _limits(ch: Checker, node: Node | None) -> Limits:
     )
 
 
-def _feedback(ch: Checker, node: Node | None, scope: Scope) -> FeedbackPrompt | None:
+def _feedback(ch: Checker, node: Node | None, scope: ph.Scope) -> FeedbackPrompt | None:
     """`feedback: true` asks the default question; a mapping sets `ask` and `timeout` (seconds)."""
     if node is None or (isinstance(node, Scalar) and node.value is False):
         return None
@@ -163,7 +94,7 @@ def _feedback(ch: Checker, node: Node | None, scope: Scope) -> FeedbackPrompt | 
         return FeedbackPrompt()
     f = ch.fields(node, "feedback", _FEEDBACK_KEYS)
     default = FeedbackPrompt()
-    question = _optional_text(ch, f, "ask", "feedback", scope)
+    question = ph.optional_text(ch, f, "ask", "feedback", scope)
     timeout = ch.number(
         f.get("timeout"), "feedback.timeout", default.timeout_s, above=True, hi=MAX_FEEDBACK_TIMEOUT_S
     )
@@ -247,7 +178,7 @@ def _variables(ch: Checker, node: Node | None) -> dict[str, str | int]:
 
 
 def _check_name(ch: Checker, at: Node, name: str, path: str) -> bool:
-    if not _NAME.fullmatch(name):
+    if not ph.NAME.fullmatch(name):
         ch.report(at, path, f"{quote(name)} is not a name (letters, digits and _, not starting with a digit)")
         return False
     if name in RESERVED:
@@ -257,7 +188,7 @@ def _check_name(ch: Checker, at: Node, name: str, path: str) -> bool:
 
 
 def _steps(
-    ch: Checker, node: Node | None, path: str, scope: Scope, *, nested: bool
+    ch: Checker, node: Node | None, path: str, scope: ph.Scope, *, nested: bool
 ) -> list[Step | RepeatSteps]:
     items = ch.items(node, path)
     if node is not None and items == []:
@@ -266,7 +197,7 @@ def _steps(
     return [step for step in steps if step is not None]
 
 
-def _step(ch: Checker, node: Node, path: str, scope: Scope, *, nested: bool) -> Step | RepeatSteps | None:
+def _step(ch: Checker, node: Node, path: str, scope: ph.Scope, *, nested: bool) -> Step | RepeatSteps | None:
     if isinstance(node, Map) and "repeat" in node.entries:
         if nested:
             key = node.entries["repeat"][0]
@@ -283,20 +214,20 @@ def _step(ch: Checker, node: Node, path: str, scope: Scope, *, nested: bool) -> 
         steps = _steps(ch, rounds.get("steps"), child(where, "steps"), inner, nested=True)
         return RepeatSteps(tuple(step for step in steps if isinstance(step, Step)), times, var, values)
     f = ch.fields(node, path, ("title", "do"), required=("title", "do"))
-    title = _text(ch, f.get("title"), child(path, "title"), scope, most=MAX_TITLE_CHARS)
+    title = ph.checked_text(ch, f.get("title"), child(path, "title"), scope, most=MAX_TITLE_CHARS)
     return Step(title, _actions(ch, f.get("do"), child(path, "do"), scope))
 
 
 def _rounds(
-    ch: Checker, node: Node, f: dict[str, Node], path: str, scope: Scope
-) -> tuple[int | str, str | None, tuple[str, ...], Scope]:
+    ch: Checker, node: Node, f: dict[str, Node], path: str, scope: ph.Scope
+) -> tuple[int | str, str | None, tuple[str, ...], ph.Scope]:
     """How a repeat repeats: `times` rounds or `for` each value `in` a list; and the scope inside it."""
     inner = dict(scope)
     times: int | str = 1
     if "times" in f:
-        inner["round"] = _Held(None, _NUMBER_WIDTH)
+        inner["round"] = ph.Held(None, ph.NUMBER_WIDTH)
         times = (
-            _whole(
+            ph.whole(
                 ch, f["times"], child(path, "times"), scope, most=MAX_TIMES, what="a whole number of times"
             )
             or 1
@@ -316,15 +247,17 @@ def _rounds(
         if value is not None:
             values.append(value)
             held = item.value if isinstance(item, Scalar) else None
-            whole = isinstance(held, int) and not isinstance(held, bool) and _INTEGER.fullmatch(value)
+            whole = (
+                isinstance(held, int) and not isinstance(held, bool) and routine_size.INTEGER.fullmatch(value)
+            )
             numbers = numbers and bool(whole)
     if var is not None:
         width = max((len(value) for value in values), default=0)
         if values and numbers:
             ints = [int(value) for value in values]
-            inner[var] = _Held(max(ints), width, min(ints))
+            inner[var] = ph.Held(max(ints), width, min(ints))
         else:
-            inner[var] = _Held("".join(values[:1]), width)
+            inner[var] = ph.Held("".join(values[:1]), width)
     if isinstance(node, Map):  # Otherwise it was reported as not a mapping.
         _check_rounds(ch, node, f.keys(), path)
     return times, var, tuple(values), inner
@@ -340,7 +273,7 @@ def _check_rounds(ch: Checker, node: Node, given: Collection[str], path: str) ->
         ch.report(node, child(path, missing), "missing (for and in go together)")
 
 
-def _actions(ch: Checker, node: Node | None, path: str, scope: Scope) -> tuple[Action, ...]:
+def _actions(ch: Checker, node: Node | None, path: str, scope: ph.Scope) -> tuple[Action, ...]:
     items = ch.items(node, path)
     if node is not None and items == []:
         ch.report(node, path, "needs at least one action")
@@ -348,130 +281,32 @@ def _actions(ch: Checker, node: Node | None, path: str, scope: Scope) -> tuple[A
     return tuple(action for action in actions if action is not None)
 
 
-def _action(ch: Checker, node: Node, path: str, scope: Scope) -> Action | None:
+def _action(ch: Checker, node: Node, path: str, scope: ph.Scope) -> Action | None:
     picked = ch.one_key(node, path, _ACTIONS, "action")
     if picked is None:
         return None
     kind, value = picked
     path = child(path, kind)
     if kind == "say":
-        return Say(_text(ch, value, path, scope, most=MAX_SENTENCE_CHARS))
+        return Say(ph.checked_text(ch, value, path, scope, most=MAX_SENTENCE_CHARS))
     if kind == "wait":
         if not isinstance(value, Map):
             return Wait(ch.number(value, path, 0.0))
         f = ch.fields(value, path, ("seconds", "say"), required=("seconds",))
         seconds = ch.number(f.get("seconds"), child(path, "seconds"), 0.0)
-        return Wait(seconds, _optional_text(ch, f, "say", path, scope))
+        return Wait(seconds, ph.optional_text(ch, f, "say", path, scope))
     if kind == "count":
         f = ch.fields(value, path, ("to", "tempo", "say"), required=("to",))
         to = (
-            _whole(ch, f["to"], child(path, "to"), scope, most=MAX_COUNT, what="a whole number")
+            ph.whole(ch, f["to"], child(path, "to"), scope, most=MAX_COUNT, what="a whole number")
             if "to" in f
             else None
         )
-        tempo = _seconds(ch, f["tempo"], child(path, "tempo"), scope) if "tempo" in f else None
-        return Count(to or 1, tempo or 3.0, _optional_text(ch, f, "say", path, scope))
+        tempo = ph.seconds(ch, f["tempo"], child(path, "tempo"), scope) if "tempo" in f else None
+        return Count(to or 1, tempo or 3.0, ph.optional_text(ch, f, "say", path, scope))
     if kind == "light":
         ambience = parse_ambience(ch, value, path)
         return None if ambience is None else Light(ambience)
     f = ch.fields(value, path, (*_ROUNDS_KEYS, "do"), required=("do",))
     times, var, values, inner = _rounds(ch, value, f, path, scope)
     return Repeat(_actions(ch, f.get("do"), child(path, "do"), inner), times, var, values)
-
-
-def _whole(ch: Checker, node: Node, path: str, scope: Scope, *, most: int, what: str) -> int | str | None:
-    """A whole number from 1 to `most`, or a "{variable}" holding one."""
-    if _is_placeholder(node):
-        limits = f"between 1 and {most}"
-        return _number_variable(ch, node, path, scope, fits=lambda n: 1 <= n <= most, limits=limits)
-    if _is_bare_placeholder(ch, node, path):
-        return None
-    return ch.integer(node, path, None, lo=1, hi=most, what=what)
-
-
-def _seconds(ch: Checker, node: Node, path: str, scope: Scope) -> float | str | None:
-    """A number of seconds > 0, or a "{variable}" holding one."""
-    if _is_placeholder(node):
-        return _number_variable(ch, node, path, scope, fits=lambda n: n > 0, limits="> 0")
-    if _is_bare_placeholder(ch, node, path):
-        return None
-    return ch.number(node, path, None, above=True)
-
-
-def _is_placeholder(node: Node) -> bool:
-    return (
-        isinstance(node, Scalar) and isinstance(node.value, str) and bool(_PLACEHOLDER.fullmatch(node.text))
-    )
-
-
-def _is_bare_placeholder(ch: Checker, node: Node | None, path: str) -> bool:
-    """Report `{name}` written without quotes, which YAML reads as a mapping."""
-    if not isinstance(node, Map) or len(node.entries) != 1:
-        return False
-    ((name, (_, value)),) = node.entries.items()
-    if not isinstance(value, Scalar) or value.value is not None:
-        return False
-    ch.report(node, path, f'got a mapping; put placeholders in quotes: "{{{name}}}"')
-    return True
-
-
-def _number_variable(
-    ch: Checker, node: Node, path: str, scope: Scope, *, fits: Callable[[int], bool], limits: str
-) -> str | None:
-    assert isinstance(node, Scalar)
-    name = node.text[1:-1]
-    if name not in scope:
-        ch.report(node, path, f"unknown placeholder {node.text}{hint(name, scope, _braced)}")
-        return None
-    held = scope[name].value
-    if isinstance(held, str):
-        ch.report(node, path, f"{node.text} holds text ({quote(held)}), not a number")
-        return None
-    for number in (held, scope[name].low):
-        if number is not None and not fits(number):
-            ch.report(node, path, f"{node.text} is {number}; it must be {limits}")
-            return None
-    return node.text
-
-
-def _optional_text(ch: Checker, f: dict[str, Node], key: str, path: str, scope: Scope) -> str | None:
-    return _text(ch, f[key], child(path, key), scope, most=MAX_SENTENCE_CHARS) if key in f else None
-
-
-def _text(ch: Checker, node: Node | None, path: str, scope: Scope, *, most: int) -> str:
-    """Text whose `{placeholders}` are all in scope, at most `most` characters once they are filled in."""
-    if _is_bare_placeholder(ch, node, path):
-        return ""
-    text = ch.text(node, path)
-    if text is None:
-        return ""
-    assert node is not None
-    if len(text) > 2 * most:  # too long however it is filled in: not worth parsing
-        ch.report(node, path, too_long(len(text), most))
-        return text
-    try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError as error:
-        ch.report(node, path, f"{error}; write {{{{ or }}}} for a literal brace")
-        return text
-    unknown: list[str] = []
-    filled = sum(len(literal) for literal, _, _, _ in parsed)
-    for _, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        filled += scope[name].width if name in scope else 0
-        if not _NAME.fullmatch(name) or spec or conversion:
-            shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-            ch.report(node, path, f"placeholder {quote(shown)} must be a plain {{name}}")
-        elif name not in scope and name not in unknown:
-            unknown.append(name)
-            ch.report(node, path, f"unknown placeholder {{{name}}}{hint(name, scope, _braced)}")
-    if filled > most and any(name is not None for _, name, _, _ in parsed):
-        ch.report(node, path, f"too long once filled in (up to {filled} characters); at most {most}")
-    elif filled > most:
-        ch.report(node, path, too_long(filled, most))
-    return text
-
-
-def _braced(name: str) -> str:
-    return "{" + name + "}"
