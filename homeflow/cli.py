@@ -17,6 +17,7 @@ from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from homeflow import __version__
+from homeflow.addon import Addon, AddonError, OptionsError, addon_settings, is_addon
 from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
@@ -52,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_BAD_CONFIG
+    except AddonError as exc:
+        for line in exc.lines:
+            print(f"homeflow: {line}", file=sys.stderr)
+        return EXIT_BAD_CONFIG if isinstance(exc, OptionsError) else 1
     except HomeflowError as exc:
         print(f"homeflow: {exc}", file=sys.stderr)
         return 1
@@ -89,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
         "-c",
         "--config",
         type=Path,
-        help="settings file (default $HOMEFLOW_CONFIG, then ./config/homeflow.yaml, then the bundled one)",
+        help="settings file (default $HOMEFLOW_CONFIG, then the add-on's options if $SUPERVISOR_TOKEN "
+        "is set, then ./config/homeflow.yaml, then the bundled one)",
     )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -209,8 +215,16 @@ def shared_lights(settings: Settings) -> list[str]:
     ]
 
 
+def _settings(config: Path | None) -> Settings:
+    """The settings a command runs with: those of `-c` (see `load_settings`), or inside the Home
+    Assistant add-on, those its options and the Supervisor give."""
+    if is_addon(config, os.environ):
+        return asyncio.run(addon_settings(Addon.from_environment(os.environ)))
+    return load_settings(config)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = _settings(args.config)
     if warning := speech_fallback(settings):
         print(warning, file=sys.stderr)
     problems = device_problems(settings)
@@ -230,7 +244,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = _settings(args.config)
     routine = settings.routines.get(args.routine)
     if routine is None:
         return _unknown_routine(settings, args.routine)
@@ -294,7 +308,7 @@ def _cue_line(cue: Cue) -> str:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = _settings(args.config)
     if args.routine is not None and args.routine not in settings.routines:
         return _unknown_routine(settings, args.routine)
     tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
@@ -338,7 +352,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = _settings(args.config)
     if args.time_scale <= 0:
         print(f"homeflow: --time-scale must be > 0, got {args.time_scale:g}", file=sys.stderr)
         return EXIT_BAD_CONFIG

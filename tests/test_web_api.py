@@ -251,7 +251,9 @@ def test_dashboard_and_its_icon_are_served_with_a_strict_policy(service: Service
     assert b"<title>homeflow</title>" in page.body
     # Self-contained: nothing is fetched from another host (the SVG namespace is a name, not a fetch).
     assert not re.search(rb"(src|href)=[\"']?(https?:)?//|@import|url\(", page.body)
-    assert re.findall(rb"(?:src|href)=\"([^\"]*)\"", page.body) == [b"/static/favicon.svg"]
+    # Relative, so the page also works below a path prefix (Home Assistant's Ingress).
+    assert re.findall(rb"(?:src|href)=\"([^\"]*)\"", page.body) == [b"static/favicon.svg"]
+    assert "frame-ancestors 'none'" in policy and "base-uri 'none'" in policy
     icon = service.request("GET", "/static/favicon.svg", token=None)
     assert (icon.status, icon.headers["content-type"]) == (200, "image/svg+xml")
 

@@ -189,6 +189,9 @@ class HttpSettings:
     port: int = 8765
     token: str | None = field(default=None, repr=False)
     public_url: str | None = None
+    # The address of Home Assistant's Ingress proxy (the Supervisor), whose requests need no token:
+    # Home Assistant has authenticated them. Set only for the add-on, never from a settings file.
+    ingress_proxy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

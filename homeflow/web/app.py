@@ -75,12 +75,17 @@ def _describe(exc: web.HTTPException, request: web.Request) -> str:
 
 @web.middleware
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The token on the API; without one, only loopback host names and same-origin commands."""
+    """The token on the API (not asked of Home Assistant's Ingress proxy, when there is one); without a
+    token, only loopback host names and same-origin commands."""
     http = request.app[HTTP]
     resource = request.match_info.route.resource
     if resource is not None and resource.canonical == AUDIO_ROUTE:
         # Speakers fetch clips by URL and cannot send a token; a clip's hashed name is its own guard.
         # The Host check is skipped too: a speaker names whatever address http.public_url gave it.
+        return await handler(request)
+    if http.ingress_proxy is not None and request.remote == http.ingress_proxy:
+        # Home Assistant's Ingress: Home Assistant has checked the user's session, and the Supervisor
+        # proxies the request from this address, which no other client on its network has.
         return await handler(request)
     if not http.token:  # an empty token guards nothing: never compare against it
         # Without a token, a web page elsewhere must not drive the API through the browser: a foreign
