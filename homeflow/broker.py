@@ -36,13 +36,21 @@ MAX_CONNECTIONS = 100
 # drifts below zero: its issue 1460), so its open files are capped too: what it holds besides client
 # sockets (standard streams, the listener, epoll, one spare it keeps for refusing) plus MAX_CONNECTIONS.
 MOSQUITTO_OWN_FILES = 7
-# Sets the open-files limit, then becomes Mosquitto (same process): no preexec_fn, which is unsafe
-# in a process with threads.
-WITH_FILES_LIMIT = (
-    "import os, resource, sys; hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
-    "n = int(sys.argv[1]) if hard == resource.RLIM_INFINITY else min(int(sys.argv[1]), hard); "
-    "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); os.execv(sys.argv[2], sys.argv[2:])"
-)
+# Run by the Python that runs homeflow, with the files limit and Mosquitto's command: it caps the open
+# files, asks Linux to send it SIGTERM when homeflow dies (a SIGKILLed homeflow leaves no broker
+# behind), then becomes Mosquitto, in the same process. Done here rather than in a preexec_fn, which
+# is unsafe in a process with threads.
+LAUNCHER = """\
+import os, resource, sys
+wanted = int(sys.argv[1])
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+files = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+if sys.platform == "linux":
+    import ctypes, signal
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 # amqtt only: a client that has not sent its CONNECT by then is dropped (Mosquitto drops one after 90 s).
 CONNECT_WITHIN_S = 10.0
 START_WITHIN_S = 10.0
@@ -114,18 +122,23 @@ class EmbeddedBroker:
 
 
 def mosquitto_conf(port: int) -> str:
-    return (
-        "# The embedded broker of homeflow, written at its start and removed when it stops.\n"
-        f"listener {port} {HOST}\n"
-        "allow_anonymous true\n"
-        "persistence false\n"
-        f"max_packet_size {MAX_PACKET_BYTES}\n"
-        f"max_connections {MAX_CONNECTIONS}\n"
-        "set_tcp_nodelay true\n"
-        "log_dest stderr\n"  # unbuffered: each line as it comes
-        "log_timestamp false\n"
-        "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
-    )
+    lines = [
+        "# The embedded broker of homeflow, written at its start and removed when it stops.",
+        f"listener {port} {HOST}",
+        "allow_anonymous true",
+        "persistence false",
+        f"max_packet_size {MAX_PACKET_BYTES}",
+        f"max_connections {MAX_CONNECTIONS}",
+        "set_tcp_nodelay true",
+        "log_dest stderr",  # unbuffered: each line as it comes
+        "log_timestamp false",
+        *(f"log_type {kind}" for kind in ("error", "warning", "notice", "information")),
+    ]
+    if os.geteuid() == 0:
+        # As root, Mosquitto would switch to a user of its own, which clears the signal it is to get when
+        # homeflow dies; it stays homeflow's user (it listens on loopback and writes nothing).
+        lines.append("user root")
+    return "\n".join(lines) + "\n"
 
 
 class EmbeddedMosquitto(EmbeddedBroker):
@@ -146,7 +159,7 @@ class EmbeddedMosquitto(EmbeddedBroker):
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-c",
-                    WITH_FILES_LIMIT,
+                    LAUNCHER,
                     str(MAX_CONNECTIONS + MOSQUITTO_OWN_FILES),
                     self.executable,
                     "-c",

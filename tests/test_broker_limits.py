@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from homeflow.broker import MAX_CONNECTIONS, MAX_PACKET_BYTES
+from homeflow.broker import MAX_CONNECTIONS, MAX_PACKET_BYTES, STOP_WITHIN_S
 
 from .harness import collecting
 from .mosquitto import Broker, free_port
@@ -184,3 +186,22 @@ def test_a_publish_at_the_limit_goes_through(homeflow: Homeflow) -> None:
         s.sendall(b"\xc0\x00")  # PINGREQ: its answer comes after the publish was taken
         assert s.recv(2) == b"\xd0\x00"
     assert homeflow.terminate() == 0
+
+
+def test_a_killed_homeflow_leaves_no_broker_behind(tmp_path: Path) -> None:
+    homeflow = start_homeflow(tmp_path / "home", free_port(), "")
+    try:
+        homeflow.wait_healthy()
+        children = homeflow.children()
+        assert len(children) == 1  # Mosquitto
+    finally:
+        homeflow.kill()  # SIGKILL: homeflow stops nothing itself
+    deadline = time.monotonic() + STOP_WITHIN_S + 5
+    while Path(f"/proc/{children[0]}").exists():
+        if time.monotonic() > deadline:
+            os.kill(children[0], signal.SIGKILL)
+            raise AssertionError("Mosquitto outlived homeflow")
+        time.sleep(0.05)
+    with socket.socket() as again:  # and its port is free for the next start
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", homeflow.mqtt_port))
