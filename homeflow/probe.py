@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import shutil
 import socket
 from collections.abc import Coroutine
@@ -12,7 +13,8 @@ from typing import Any
 
 import aiomqtt
 
-from homeflow.errors import HomeflowError
+from homeflow.devices.speakers.local import LocalSpeakerDevice
+from homeflow.errors import HomeflowError, SpeakerError
 from homeflow.homeassistant.api import HomeAssistantApi
 from homeflow.mqtt import client_for
 from homeflow.settings.model import (
@@ -25,7 +27,7 @@ from homeflow.settings.model import (
     VirtualLight,
     Zigbee2MqttLight,
 )
-from homeflow.speech import engine_problem
+from homeflow.speech import SpeechCache, engine_problem
 
 PROBE_TIMEOUT_S = 3.0
 SONOS_PORT = 1400
@@ -112,13 +114,30 @@ async def _speaker(settings: Settings, name: str, spec: object) -> Answer:
         if shutil.which(player) is None:
             return Answer("speaker", name, False, f"player {player!r} not found")
         problem = engine_problem() if not spec.voice.endswith(".onnx") else None
-        return Answer("speaker", name, problem is None, problem or f"local, played by {player}")
+        if problem is not None:
+            return Answer("speaker", name, False, problem)
+        return await _local(settings, name, spec)
     if isinstance(spec, HomeAssistantSpeaker):
         return await _home_assistant(settings, "speaker", name, spec.media_player)
     if isinstance(spec, SonosSpeaker):
         return await _reachable("speaker", name, spec.host, SONOS_PORT, "sonos")
     assert isinstance(spec, CastSpeaker)
     return await _reachable("speaker", name, spec.host, spec.port, "cast")
+
+
+async def _local(settings: Settings, name: str, spec: LocalSpeaker) -> Answer:
+    """The player plays a moment of silence: found on PATH is not yet able to open the sound device."""
+    device = LocalSpeakerDevice(spec, SpeechCache(settings.cache_dir))
+    command = shlex.join(spec.player)
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            await device.check()
+    except TimeoutError:
+        why = f"player `{command}` did not play a moment of silence within {PROBE_TIMEOUT_S:g} s"
+        return Answer("speaker", name, False, why)
+    except SpeakerError as exc:
+        return Answer("speaker", name, False, str(exc))
+    return Answer("speaker", name, True, f"local, `{command}` played a moment of silence")
 
 
 async def _home_assistant(settings: Settings, kind: str, name: str, entity_id: str) -> Answer:

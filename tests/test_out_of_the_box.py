@@ -4,120 +4,31 @@ broker, the virtual light and printed steps, all in a real process driven over i
 from __future__ import annotations
 
 import asyncio
-import http.client
-import json
 import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
 import pytest
 
 from .harness import first_messages
 from .mosquitto import Broker, free_port
-
-# Fast enough that the whole back-massage routine, question included, plays in seconds.
-TIME_SCALE = "60"
-START_TIMEOUT_S = 30.0
-RUN_TIMEOUT_S = 60.0
-
-
-@dataclass
-class Homeflow:
-    proc: subprocess.Popen[str]
-    http_port: int
-    mqtt_port: int
-    home: Path
-    stderr: Path
-
-    def request(self, method: str, path: str) -> Any:
-        connection = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
-        try:
-            connection.request(method, path, body=b"" if method == "POST" else None)
-            response = connection.getresponse()
-            body = json.loads(response.read())
-        finally:
-            connection.close()
-        assert response.status == 200, body
-        return body
-
-    def wait_healthy(self) -> dict[str, Any]:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert self.proc.poll() is None, f"homeflow exited early:\n{self.log()}"
-            try:
-                health: dict[str, Any] = self.request("GET", "/api/health")
-                if health["mqtt"]:
-                    return health
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"no healthy /api/health in time:\n{self.log()}"
-            time.sleep(0.05)
-
-    def events(self) -> Iterator[dict[str, Any]]:
-        """The `state` events of /api/events, as they come."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=RUN_TIMEOUT_S)
-        connection.request("GET", "/api/events")
-        response = connection.getresponse()
-        try:
-            for raw in response:
-                line = raw.decode().strip()
-                if line.startswith("data: "):
-                    yield json.loads(line[len("data: ") :])
-        finally:
-            connection.close()
-
-    def terminate(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=20)
-
-    def log(self) -> str:
-        return self.stderr.read_text()
+from .process import Homeflow, start_homeflow
 
 
 @pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Any]:
+def launch(tmp_path: Path) -> Iterator[Callable[[int, str], Homeflow]]:
     """Start `homeflow run` with no settings in an empty home, as a newcomer would."""
     started: list[Homeflow] = []
 
     def start(mqtt_port: int, path: str) -> Homeflow:
-        home = tmp_path / "home"
-        (home / "bin").mkdir(parents=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEFLOW_")}
-        http_port = free_port()
-        env |= {
-            "HOME": str(home),
-            "XDG_DATA_HOME": str(home / "data"),
-            "PATH": path or str(home / "bin"),
-            "HOMEFLOW_MQTT_PORT": str(mqtt_port),
-            "HOMEFLOW_HTTP_PORT": str(http_port),
-            "HOMEFLOW_TIME_SCALE": TIME_SCALE,
-        }
-        stderr = tmp_path / "stderr.log"
-        with stderr.open("w") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "homeflow.cli", "run"],
-                cwd=home,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                text=True,
-            )
-        started.append(Homeflow(proc, http_port, mqtt_port, home, stderr))
+        started.append(start_homeflow(tmp_path / "home", mqtt_port, path))
         return started[-1]
 
     yield start
     for homeflow in started:
-        if homeflow.proc.poll() is None:
-            homeflow.proc.kill()
-            homeflow.proc.wait()
+        homeflow.kill()
 
 
 def retained(port: int, topic_filter: str) -> dict[str, str]:
@@ -141,7 +52,9 @@ def clear_retained(port: int, topic_filters: tuple[str, ...]) -> None:
     asyncio.run(clear())
 
 
-def test_run_without_settings_plays_the_back_massage_on_a_bare_machine(launch: Any) -> None:
+def test_run_without_settings_plays_the_back_massage_on_a_bare_machine(
+    launch: Callable[[int, str], Homeflow],
+) -> None:
     # No espeak-ng and no aplay on PATH: the machine of someone who has only installed homeflow.
     homeflow = launch(free_port(), "")
     assert homeflow.wait_healthy() == {"status": "ok", "mqtt": True}
@@ -187,7 +100,9 @@ def test_run_without_settings_plays_the_back_massage_on_a_bare_machine(launch: A
     assert sorted(p.name for p in homeflow.home.iterdir()) == ["bin", "data"]
 
 
-def test_run_without_settings_uses_the_broker_already_listening(launch: Any, broker: Broker) -> None:
+def test_run_without_settings_uses_the_broker_already_listening(
+    launch: Callable[[int, str], Homeflow], broker: Broker
+) -> None:
     homeflow = launch(broker.port, os.environ["PATH"])
     try:
         homeflow.wait_healthy()

@@ -19,7 +19,9 @@ BUNDLED = FOLDER / "homeflow.yaml"
 STARTER = FOLDER / "starter.yaml"
 # The one copy of the bundled routines: the repository's example settings point here too.
 ROUTINES = FOLDER / "routines"
-# Looked for in the working directory, so a checkout of the repository runs its example settings.
+# Looked for in the working directory, in this order: the settings `homeflow init DIR` wrote (run in
+# DIR), then those of a checkout of the repository (its example settings).
+HERE = Path("homeflow.yaml")
 LOCAL = Path("config/homeflow.yaml")
 
 SECRETS = """\
@@ -44,12 +46,13 @@ def data_dir() -> Path:
 
 
 def settings_file(given: Path | None) -> Path:
-    """`-c`, else `$HOMEFLOW_CONFIG`, else ./config/homeflow.yaml if there is one, else the bundled file."""
+    """`-c`, else `$HOMEFLOW_CONFIG`, else ./homeflow.yaml, else ./config/homeflow.yaml (the first that
+    exists), else the bundled file."""
     if given is not None:
         return given
     if env := os.environ.get("HOMEFLOW_CONFIG"):
         return Path(env)
-    return LOCAL if LOCAL.is_file() else BUNDLED
+    return next((path for path in (HERE, LOCAL) if path.is_file()), BUNDLED)
 
 
 def load_settings(given: Path | None) -> Settings:
