@@ -2,10 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from homeflow.routine.model import Ambience
+
+log = logging.getLogger(__name__)
+
+# Giving devices back what they had is bounded, so a dead device never holds up a run's end or shutdown.
+RESTORE_TIMEOUT_S = 5.0
+
+
+class Named(Protocol):
+    name: str
+
+
+_D = TypeVar("_D", bound=Named)
+
+
+async def restore_each(devices: Sequence[_D], restore: Callable[[_D], Awaitable[None]], kind: str) -> None:
+    """`restore` every device at once, within RESTORE_TIMEOUT_S in all; a failure is one line each."""
+    if not devices:
+        return
+    try:
+        async with asyncio.timeout(RESTORE_TIMEOUT_S):
+            results = await asyncio.gather(*(restore(d) for d in devices), return_exceptions=True)
+    except TimeoutError:
+        log.warning("%ss not restored within %g s", kind, RESTORE_TIMEOUT_S)
+        return
+    for device, result in zip(devices, results, strict=True):
+        if isinstance(result, Exception):
+            log.warning("%s %s not restored: %s", kind, device.name, result)
+
 
 # What a light looked like before a run, as JSON-able data so the journal can keep it across a crash.
 LightSnapshot = dict[str, Any]

@@ -7,13 +7,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from homeflow.devices.base import Light, LightSnapshot
+from homeflow.devices.base import Light, LightSnapshot, restore_each
 from homeflow.routine.model import Ambience
 
 log = logging.getLogger(__name__)
-
-# A restore is bounded, so a dead light never holds up a run's end or the shutdown.
-RESTORE_TIMEOUT_S = 5.0
 
 Change = Callable[[], Awaitable[None]]
 
@@ -65,16 +62,5 @@ async def restore_lights(
     lights: Sequence[Light], snapshot: dict[str, LightSnapshot], transition_s: float
 ) -> None:
     """Give every light its snapshot back, bounded in time so shutdown never hangs on a device."""
-    lights = [light for light in lights if light.name in snapshot]
-    try:
-        async with asyncio.timeout(RESTORE_TIMEOUT_S):
-            results = await asyncio.gather(
-                *(light.restore(snapshot[light.name], transition_s) for light in lights),
-                return_exceptions=True,
-            )
-    except TimeoutError:
-        log.warning("lights not restored within %g s", RESTORE_TIMEOUT_S)
-        return
-    for light, result in zip(lights, results, strict=True):
-        if isinstance(result, Exception):
-            log.warning("light %s not restored: %s", light.name, result)
+    known = [light for light in lights if light.name in snapshot]
+    await restore_each(known, lambda light: light.restore(snapshot[light.name], transition_s), "light")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Iterable
 from datetime import tzinfo
 
 from homeflow.clock import Clock
-from homeflow.devices.base import RestoringSpeaker, Speaker
+from homeflow.devices.base import RestoringSpeaker, Speaker, restore_each
 from homeflow.devices.speakers.clips import ClipServer
 from homeflow.settings.model import (
     CastSpeaker,
@@ -19,25 +17,11 @@ from homeflow.settings.model import (
 )
 from homeflow.speech import is_piper_voice, piper_problem
 
-log = logging.getLogger(__name__)
-
-RESTORE_TIMEOUT_S = 5.0
-
 
 async def restore_speakers(speakers: Iterable[Speaker]) -> None:
     """Restore every speaker that changed something to announce; bounded, and failures are one line each."""
     restoring = [s for s in speakers if isinstance(s, RestoringSpeaker)]
-    if not restoring:
-        return
-    try:
-        async with asyncio.timeout(RESTORE_TIMEOUT_S):
-            results = await asyncio.gather(*(s.restore() for s in restoring), return_exceptions=True)
-    except TimeoutError:
-        log.warning("speakers not restored within %g s", RESTORE_TIMEOUT_S)
-        return
-    for speaker, result in zip(restoring, results, strict=True):
-        if isinstance(result, Exception):
-            log.warning("speaker %s not restored: %s", speaker.name, result)
+    await restore_each(restoring, lambda speaker: speaker.restore(), "speaker")
 
 
 def build_speaker(
