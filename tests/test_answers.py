@@ -14,7 +14,7 @@ from typing import Any
 
 from homeflow.homeassistant.discovery import node_id
 from homeflow.journal import Journal
-from homeflow.routine.guidance import REST_ADVICE, answer_hint
+from homeflow.routine.guidance import SHOWN_ADVICE, answer_hint
 from homeflow.routine.model import Reps
 from homeflow.routine.progression import Feedback, advance, first_level, next_level
 from homeflow.settings import load
@@ -176,7 +176,7 @@ async def test_it_hurt_goes_back_to_the_start_gently_with_advice(
             5,
             "the last run hurt: back to the start, gently",
         )
-        assert stats["advice"] == REST_ADVICE
+        assert stats["advice"] == SHOWN_ADVICE
 
         # The plan of the next run, as `homeflow plan` prints it: the start level, gently.
         command = ("plan", "back-massage", "-c", str(h.config), "--json")

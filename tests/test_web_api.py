@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from homeflow.journal import Journal, RunStatus
-from homeflow.routine.guidance import REST_ADVICE
+from homeflow.routine.guidance import SHOWN_ADVICE
 from homeflow.routine.plan import build_plan, estimate_speech_s
 from homeflow.routine.progression import Feedback
 from homeflow.settings import load
@@ -343,6 +343,6 @@ def test_a_late_answer_over_the_api_counts_once(tmp_path: Path, broker: Broker) 
         [massage] = [
             r for r in service.request("GET", "/api/routines").json()["routines"] if r["id"] == "back-massage"
         ]
-        assert (massage["stats"]["reps_level"], massage["stats"]["advice"]) == (5, REST_ADVICE)
+        assert (massage["stats"]["reps_level"], massage["stats"]["advice"]) == (5, SHOWN_ADVICE)
         runs = service.request("GET", "/api/runs?routine=back-massage").json()["runs"]
         assert [run["feedback"] for run in runs] == ["hurt", "good"]

@@ -15,6 +15,7 @@ CANCELLED = "Stopping here. Your lights are coming back."
 PHRASES = (PAUSED, RESUMING, CANCELLED)
 # After "it hurt": said in the reply, and shown beside the routine until a later answer.
 REST_ADVICE = "Rest, and if the pain persists, see a doctor or a physiotherapist."
+SHOWN_ADVICE = f"It hurt last time. {REST_ADVICE}"
 # How each answer is named when a button's gestures are read out.
 _ANSWER_WORDS = {
     Feedback.GOOD: "if it felt good",
@@ -74,7 +75,7 @@ def gentle_announcement(level: Level, routine: Routine) -> str | None:
 
 def advice(level: Level) -> str | None:
     """What to show beside the routine while the next run is the gentler one."""
-    return REST_ADVICE if level.gentle else None
+    return SHOWN_ADVICE if level.gentle else None
 
 
 def answer_hint(button: str, answers: Mapping[str, Feedback]) -> str | None:
