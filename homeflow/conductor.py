@@ -7,11 +7,12 @@ import functools
 import logging
 from collections.abc import Coroutine, Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import aiomqtt
 
+from homeflow.answers import Answers, button_hint
+from homeflow.commands import ANSWERS, Command
 from homeflow.devices.base import Light
 from homeflow.devices.lights.session import restore_lights
 from homeflow.devices.lights.virtual import VirtualLight
@@ -21,7 +22,7 @@ from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.planning import prepare_plan
 from homeflow.routine.guidance import light_in_use, refusal
 from homeflow.routine.plan import Plan
-from homeflow.routine.progression import Feedback, Level
+from homeflow.routine.progression import Level
 from homeflow.run import House, Room, Run, figures
 from homeflow.runner import RunState
 from homeflow.settings.model import ScheduleTrigger, Zigbee2MqttButton
@@ -30,18 +31,7 @@ from homeflow.status import RunEvent, idle
 log = logging.getLogger(__name__)
 
 
-class Command(StrEnum):
-    START = "start"
-    TOGGLE = "toggle"  # start when idle, else pause or resume
-    PAUSE = "pause"
-    RESUME = "resume"
-    SKIP = "skip"
-    CANCEL = "cancel"
-    FORCE = "force"  # start even beyond the routine's limits (never from a button)
-
-
-# While the end-of-run question is open: once is "good", twice (skip) is "too much".
-_ANSWERS = {Command.TOGGLE: Feedback.GOOD, Command.START: Feedback.GOOD, Command.SKIP: Feedback.TOO_MUCH}
+__all__ = ["Command", "Conductor"]
 
 
 class Conductor:
@@ -57,6 +47,7 @@ class Conductor:
         self._tasks: asyncio.TaskGroup | None = None
         self._stopping = False
         self._pending: set[asyncio.Task[None]] = set()
+        self.answers = Answers(rooms, house, self.levels, self._speak)
         mqtt.route(f"{self.status.base_topic}/+/set", self._on_set)
         for routine_id, room in rooms.items():
             for light in room.lights:
@@ -86,7 +77,8 @@ class Conductor:
             return
         for routine_id, room in self.rooms.items():
             if button.name in room.buttons:
-                self.command(routine_id, Command(command), trigger=f"button:{button.name}")
+                trigger = f"button:{button.name}"
+                self.command(routine_id, Command(command), trigger, hint=button_hint(button))
 
     async def _on_set(self, message: aiomqtt.Message) -> None:
         if message.retain:
@@ -104,20 +96,21 @@ class Conductor:
             return
         self.command(routine_id, command, trigger="mqtt")
 
-    def command(self, routine_id: str, command: Command, trigger: str) -> str:
-        """Carry out a command now; returns what happened, in words."""
+    def command(self, routine_id: str, command: Command, trigger: str, hint: str | None = None) -> str:
+        """Carry out a command now; returns what happened, in words. `hint`: how the button that gave
+        the command answers the question, said after it if this starts a run."""
         run = self.active.get(routine_id)
         if run is not None and run.asking:
-            feedback = _ANSWERS.get(command)
-            run.answer_with(feedback)
-            return self._said(routine_id, f"feedback: {feedback or 'none'}")
+            return self._said(routine_id, self.answers.to_question(run, command))
+        if (feedback := ANSWERS.get(command)) is not None:
+            return self._said(routine_id, self.answers.late(routine_id, feedback, run))
         if command is Command.TOGGLE:
             if run is None:
                 command = Command.START
             else:
                 command = Command.PAUSE if run.runner.state is RunState.RUNNING else Command.RESUME
         if command in (Command.START, Command.FORCE):
-            return self._start(routine_id, trigger, force=command is Command.FORCE)
+            return self._start(routine_id, trigger, force=command is Command.FORCE, hint=hint)
         if run is None:
             return self._said(routine_id, f"{command}: not running")
         done = {
@@ -153,7 +146,7 @@ class Conductor:
         return await prepare_plan(room.routine, self.levels[routine_id], room.speakers)
 
     # -- starting ----------------------------------------------------------------------------------
-    def _start(self, routine_id: str, trigger: str, *, force: bool) -> str:
+    def _start(self, routine_id: str, trigger: str, *, force: bool, hint: str | None = None) -> str:
         if routine_id in self.active:
             return self._said(routine_id, "already running")
         if self._stopping:
@@ -161,9 +154,9 @@ class Conductor:
         why = self._lights_held(routine_id) or (None if force else self._refusal(routine_id))
         if why is not None:
             self.status.event(routine_id, RunEvent.REFUSED, reason=why, trigger=trigger)
-            self._spawn(self._say_outside_a_run(routine_id, why), f"say {routine_id}")
+            self._speak(routine_id, why)
             return self._said(routine_id, f"not started: {why}")
-        run = Run(self.rooms[routine_id], trigger, self.levels[routine_id], self.house)
+        run = Run(self.rooms[routine_id], trigger, self.levels[routine_id], self.house, hint)
         self.active[routine_id] = run
         self._spawn(self._play(run), f"run {routine_id}")
         return self._said(routine_id, f"started by {trigger}")
@@ -194,6 +187,9 @@ class Conductor:
             self.status.state(run.routine_id, idle())
 
     # -- speaking outside a run --------------------------------------------------------------------
+    def _speak(self, routine_id: str, text: str) -> None:
+        self._spawn(self._say_outside_a_run(routine_id, text), f"say {routine_id}")
+
     async def _say_outside_a_run(self, routine_id: str, text: str) -> None:
         self.status.said(routine_id, text, kind="say", run_id=None)
         await say_once(self.rooms[routine_id].speakers, text, self.house.clock)

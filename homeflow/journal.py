@@ -222,7 +222,8 @@ class Journal:
         )
 
     def set_feedback(self, run_id: int, feedback: Feedback | None) -> None:
-        self._owe("UPDATE runs SET feedback = ? WHERE id = ?", (feedback, run_id))
+        """A run's answer; a run keeps its first one (a second answer to it changes nothing)."""
+        self._owe("UPDATE runs SET feedback = ? WHERE id = ? AND feedback IS NULL", (feedback, run_id))
 
     def runs(
         self, routine: str | None = None, limit: int = 50, status: RunStatus | None = None
@@ -244,14 +245,22 @@ class Journal:
             raise JournalError(f"cannot read journal {self.path}: {exc}") from None
         return [_record(row) for row in rows]
 
+    def last_completed(self, routine: str) -> RunRecord | None:
+        """The latest completed run of `routine`: what a late answer answers."""
+        found = self.runs(routine, limit=1, status=RunStatus.COMPLETED)
+        return found[0] if found else None
+
     def unfinished_runs(self) -> list[RunRecord]:
         return self.runs(status=RunStatus.RUNNING, limit=1000)
 
     def feedback_history(self, routine: str) -> list[Feedback | None]:
         """Feedback of completed runs of `routine`, oldest first: what progression replays."""
-        rows = self._db.execute(
-            "SELECT feedback FROM runs WHERE routine = ? AND status = 'completed' ORDER BY id", (routine,)
-        ).fetchall()
+        try:
+            rows = self._db.execute(
+                "SELECT feedback FROM runs WHERE routine = ? AND status = 'completed' ORDER BY id", (routine,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read journal {self.path}: {exc}") from None
         return [Feedback(f) if f else None for (f,) in rows]
 
     def completed_days(self, routine: str, tz: tzinfo | None = None, days: int = 400) -> list[date]:

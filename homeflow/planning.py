@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from homeflow.devices.base import Speaker
-from homeflow.routine.guidance import PHRASES, feedback_reply, level_announcement
+from homeflow.routine.guidance import PHRASES, feedback_reply, gentle_announcement, level_announcement
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, sentences
 from homeflow.routine.progression import Feedback, Level, advance
@@ -18,17 +18,22 @@ from homeflow.routine.progression import Feedback, Level, advance
 
 def replies(routine: Routine, level: Level) -> tuple[str, ...]:
     """What may be said after the end-of-run question, whatever the answer."""
-    answers = (Feedback.GOOD, Feedback.TOO_MUCH)
-    said = (feedback_reply(a, advance(routine.reps, level, a), routine.reps.start) for a in answers)
+    said = (feedback_reply(a, advance(routine.reps, level, a), routine.reps.start) for a in Feedback)
     return tuple(text for text in said if text)
 
 
-async def prepare_plan(routine: Routine, level: Level, speakers: Sequence[Speaker]) -> Plan:
+async def prepare_plan(
+    routine: Routine, level: Level, speakers: Sequence[Speaker], hint: str | None = None
+) -> Plan:
     """Render every sentence on every speaker, then time the plan by the longest rendering (by an
-    estimate without speakers)."""
-    announcement = level_announcement(level, routine.reps.good_sessions_to_progress)
+    estimate without speakers). `hint` follows the question: how the button that started the run
+    answers it."""
+    good_sessions = routine.reps.good_sessions_to_progress
+    announcement = level_announcement(level, good_sessions) or gentle_announcement(level, routine)
     preface = (announcement,) if announcement else ()
     question = routine.feedback.question if routine.feedback else None
+    if question and hint:
+        question = f"{question} {hint}"
     phrases = (*PHRASES, *replies(routine, level))
     texts = (*sentences(routine, level.reps, preface, question), *phrases)
     durations: dict[str, float] = {}

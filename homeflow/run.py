@@ -18,7 +18,7 @@ from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
 from homeflow.journal import Journal, JournalError, RunStatus
 from homeflow.planning import prepare_plan
-from homeflow.routine.guidance import CANCELLED, PAUSED, RESUMING, feedback_reply
+from homeflow.routine.guidance import CANCELLED, PAUSED, RESUMING, advice, feedback_reply
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
 from homeflow.routine.progression import Feedback, Level, advance
@@ -52,15 +52,22 @@ class House:
 
 
 def figures(journal: Journal, routine_id: str, level: Level, tz: tzinfo | None) -> dict[str, Any]:
-    """History at a glance: last completion, streak, and the level the next run will use."""
-    return {**journal.stats(routine_id, tz), "reps_level": level.reps, "reps_reason": level.reason}
+    """History at a glance: last completion, streak, the level the next run will use, and the advice
+    to show while it is the gentler one (after "it hurt")."""
+    return {
+        **journal.stats(routine_id, tz),
+        "reps_level": level.reps,
+        "reps_reason": level.reason,
+        "advice": advice(level),
+    }
 
 
 class Run:
-    def __init__(self, room: Room, trigger: str, level: Level, house: House) -> None:
+    def __init__(self, room: Room, trigger: str, level: Level, house: House, hint: str | None = None) -> None:
         self.room = room
         self.routine_id = room.routine.id
         self.trigger = trigger
+        self.hint = hint  # said after the question: how the button that started the run answers it
         self.level = level  # the level this run plays; after the answer, the next run's
         self.house = house
         self.lights = LightSession(room.lights)
@@ -77,6 +84,11 @@ class Run:
     @property
     def asking(self) -> bool:
         return self.answer is not None and not self.answer.done()
+
+    @property
+    def answered(self) -> bool:
+        """The question was answered (the answer may not be journaled yet)."""
+        return self.answer is not None and self.answer.done() and self.answer.result() is not None
 
     # -- commands ----------------------------------------------------------------------------------
     def pause(self) -> bool:
@@ -157,7 +169,7 @@ class Run:
             await self._hear_answer()
 
     async def _prepare(self) -> Plan:
-        plan = await prepare_plan(self.room.routine, self.level, self.room.speakers)
+        plan = await prepare_plan(self.room.routine, self.level, self.room.speakers, self.hint)
         if self.run_id is not None:
             self._write(self.house.journal.set_planned, self.run_id, plan.total_s)
         return plan

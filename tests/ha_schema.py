@@ -53,6 +53,10 @@ DEVICE_KEYS = {
     "configuration_url",
 }
 ORIGIN_KEYS = {"name", "sw_version", "support_url"}
+# schemas.py MQTT_AVAILABILITY_LIST_SCHEMA: each item of `availability`, and how they combine.
+AVAILABILITY_ITEM_REQUIRED = {"topic"}
+AVAILABILITY_ITEM_KEYS = {"topic", "payload_available", "payload_not_available", "value_template"}
+AVAILABILITY_MODES = {"all", "any", "latest"}
 TEMPLATE_KEYS = ("value_template", "json_attributes_template", "availability_template", "command_template")
 SUBSCRIBE_TOPICS = ("state_topic", "json_attributes_topic", "availability_topic", "topic")
 PUBLISH_TOPICS = ("command_topic",)
@@ -170,6 +174,7 @@ def problems_of(topic: str, config: Any) -> list[str]:
         found.append(f"{topic}: device_class {device_class!r} is not one of {sorted(schema.device_classes)}")
     if "icon" in config and not re.fullmatch(r"mdi:[a-z0-9-]+", str(config["icon"])):
         found.append(f"{topic}: icon must look like mdi:name")
+    found += _availability_problems(topic, config)
     if config.get("entity_category", "config") not in ("config", "diagnostic"):
         found.append(f"{topic}: entity_category must be config or diagnostic")
     if "qos" in config and config["qos"] not in (0, 1, 2):
@@ -188,6 +193,37 @@ def problems_of(topic: str, config: Any) -> list[str]:
             for key in ("type", "subtype", "payload")
             if key in config and not isinstance(config[key], str)
         ]
+    return found
+
+
+def _availability_problems(topic: str, config: dict[str, Any]) -> list[str]:
+    """`availability_topic` and `availability` are exclusive (vol.Exclusive); each item of the list needs a
+    valid topic and takes only strings and a template; `availability_mode` is all, any or latest."""
+    found: list[str] = []
+    if "availability_topic" in config and "availability" in config:
+        found.append(f"{topic}: availability_topic and availability cannot both be given")
+    if "availability" in config:
+        items = config["availability"]
+        items = items if isinstance(items, list) else [items]  # cv.ensure_list
+        for i, item in enumerate(items):
+            where = f"{topic}: availability[{i}]"
+            if not isinstance(item, dict):
+                found.append(f"{where} is not an object")
+                continue
+            found += [
+                f"{where}: missing required key {key}"
+                for key in sorted(AVAILABILITY_ITEM_REQUIRED - item.keys())
+            ]
+            found += [f"{where}: unknown key {key}" for key in sorted(item.keys() - AVAILABILITY_ITEM_KEYS)]
+            if "topic" in item and not _valid_topic(item["topic"], wildcards=True):
+                found.append(f"{where}: topic is not a valid topic: {item['topic']!r}")
+            found += [
+                f"{where}: {key} is not a string"
+                for key in ("payload_available", "payload_not_available", "value_template")
+                if key in item and not isinstance(item[key], str)
+            ]
+    if config.get("availability_mode", "latest") not in AVAILABILITY_MODES:
+        found.append(f"{topic}: availability_mode must be one of {sorted(AVAILABILITY_MODES)}")
     return found
 
 

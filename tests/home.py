@@ -28,16 +28,24 @@ BEFORE = {"state": "ON", "brightness": 203, "color_temp": 250, "color_mode": "co
 
 
 def home_settings(
-    folder: Path, broker: Broker, prefix: str, cache: Path, edits: Mapping[str, str] | None = None
+    folder: Path,
+    broker: Broker,
+    prefix: str,
+    cache: Path,
+    *,
+    edits: Mapping[str, str] | None = None,
+    gestures: Mapping[str, str] | None = None,
 ) -> Path:
-    """The home's homeflow.yaml; `edits` replace text in the shipped back-massage routine."""
+    """The home's homeflow.yaml; `edits` replace text in the shipped back-massage routine, `gestures`
+    replace the button's default ones."""
+    mapped = f", gestures: {json.dumps(dict(gestures))}" if gestures else ""
     body = f"""\
 lights:
   lamp: {{zigbee2mqtt: Living Room Lamp}}
 speakers:
   room: {{local: {{player: {recording_player(folder)}}}}}
 buttons:
-  massage: {{zigbee2mqtt: Massage Button}}
+  massage: {{zigbee2mqtt: Massage Button{mapped}}}
 automations:
   - routine: back-massage
     when: [{{button: massage}}]
@@ -82,9 +90,10 @@ async def home(
     pre_press: bool = False,
     time_scale: float = TIME_SCALE,
     edits: Mapping[str, str] | None = None,
+    gestures: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Home]:
     """The home with homeflow serving in it, entered once the routine is idle."""
-    config = home_settings(folder, broker, prefix, cache, edits)
+    config = home_settings(folder, broker, prefix, cache, edits=edits, gestures=gestures)
     light = SimulatedLight(f"{prefix}/z2m", "Living Room Lamp", BEFORE)
     async with light.running(broker), collecting(broker, f"{prefix}-watcher", f"{prefix}/hf/#") as watch:
         the_home = Home(config, light, watch, prefix, ShiftedClock(time_scale))

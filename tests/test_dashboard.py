@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from homeflow.journal import Journal, RunStatus
+from homeflow.routine.guidance import SHOWN_ADVICE
 
 from .conftest import REPO
 from .mosquitto import Broker
@@ -23,6 +24,16 @@ ARTIFACTS = REPO / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
 # Completed runs on these many days ago (two on day 3), for the chart and the history table.
 PAST_DAYS = (1, 2, 3, 3, 8, 30, 89)
+# Over in a moment at the tests' time scale of 20; its question stays open 5 s.
+QUICK = """\
+name: Quick stretch
+reps: {start: 3, max: 6, step: 3, good_sessions_to_progress: 1}
+feedback: {ask: "How did that feel?", timeout: 100}
+steps:
+  - title: Stretch
+    do:
+      - count: {say: "Stretch {reps} times.", to: "{reps}", tempo: 2}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +164,38 @@ def test_plans_chart_and_history_fit_a_phone(page: Page, service: Service) -> No
     expect(massage.locator(".facts")).to_contain_text("streak 3 d")
     width = page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= PHONE["width"], f"the page is {width} px wide on a {PHONE['width']} px screen"
+
+
+@pytest.fixture
+def quick(tmp_path: Path, broker: Broker, prefix: str) -> Iterator[Service]:
+    with running(tmp_path, broker, prefix, routines={"quick": QUICK}) as the_service:
+        yield the_service
+
+
+def test_the_question_is_answered_on_the_page_and_afterwards_in_history(page: Page, quick: Service) -> None:
+    log_in(page, quick)
+    card = page.locator("article[data-routine=quick]")
+    expect(card.locator(".facts")).to_contain_text("next run 3 reps")
+    card.get_by_role("button", name="Start").click()
+    live = page.locator("#live-quick")
+    expect(live).to_have_attribute("data-state", "asking")
+    answers = live.get_by_role("group", name="How did it feel?")
+    expect(answers.get_by_role("button")).to_have_text(["Felt good", "Too much", "It hurt"])
+    expect(live.get_by_role("button", name="Pause")).to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "question-open-on-a-phone.png")
+    answers.get_by_role("button", name="Felt good").click()
+    expect(live).to_have_count(0)
+    expect(card.locator(".facts")).to_contain_text("next run 6 reps")
+    expect(page.locator("#history tbody tr td.feedback")).to_have_text(["felt good"])
+
+    # Nobody answers the next run in time: its row in the history takes the answer afterwards, once.
+    card.get_by_role("button", name="Start").click()
+    expect(live).to_have_attribute("data-state", "asking")
+    expect(live).to_have_count(0, timeout=15_000)
+    late = page.locator("#history tbody tr").first.get_by_role("group", name="How did it feel?")
+    late.get_by_role("button", name="It hurt").click()
+    expect(page.locator("#history tbody tr td.feedback")).to_have_text(["it hurt", "felt good"])
+    expect(page.locator("#history button")).to_have_count(0)
+    expect(card.locator(".facts")).to_contain_text("next run 3 reps")
+    expect(card.get_by_role("note")).to_have_text(SHOWN_ADVICE)

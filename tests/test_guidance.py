@@ -102,7 +102,7 @@ async def test_a_second_press_too_soon_is_refused(
         assert said.json["text"] == expected
 
 
-answers = st.lists(st.sampled_from([Feedback.GOOD, Feedback.TOO_MUCH, None]), max_size=40)
+answers = st.lists(st.sampled_from([*Feedback, None]), max_size=40)
 levels = st.builds(
     lambda start, steps, step, good: Reps(start, start + steps * step, step, good),
     st.integers(1, 10),
@@ -113,13 +113,15 @@ levels = st.builds(
 
 
 @given(levels, answers)
-def test_progression_never_passes_max_and_never_rises_after_too_much(
+def test_progression_never_passes_max_and_never_rises_after_too_much_or_hurt(
     reps: Reps, history: list[Feedback | None]
 ) -> None:
     level = next_level(reps, history)
     assert reps.start <= level.reps <= reps.max
     answered = [a for a in history if a is not None]
-    if answered and answered[-1] is Feedback.TOO_MUCH:
+    if answered and answered[-1] in (Feedback.TOO_MUCH, Feedback.HURT):
         assert level.reps == reps.start
+    # The gentler run follows "it hurt" until a later answer.
+    assert level.gentle == (bool(answered) and answered[-1] is Feedback.HURT)
     # Levels depend only on the answers: unanswered runs change nothing.
     assert next_level(reps, answered) == level

@@ -30,7 +30,8 @@ steps:
   - title: Third
     do: [{wait: {seconds: 60}}]
 """
-BUTTONS = ("start", "pause", "resume", "skip", "cancel")
+BUTTONS = ("start", "pause", "resume", "skip", "cancel", "good", "too_much", "hurt")
+ANSWER_BUTTONS = ("good", "too_much", "hurt")
 SENSORS = ("state", "step", "progress", "last_completed", "streak", "reps")
 TRIGGERS = ("completed", "cancelled")
 # Home Assistant renders templates in a sandbox; strict undefined turns a missing key into a failure.
@@ -135,6 +136,27 @@ def test_the_schema_checker_catches_what_home_assistant_rejects() -> None:
     ]
     assert problems_of("homeassistant/button/h f/x/config", {}) != []
     assert problems_of("homeassistant/device_automation/hf/t/config", {"automation_type": "action"}) != []
+    button = "homeassistant/button/hf/x_good/config"
+    both = {
+        "command_topic": "a/set",
+        "unique_id": "u",
+        "availability_topic": "a",
+        "availability": [{"topic": "b"}],
+    }
+    assert problems_of(button, both) == [
+        f"{button}: availability_topic and availability cannot both be given"
+    ]
+    items = {
+        "command_topic": "a/set",
+        "unique_id": "u",
+        "availability": [{"value_template": 1}, {"topic": "a/#/b"}],
+    }
+    assert problems_of(button, {**items, "availability_mode": "most"}) == [
+        f"{button}: availability[0]: missing required key topic",
+        f"{button}: availability[0]: value_template is not a string",
+        f"{button}: availability[1]: topic is not a valid topic: 'a/#/b'",
+        f"{button}: availability_mode must be one of ['all', 'any', 'latest']",
+    ]
 
 
 # -- discovery through the broker ------------------------------------------------------------------
@@ -191,6 +213,13 @@ async def test_discovery_follows_home_assistants_schemas_and_its_buttons_drive_r
         assert entity["device"].get("via_device", hub[0]) in hub
         if "availability_topic" in entity:
             assert entity["availability_topic"] == f"{base}/status"
+        if any(topic.endswith(f"_{answer}/config") for answer in ANSWER_BUTTONS):
+            # An answer: available only while homeflow is online and the routine's question is open.
+            state = entity["command_topic"].removesuffix("/set") + "/state"
+            assert entity["availability_mode"] == "all"
+            assert [a["topic"] for a in entity["availability"]] == [f"{base}/status", state]
+        else:
+            assert "availability" not in entity
         for key in ("state_topic", "json_attributes_topic", "availability_topic", "topic"):
             if key in entity:
                 assert entity[key] in published, f"{topic}: {key} {entity[key]} is never published"
@@ -205,6 +234,15 @@ async def test_discovery_follows_home_assistants_schemas_and_its_buttons_drive_r
 def check_templates(topic: str, entity: dict[str, Any], messages: list[Message]) -> None:
     """Render the entity's templates against every payload homeflow published on its topics."""
     component = DISCOVERY_TOPIC.fullmatch(topic)["component"]  # type: ignore[index]
+    for source in entity.get("availability", []):
+        payloads = [m.text for m in messages if m.topic == source["topic"]]
+        assert payloads, f"{topic}: nothing published on {source['topic']}"
+        on, off = source.get("payload_available", "online"), source.get("payload_not_available", "offline")
+        for payload in payloads:
+            value = render(source["value_template"], payload) if "value_template" in source else payload
+            assert value in (on, off), f"{topic}: availability {value!r} from {payload}"
+            if "value_template" in source:  # the answer buttons: available exactly while asking
+                assert (value == on) == (json.loads(payload)["state"] == "asking")
     source = entity.get("state_topic") or entity.get("topic")
     if source is None:
         return  # a button: nothing to render

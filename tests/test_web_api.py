@@ -15,14 +15,16 @@ from typing import Any, NamedTuple
 import pytest
 
 from homeflow.journal import Journal, RunStatus
+from homeflow.routine.guidance import SHOWN_ADVICE
 from homeflow.routine.plan import build_plan, estimate_speech_s
+from homeflow.routine.progression import Feedback
 from homeflow.settings import load
 
 from .harness import write_settings
 from .mosquitto import Broker
 from .web import TOKEN, Service, running
 
-COMMANDS = ("start", "pause", "resume", "skip", "cancel")
+COMMANDS = ("start", "pause", "resume", "skip", "cancel", "good", "too_much", "hurt")
 PROTECTED = [("POST", f"/api/routines/stretch/{c}") for c in COMMANDS] + [
     ("GET", "/api/routines"),
     ("GET", "/api/routines/stretch/plan"),
@@ -155,6 +157,7 @@ def test_commands_steer_a_run_and_events_follow_it(service: Service) -> None:
         assert post("cancel") == "cancel"
         events.until(lambda e: e["routine"] == "stretch" and e["state"]["state"] == "idle")
         assert post("cancel") == "cancel: not running"
+        assert post("good") == "late feedback: no completed run to answer"  # a cancelled run is no answer's
     finally:
         events.close()
     [run] = service.request("GET", "/api/runs?routine=stretch").json()["runs"]
@@ -179,7 +182,7 @@ MISTAKES = [
     Mistake("GET", "/api/routines/nope/plan", None, 404, "unknown routine 'nope'"),
     Mistake("POST", "/api/routines/nope/start", None, 404, "unknown routine 'nope'"),
     Mistake("POST", "/api/routines/stretch/explode", None, 404,
-            "unknown command 'explode'; use one of start, pause, resume, skip, cancel"),
+            "unknown command 'explode'; use one of start, pause, resume, skip, cancel, good, too_much, hurt"),
     Mistake("GET", "/api/runs?routine=nope", None, 404, "unknown routine 'nope'"),
     Mistake("GET", "/api/nothing-here", None, 404, "no such resource: /api/nothing-here"),
     Mistake("GET", "/api/routines/stretch/start", None, 405, "GET is not allowed here; use POST"),
@@ -320,3 +323,26 @@ def test_force_starts_beyond_the_daily_limit(tmp_path: Path, broker: Broker) -> 
         forced = service.request("POST", "/api/routines/back-massage/start", b'{"force": true}')
         assert forced.json()["result"] == "started by web"
         service.request("POST", "/api/routines/back-massage/cancel")
+
+
+def test_a_late_answer_over_the_api_counts_once(tmp_path: Path, broker: Broker) -> None:
+    def one_done(journal_path: Path) -> None:
+        with Journal(journal_path) as journal:
+            for reps in (5, 10):
+                run = journal.start_run("back-massage", "button:b", reps, 250.0, {})
+                journal.finish_run(run, RunStatus.COMPLETED)
+            journal.set_feedback(1, Feedback.GOOD)
+
+    with running(tmp_path, broker, "late", history=one_done) as service:
+
+        def post(command: str) -> str:
+            return str(service.request("POST", f"/api/routines/back-massage/{command}").json()["result"])
+
+        assert post("hurt") == "late feedback hurt for run 2: next run 5 repetitions"
+        assert post("good") == "late feedback: run 2 was answered already (hurt)"
+        [massage] = [
+            r for r in service.request("GET", "/api/routines").json()["routines"] if r["id"] == "back-massage"
+        ]
+        assert (massage["stats"]["reps_level"], massage["stats"]["advice"]) == (5, SHOWN_ADVICE)
+        runs = service.request("GET", "/api/runs?routine=back-massage").json()["runs"]
+        assert [run["feedback"] for run in runs] == ["hurt", "good"]

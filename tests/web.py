@@ -7,7 +7,7 @@ import contextlib
 import http.client
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,10 +39,19 @@ steps:
 """
 
 
-def web_settings(folder: Path, broker: Broker, prefix: str, port: int, token: str | None) -> Path:
-    """Settings with the shipped back-massage routine and the stretch, serving HTTP on `port`."""
+def web_settings(
+    folder: Path,
+    broker: Broker,
+    prefix: str,
+    port: int,
+    token: str | None,
+    *,
+    routines: Mapping[str, str] | None = None,
+) -> Path:
+    """Settings with `routines` (by default the shipped back-massage routine and the stretch), serving
+    HTTP on `port`."""
     http: dict[str, Any] = {"port": port, **({"token": token} if token else {})}
-    routines = {"back-massage": shipped_routine(), "stretch": STRETCH}
+    routines = routines or {"back-massage": shipped_routine(), "stretch": STRETCH}
     return write_settings(folder, broker, prefix, routines=routines, http=http)
 
 
@@ -139,10 +148,12 @@ def running(
     token: str | None = TOKEN,
     time_scale: float = 20,
     history: Callable[[Path], None] | None = None,
+    routines: Mapping[str, str] | None = None,
 ) -> Iterator[Service]:
     """The service on a free port; `history` may fill its journal (given its path) before it starts."""
     port = free_port()
-    service = Service(web_settings(folder, broker, prefix, port, token), port, token, time_scale)
+    config = web_settings(folder, broker, prefix, port, token, routines=routines)
+    service = Service(config, port, token, time_scale)
     if history is not None:
         history(folder / "journal.db")
     try:

@@ -41,6 +41,13 @@ BUTTONS = (
     ("skip", "Skip step", "mdi:skip-next"),
     ("cancel", "Cancel", "mdi:stop"),
 )
+# The answers to the end-of-run question: buttons available only while it is open.
+ANSWER_BUTTONS = (
+    ("good", "Felt good", "mdi:emoticon-happy-outline"),
+    ("too_much", "Too much", "mdi:emoticon-neutral-outline"),
+    ("hurt", "It hurt", "mdi:bandage"),
+)
+ASKING_TEMPLATE = f"{{{{ 'online' if value_json.state == '{RoutineState.ASKING}' else 'offline' }}}}"
 # Idle state payloads carry no `steps`, `reps` or `ends_at`: `.get` renders those as null, not an error.
 STEP_ATTRIBUTES = (
     "{{ {'index': value_json.step_index, 'steps': value_json.get('steps'), "
@@ -100,7 +107,15 @@ def discovery_configs(prefix: str, base_topic: str, routines: Mapping[str, Routi
             "sw_version": __version__,
             "via_device": node,
         }
-        common = {"availability_topic": status, "device": device, "origin": origin}
+        common = {"device": device, "origin": origin}
+        # Answer buttons: while homeflow is online and the routine's question is open (both at once).
+        while_asking = {
+            "availability": [
+                {"topic": status},
+                {"topic": topics["state"], "value_template": ASKING_TEMPLATE},
+            ],
+            "availability_mode": "all",
+        }
         entities: list[tuple[str, str, Config]] = [
             (
                 "button",
@@ -114,6 +129,21 @@ def discovery_configs(prefix: str, base_topic: str, routines: Mapping[str, Routi
                 },
             )
             for command, name, icon in BUTTONS
+        ]
+        entities += [
+            (
+                "button",
+                answer,
+                {
+                    "name": name,
+                    "command_topic": topics["set"],
+                    "payload_press": answer,
+                    "qos": 1,
+                    "icon": icon,
+                    **while_asking,
+                },
+            )
+            for answer, name, icon in ANSWER_BUTTONS
         ]
         entities += [
             (
@@ -202,9 +232,11 @@ def discovery_configs(prefix: str, base_topic: str, routines: Mapping[str, Routi
         ]
         for component, key, config in entities:
             object_id = f"{routine_id}_{key}"
+            available = {} if "availability" in config else {"availability_topic": status}
             configs[f"{prefix}/{component}/{node}/{object_id}/config"] = {
                 **config,
                 "unique_id": f"{node}_{object_id}",
+                **available,
                 **common,
             }
         for event in DEVICE_TRIGGERS:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
-from homeflow.routine.model import Routine
+from homeflow.routine.model import DEFAULT_GENTLE, Routine
 from homeflow.routine.plan import number_word
 from homeflow.routine.progression import Feedback, Level
 
@@ -12,6 +13,15 @@ PAUSED = "Paused. Press again to go on."
 RESUMING = "Resuming."
 CANCELLED = "Stopping here. Your lights are coming back."
 PHRASES = (PAUSED, RESUMING, CANCELLED)
+# After "it hurt": said in the reply, and shown beside the routine until a later answer.
+REST_ADVICE = "Rest, and if the pain persists, see a doctor or a physiotherapist."
+SHOWN_ADVICE = f"It hurt last time. {REST_ADVICE}"
+# How each answer is named when a button's gestures are read out.
+_ANSWER_WORDS = {
+    Feedback.GOOD: "if it felt good",
+    Feedback.TOO_MUCH: "if it was too much",
+    Feedback.HURT: "if it hurt",
+}
 
 
 def times(n: int) -> str:
@@ -52,8 +62,40 @@ def level_announcement(level: Level, good_sessions: int) -> str | None:
     )
 
 
+def gentle_announcement(level: Level, routine: Routine) -> str | None:
+    """Said before the first step when the last answer was "it hurt": the gentler option (the routine's
+    `feedback.gentle`, its placeholders filled in)."""
+    if not level.gentle:
+        return None
+    gentle = routine.feedback.gentle if routine.feedback else DEFAULT_GENTLE
+    scope = {**routine.variables, "reps": level.reps, "max_reps": routine.reps.max}
+    gentler = gentle.format_map(scope)
+    return f"Last time it hurt, so today we go gently, with {level.reps} repetitions. {gentler}"
+
+
+def advice(level: Level) -> str | None:
+    """What to show beside the routine while the next run is the gentler one."""
+    return SHOWN_ADVICE if level.gentle else None
+
+
+def answer_hint(button: str, answers: Mapping[str, Feedback]) -> str | None:
+    """How the button that started the run answers the question, from its gestures (`action: answer`):
+    "With the massage button, press on if it felt good, off if it was too much." None without any."""
+    parts = []
+    for feedback, words in _ANSWER_WORDS.items():
+        actions = [action.replace("_", " ") for action, answer in answers.items() if answer is feedback]
+        if actions:
+            parts.append(f"{' or '.join(actions)} {words}")
+    if not parts:
+        return None
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])}, or {parts[-1]}"
+    return f"With the {button} button, press {listed}."
+
+
 def feedback_reply(answer: Feedback | None, after: Level, start_reps: int) -> str | None:
     """The reply to the end-of-run question, knowing the level the next run will use."""
+    if answer is Feedback.HURT:
+        return f"I am sorry it hurt. Next time we go back to {start_reps} repetitions, gently. {REST_ADVICE}"
     if answer is Feedback.TOO_MUCH:
         return f"Thank you. Next time we go back to {start_reps} repetitions. Take a rest day tomorrow."
     if answer is Feedback.GOOD:

@@ -114,14 +114,18 @@ class Limits:
 
 
 DEFAULT_QUESTION = "How did that feel? Press once if it felt good, twice if it was too much."
+# The gentler option the run after "it hurt" offers, unless the routine names its own.
+DEFAULT_GENTLE = "Use a light touch today, and stop at once if anything hurts."
 
 
 @dataclass(frozen=True, slots=True)
 class FeedbackPrompt:
-    """The question asked when a run completes; the button answers it within `timeout_s`."""
+    """The question asked when a run completes; the button answers it within `timeout_s`. `gentle` is
+    said before the first step of the run after an "it hurt"."""
 
     question: str = DEFAULT_QUESTION
     timeout_s: float = 30.0
+    gentle: str = DEFAULT_GENTLE
 
 
 @dataclass(frozen=True, slots=True)

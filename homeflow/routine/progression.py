@@ -12,6 +12,7 @@ from homeflow.routine.model import Reps
 class Feedback(StrEnum):
     GOOD = "good"
     TOO_MUCH = "too_much"
+    HURT = "hurt"  # a path of its own: back to the start, gently, with advice to rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,7 @@ class Level:
     reason: str
     went_up: bool = False  # the latest answer moved the level up: the next run says so
     good_in_row: int = 0  # good answers since the last change of level
+    gentle: bool = False  # the last answer was "it hurt": the next run offers the gentler option
 
 
 def first_level(reps: Reps) -> Level:
@@ -28,11 +30,14 @@ def first_level(reps: Reps) -> Level:
 
 def advance(reps: Reps, level: Level, answer: Feedback | None) -> Level:
     """The level after one more completed run answered with `answer`: enough good runs in a row move
-    up a step, "too much" drops back to the start; never above `reps.max`. No answer changes nothing."""
+    up a step, "too much" drops back to the start, "it hurt" too and the next run goes gently; never
+    above `reps.max`. No answer changes nothing."""
     if answer is None:
         return level
     if answer is Feedback.TOO_MUCH:
         return Level(reps.start, "the last run was too much: back to the start")
+    if answer is Feedback.HURT:
+        return Level(reps.start, "the last run hurt: back to the start, gently", gentle=True)
     good = level.good_in_row + 1
     if good >= reps.good_sessions_to_progress and level.reps < reps.max:
         up = min(reps.max, level.reps + reps.step)

@@ -42,7 +42,7 @@ from homeflow.settings.yamlnodes import Map, Node, Scalar
 ROUTINE_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _ROUTINE_KEYS = ("name", "description", "ambience", "reps", "variables", "limits", "feedback", "steps")
 _LIMITS_KEYS = ("max_per_day", "min_gap_minutes")
-_FEEDBACK_KEYS = ("ask", "timeout")
+_FEEDBACK_KEYS = ("ask", "timeout", "gentle")
 _AMBIENCE_KEYS = ("brightness", "transition", "color_temperature")
 _REPS_KEYS = ("start", "max", "step", "good_sessions_to_progress")
 _ROUNDS_KEYS = ("times", "for", "in")
@@ -87,7 +87,8 @@ def _limits(ch: Checker, node: Node | None) -> Limits:
 
 
 def _feedback(ch: Checker, node: Node | None, scope: ph.Scope) -> FeedbackPrompt | None:
-    """`feedback: true` asks the default question; a mapping sets `ask` and `timeout` (seconds)."""
+    """`feedback: true` asks the default question; a mapping sets `ask`, `timeout` (seconds) and `gentle`
+    (the gentler option offered after "it hurt")."""
     if node is None or (isinstance(node, Scalar) and node.value is False):
         return None
     if isinstance(node, Scalar) and node.value is True:
@@ -98,7 +99,8 @@ def _feedback(ch: Checker, node: Node | None, scope: ph.Scope) -> FeedbackPrompt
     timeout = ch.number(
         f.get("timeout"), "feedback.timeout", default.timeout_s, above=True, hi=MAX_FEEDBACK_TIMEOUT_S
     )
-    return FeedbackPrompt(question or default.question, timeout)
+    gentle = ph.optional_text(ch, f, "gentle", "feedback", scope)
+    return FeedbackPrompt(question or default.question, timeout, gentle or default.gentle)
 
 
 def parse_ambience(ch: Checker, node: Node, path: str) -> Ambience | None:

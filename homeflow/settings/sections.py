@@ -48,7 +48,8 @@ _TLS_KEYS = ("ca_file", "cert_file", "key_file", "insecure")
 _AUTOMATION_KEYS = ("routine", "when", "lights", "speakers")
 # Names that automations may refer to, by kind: "routine", "button", "light", "speaker".
 Known = dict[str, Collection[str]]
-COMMANDS = ("start", "toggle", "pause", "resume", "skip", "cancel")
+# What a button's gesture may do: a command, or an answer to the end-of-run question.
+COMMANDS = ("start", "toggle", "pause", "resume", "skip", "cancel", "good", "too_much", "hurt")
 # Home Assistant's rule for entity ids, in the one domain homeflow drives.
 LIGHT_ENTITY_ID = re.compile(r"light\.(?!_)[a-z0-9_]+(?<!_)")
 

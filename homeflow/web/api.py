@@ -8,13 +8,23 @@ import re
 
 from aiohttp import web
 
-from homeflow.conductor import Command
+from homeflow.commands import Command
 from homeflow.errors import HomeflowError
 from homeflow.journal import JournalError, utcnow
 from homeflow.web.keys import CONDUCTOR, ApiError
 
-# The web may steer a routine like a button does; `toggle` is left to buttons, whose one key needs it.
-COMMANDS = (Command.START, Command.PAUSE, Command.RESUME, Command.SKIP, Command.CANCEL)
+# The web may steer a routine like a button does, and answer its question (the open one, or late the
+# last completed run's); `toggle` is left to buttons, whose one key needs it.
+COMMANDS = (
+    Command.START,
+    Command.PAUSE,
+    Command.RESUME,
+    Command.SKIP,
+    Command.CANCEL,
+    Command.GOOD,
+    Command.TOO_MUCH,
+    Command.HURT,
+)
 TRIGGER = "web"
 MAX_RUNS = 1000
 _DIGITS = re.compile(r"[0-9]{1,6}")

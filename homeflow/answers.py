@@ -1,0 +1,81 @@
+"""Answers to the end-of-run question, from every surface (a button, MQTT, the web, Home Assistant):
+to the open question, or, once the question is closed, late to the routine's last completed run, once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from homeflow.commands import ANSWERS, WHILE_ASKING, Command
+from homeflow.journal import JournalError
+from homeflow.routine.guidance import answer_hint, feedback_reply
+from homeflow.routine.progression import Feedback, Level, next_level
+from homeflow.run import House, Room, Run, figures
+from homeflow.settings.model import Zigbee2MqttButton
+
+log = logging.getLogger(__name__)
+
+
+def button_hint(button: Zigbee2MqttButton) -> str | None:
+    """How `button` answers the question, said after it when the button started the run; None when none
+    of its gestures is an answer."""
+    answers = {action: ANSWERS[Command(word)] for action, word in button.gestures.items() if word in ANSWERS}
+    return answer_hint(button.name, answers)
+
+
+class Answers:
+    """Takes answers for the conductor. `levels` is the conductor's own map of each routine's next level,
+    which a late answer recomputes; `speak(routine, text)` says a sentence outside a run."""
+
+    def __init__(
+        self,
+        rooms: Mapping[str, Room],
+        house: House,
+        levels: dict[str, Level],
+        speak: Callable[[str, str], None],
+    ) -> None:
+        self.rooms = rooms
+        self.house = house
+        self.levels = levels
+        self.speak = speak
+
+    def to_question(self, run: Run, command: Command) -> str:
+        """Answer the open question of `run` (it applies the answer when its wait ends)."""
+        feedback = WHILE_ASKING.get(command)
+        run.answer_with(feedback)
+        return f"feedback: {feedback or 'none'}"
+
+    def late(self, routine_id: str, feedback: Feedback, run: Run | None) -> str:
+        """No question is open: `feedback` answers the routine's last completed run if nothing answered it
+        yet; the next level is replayed from the journal, once, here, and the figures go out again."""
+        if run is not None and run.answered:
+            return "late feedback: this run was answered already"
+        journal = self.house.journal
+        try:
+            last = journal.last_completed(routine_id)
+        except JournalError as exc:
+            return f"late feedback not taken: {exc}"
+        if last is None:
+            return "late feedback: no completed run to answer"
+        if run is not None and run.run_id != last.id:
+            return "late feedback: not now, a run is going (answer when it asks)"
+        if last.feedback is not None:
+            return f"late feedback: run {last.id} was answered already ({last.feedback})"
+        routine = self.rooms[routine_id].routine
+        try:
+            journal.set_feedback(last.id, feedback)
+        except JournalError as exc:
+            return f"late feedback owed to the journal, level unchanged for now: {exc}"
+        try:
+            level = next_level(routine.reps, journal.feedback_history(routine_id))
+            stats = figures(journal, routine_id, level, self.house.tz)
+        except JournalError as exc:
+            return f"late feedback journaled, level not recomputed: {exc}"
+        self.levels[routine_id] = level
+        if run is not None:
+            run.level = level  # the run is past its question: it hands this level back when it ends
+        self.house.status.stats(routine_id, stats)
+        if reply := feedback_reply(feedback, level, routine.reps.start):
+            self.speak(routine_id, reply)
+        log.info("%s: run %d feedback %s (late)", routine_id, last.id, feedback)
+        return f"late feedback {feedback} for run {last.id}: next run {level.reps} repetitions"
