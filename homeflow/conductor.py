@@ -17,6 +17,7 @@ from homeflow.devices.base import Light
 from homeflow.devices.lights.session import restore_lights
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.speakers.voice import say_once
+from homeflow.homeassistant.entities import HOME_ASSISTANT
 from homeflow.journal import RunStatus
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.planning import prepare_plan
@@ -42,6 +43,7 @@ class Conductor:
         self.house = house
         self.journal = house.journal
         self.status = house.status
+        self._from_home_assistant = f"{house.status.base_topic}/+/{HOME_ASSISTANT}/set"
         self.levels = dict(levels)  # the next run's level per routine, kept here: no journal on a press
         self.active: dict[str, Run] = {}
         self._tasks: asyncio.TaskGroup | None = None
@@ -49,6 +51,7 @@ class Conductor:
         self._pending: set[asyncio.Task[None]] = set()
         self.answers = Answers(rooms, house, self.levels, self._speak)
         mqtt.route(f"{self.status.base_topic}/+/set", self._on_set)
+        mqtt.route(self._from_home_assistant, self._on_set)  # Home Assistant's buttons
         for routine_id, room in rooms.items():
             for light in room.lights:
                 if isinstance(light, VirtualLight):
@@ -83,7 +86,8 @@ class Conductor:
     async def _on_set(self, message: aiomqtt.Message) -> None:
         if message.retain:
             return  # a retained command is history, not a request
-        routine_id = message.topic.value.split("/")[-2]
+        from_home_assistant = message.topic.matches(self._from_home_assistant)
+        routine_id = message.topic.value.split("/")[-3 if from_home_assistant else -2]
         text = payload_text(message).strip().lower()
         if routine_id not in self.rooms:
             log.warning("unknown routine %r: %s", routine_id, describe(message))
@@ -94,7 +98,7 @@ class Conductor:
             known = ", ".join(c.value for c in Command)
             log.warning("unknown command (expected one of %s): %s", known, describe(message))
             return
-        self.command(routine_id, command, trigger="mqtt")
+        self.command(routine_id, command, trigger=HOME_ASSISTANT if from_home_assistant else "mqtt")
 
     def command(self, routine_id: str, command: Command, trigger: str, hint: str | None = None) -> str:
         """Carry out a command now; returns what happened, in words. `hint`: how the button that gave

@@ -20,7 +20,9 @@ from homeflow.devices.speakers import build_speaker
 from homeflow.devices.speakers.clips import ClipServer
 from homeflow.errors import HomeflowError
 from homeflow.homeassistant.api import HomeAssistantApi
+from homeflow.homeassistant.controls import Controls
 from homeflow.homeassistant.discovery import Discovery
+from homeflow.homeassistant.entities import dashboard_url
 from homeflow.journal import Journal
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.progression import next_level
@@ -139,10 +141,12 @@ async def serve(
         ]
         for button in buttons:
             button.listen(mqtt)
-        discovery = Discovery(settings.home_assistant, mqtt, base, settings.routines)
+        controls = Controls(conductor, mqtt)
+        link = dashboard_url(settings.http)
+        discovery = Discovery(settings.home_assistant, mqtt, base, settings.routines, url=link)
         discovery.listen()
         zone = tz or datetime.now().astimezone().tzinfo or UTC
-        scheduler = Scheduler(schedules(settings), zone, conductor.scheduled, clock)
+        scheduler = Scheduler(schedules(settings), zone, controls.scheduled, clock)
 
         # Started in this order and stopped in the reverse: the web (its address is where network
         # speakers fetch clips), the embedded broker, the senders of status and discovery, the

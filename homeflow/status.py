@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 FLUSH_TIMEOUT_S = 3.0
 
 StateListener = Callable[[str, dict[str, Any]], None]
-Outgoing = tuple[str, dict[str, Any], bool]  # topic, payload, retain
+Outgoing = tuple[str, str | dict[str, Any], bool]  # topic, payload, retain
 
 
 class RoutineState(StrEnum):
@@ -88,6 +88,12 @@ class Status:
     def event(self, routine: str, event: RunEvent, **fields: Any) -> None:
         payload = {"event": str(event), **fields, "at": self.clock.wall().isoformat()}
         self._send(f"{self.base_topic}/{routine}/event", payload)
+        if event is RunEvent.REFUSED:  # kept, for Home Assistant's "last refused start" sensor
+            self._send(f"{self.base_topic}/{routine}/refused", payload, retain=True)
+
+    def schedules(self, routine: str, enabled: bool) -> None:
+        """Whether the routine's schedules are on (`ON`) or paused (`OFF`), kept by the broker."""
+        self._send(f"{self.base_topic}/{routine}/schedules", "ON" if enabled else "OFF", retain=True)
 
     def said(self, routine: str, text: str, **fields: Any) -> None:
         """Relay a sentence on the say topic (for displays, and for a house without a speaker)."""
@@ -134,7 +140,7 @@ class Status:
             listener(routine, state)
         self._send(f"{self.base_topic}/{routine}/state", state, retain=True)
 
-    def _send(self, topic: str, payload: dict[str, Any], *, retain: bool = False) -> None:
+    def _send(self, topic: str, payload: str | dict[str, Any], *, retain: bool = False) -> None:
         self._outbox.put_nowait((topic, payload, retain))
 
     async def _republish(self) -> None:

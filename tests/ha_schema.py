@@ -1,7 +1,8 @@
 """Home Assistant's documented MQTT discovery schemas, as far as homeflow uses them, as a checker.
 
 From HA's MQTT integration (components/mqtt: schemas.py `MQTT_ENTITY_COMMON_SCHEMA`, button.py, sensor.py,
-binary_sensor.py, event.py, device_trigger.py `TRIGGER_DISCOVERY_SCHEMA`) and the discovery docs.
+binary_sensor.py, event.py, switch.py, number.py `validate_config`, device_trigger.py
+`TRIGGER_DISCOVERY_SCHEMA`) and the discovery docs.
 """
 
 from __future__ import annotations
@@ -109,6 +110,43 @@ SCHEMAS = {
         frozenset({"value_template", "device_class"}),
         device_classes=frozenset({"button", "doorbell", "motion"}),
     ),
+    "switch": Schema(
+        frozenset({"command_topic"}),
+        frozenset(
+            {
+                "state_topic",
+                "value_template",
+                "command_template",
+                "payload_on",
+                "payload_off",
+                "state_on",
+                "state_off",
+                "optimistic",
+                "retain",
+                "device_class",
+            }
+        ),
+        device_classes=frozenset({"outlet", "switch"}),
+    ),
+    "number": Schema(
+        frozenset({"command_topic"}),
+        frozenset(
+            {
+                "state_topic",
+                "value_template",
+                "command_template",
+                "min",
+                "max",
+                "step",
+                "mode",
+                "optimistic",
+                "retain",
+                "payload_reset",
+                "unit_of_measurement",
+                "device_class",
+            }
+        ),
+    ),
     "device_automation": Schema(
         frozenset({"automation_type", "device", "subtype", "topic", "type"}),
         frozenset({"payload", "qos", "value_template", "origin", "encoding"}),
@@ -181,6 +219,8 @@ def problems_of(topic: str, config: Any) -> list[str]:
         found.append(f"{topic}: qos must be 0, 1 or 2")
     if component == "sensor":
         found += _sensor_problems(topic, config)
+    if component == "number":
+        found += _number_problems(topic, config)
     if component == "event":
         types = config.get("event_types")
         if not (isinstance(types, list) and types and all(isinstance(t, str) for t in types)):
@@ -244,4 +284,20 @@ def _sensor_problems(topic: str, config: dict[str, Any]) -> list[str]:
         found.append(f"{topic}: device_class enum needs options")
     if device_class in ("enum", "timestamp", "date") and (state_class or "unit_of_measurement" in config):
         found.append(f"{topic}: device_class {device_class} takes no state_class or unit_of_measurement")
+    return found
+
+
+def _number_problems(topic: str, config: dict[str, Any]) -> list[str]:
+    """number.py: `min`, `max` and `step` are numbers (defaults 1, 100, 1), `max` above `min`, `step` at
+    least 0.001, `mode` auto, box or slider."""
+    found: list[str] = []
+    values = {key: config.get(key, default) for key, default in (("min", 1), ("max", 100), ("step", 1))}
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values.values()):
+        return [f"{topic}: min, max and step must be numbers"]
+    if values["max"] <= values["min"]:
+        found.append(f"{topic}: 'max' must be > 'min'")
+    if values["step"] < 0.001:
+        found.append(f"{topic}: step must be at least 0.001")
+    if config.get("mode", "auto") not in ("auto", "box", "slider"):
+        found.append(f"{topic}: mode must be auto, box or slider")
     return found

@@ -265,7 +265,7 @@ async def test_the_entry_starts_homeflow_which_connects_announces_and_serves_und
         try:
             await watch.wait_for("homeflow/status", lambda m: m.text == "online", within=WAIT_S)
             start = await watch.wait_for("homeassistant/button/homeflow/short_start/config")
-            assert start.json["command_topic"] == "homeflow/short/set"
+            assert start.json["command_topic"] == "homeflow/short/home_assistant/set"
             await through_ingress(f"http://127.0.0.1:{port}")
             await watch.wait_for(
                 "homeflow/short/event", lambda m: m.json["event"] == "completed", within=WAIT_S

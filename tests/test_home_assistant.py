@@ -32,8 +32,10 @@ steps:
 """
 BUTTONS = ("start", "pause", "resume", "skip", "cancel", "good", "too_much", "hurt")
 ANSWER_BUTTONS = ("good", "too_much", "hurt")
-SENSORS = ("state", "step", "progress", "last_completed", "streak", "reps")
-TRIGGERS = ("completed", "cancelled")
+SENSORS = ("state", "step", "progress", "last_completed", "streak", "reps", "refused")
+TRIGGERS = ("started", "completed", "cancelled", "interrupted", "refused")
+# Once a day: the second start is refused, which Home Assistant's "last refused start" sensor shows.
+ONCE_A_DAY = SHORT_ROUTINE + "limits: {max_per_day: 1}\n"
 # Home Assistant renders templates in a sandbox; strict undefined turns a missing key into a failure.
 TEMPLATES = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
 
@@ -47,6 +49,8 @@ def expected_topics(prefix: str, node: str, routines: tuple[str, ...]) -> set[st
         topics |= {f"{ha}/sensor/{node}/{routine}_{s}/config" for s in SENSORS}
         topics |= {f"{ha}/device_automation/{node}/{routine}_{t}/config" for t in TRIGGERS}
         topics.add(f"{ha}/event/{node}/{routine}_run/config")
+        topics.add(f"{ha}/switch/{node}/{routine}_schedules/config")
+        topics.add(f"{ha}/number/{node}/{routine}_next_reps/config")
     return topics
 
 
@@ -81,13 +85,14 @@ def test_the_section_has_defaults_and_takes_the_rest_api(tmp_path: Path) -> None
               discovery: false
               url: http://homeassistant.local:8123/
               token: abc.DEF-123
+              area: Living room
             lights:
               desk: {home_assistant: light.desk_lamp}
             """,
         )
     )
     assert loaded.home_assistant == HomeAssistantSettings(
-        "ha", False, "http://homeassistant.local:8123", "abc.DEF-123"
+        "ha", False, "http://homeassistant.local:8123", "abc.DEF-123", area="Living room"
     )
     assert "abc" not in repr(loaded.home_assistant)
     assert loaded.lights == {"desk": HomeAssistantLight("desk", "light.desk_lamp")}
@@ -103,6 +108,7 @@ def test_mistakes_are_located_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPa
           discovery: sometimes
           url: ftp://ha.local
           token: two words
+          area: ""
         lights:
           desk: {home_assistant: light.desk_lamp}
           hall: {home_assistant: switch.hall}
@@ -116,11 +122,12 @@ def test_mistakes_are_located_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         'homeflow.yaml:3:14: home_assistant.discovery: expected true or false, got "sometimes"',
         'homeflow.yaml:4:8: home_assistant.url: expected http://HOST:8123, got "ftp://ha.local"',
         "homeflow.yaml:5:10: home_assistant.token: use only letters, digits and punctuation (no spaces)",
-        "homeflow.yaml:7:26: lights.desk.home_assistant: a Home Assistant light needs home_assistant.url "
+        "homeflow.yaml:6:9: home_assistant.area: must not be empty",
+        "homeflow.yaml:8:26: lights.desk.home_assistant: a Home Assistant light needs home_assistant.url "
         "and home_assistant.token (its REST API)",
-        "homeflow.yaml:8:26: lights.hall.home_assistant: "
+        "homeflow.yaml:9:26: lights.hall.home_assistant: "
         'expected a light\'s entity id like light.desk_lamp, got "switch.hall"',
-        "homeflow.yaml:8:26: lights.hall.home_assistant: a Home Assistant light needs home_assistant.url "
+        "homeflow.yaml:9:26: lights.hall.home_assistant: a Home Assistant light needs home_assistant.url "
         "and home_assistant.token (its REST API)",
     ]
 
@@ -167,7 +174,14 @@ async def test_discovery_follows_home_assistants_schemas_and_its_buttons_drive_r
 ) -> None:
     base, node = f"{prefix}/hf", f"{prefix}_hf"
     topics = expected_topics(prefix, node, ("long", "short"))
-    config = write_settings(tmp_path, broker, prefix, routines={"long": LONG_ROUTINE, "short": SHORT_ROUTINE})
+    config = write_settings(
+        tmp_path,
+        broker,
+        prefix,
+        routines={"long": LONG_ROUTINE, "short": ONCE_A_DAY},
+        home_assistant={"area": "Bedroom"},
+        http={"public_url": "http://192.0.2.7:8765"},
+    )
     async with (
         collecting(broker, f"{prefix}-ha", f"{prefix}/ha/#", f"{base}/#") as watch,
         serving(config, watch, base, time_scale=10),
@@ -178,16 +192,29 @@ async def test_discovery_follows_home_assistants_schemas_and_its_buttons_drive_r
         kept = await retained(broker, f"{prefix}-fresh", f"{prefix}/ha/#")
         assert {t: json.loads(text) for t, text in kept.items()} == configs
 
+        def entity(component: str, routine: str, key: str) -> dict[str, Any]:
+            return configs[f"{prefix}/ha/{component}/{node}/{routine}_{key}/config"]
+
         def press(routine: str, button: str) -> Any:
-            entity = configs[f"{prefix}/ha/button/{node}/{routine}_{button}/config"]
-            return watch.client.publish(entity["command_topic"], entity["payload_press"], qos=1)
+            pressed = entity("button", routine, button)
+            return watch.client.publish(pressed["command_topic"], pressed["payload_press"], qos=1)
 
         def state_is(check: Any) -> Any:
             return lambda m: check(m.json)
 
+        # The number of the next run's repetitions: within reps.start..reps.max, on reps.step.
+        reps = entity("number", "long", "next_reps")
+        assert (reps["min"], reps["max"], reps["step"]) == (5, 10, 5)
+        await watch.client.publish(reps["command_topic"], "10", qos=1)
+        await watch.wait_for(f"{base}/long/stats", lambda m: m.json["reps_level"] == 10)
+        assert watch.on(f"{base}/long/stats")[-1].json["reps_reason"] == "set in Home Assistant"
+
         state = f"{base}/long/state"
         await press("long", "start")
         await watch.wait_for(state, state_is(lambda s: s["state"] == "running" and s["step_index"] == 0))
+        assert watch.on(state)[-1].json["reps"] == 10
+        started = await watch.wait_for(f"{base}/long/event", lambda m: m.json["event"] == "started")
+        assert started.json["trigger"] == "home_assistant"  # not "mqtt": Home Assistant's own topic
         await press("long", "pause")
         mark = len(watch.messages)
         await watch.wait_for(state, state_is(lambda s: s["state"] == "paused"), since=mark)
@@ -197,37 +224,54 @@ async def test_discovery_follows_home_assistants_schemas_and_its_buttons_drive_r
         await watch.wait_for(state, state_is(lambda s: s["step_index"] == 1), since=mark)
         await press("long", "cancel")
         await watch.wait_for(f"{base}/long/event", lambda m: m.json["event"] == "cancelled")
-        await press("short", "start")
+        # Any other MQTT client still starts a run on <base>/<routine>/set, and reads as `mqtt`.
+        await watch.client.publish(f"{base}/short/set", "start", qos=1)
         done = await watch.wait_for(f"{base}/short/event", lambda m: m.json["event"] == "completed")
+        assert watch.on(f"{base}/short/event")[0].json["trigger"] == "mqtt"
         # The figures go out before the event, so an automation reacting to it reads them new.
         stats = watch.on(f"{base}/short/stats")[-1]
         assert watch.messages.index(stats) < watch.messages.index(done)
         assert stats.json["last_completed"] is not None
+        await press("short", "start")  # once a day: refused, and the sensor keeps why
+        refused = await watch.wait_for(f"{base}/short/refused", lambda m: True)
+        assert refused.json["trigger"] == "home_assistant" and "today" in refused.json["reason"]
+        schedules = entity("switch", "long", "schedules")
+        await watch.client.publish(schedules["command_topic"], "OFF", qos=1)
+        await watch.wait_for(schedules["state_topic"], lambda m: m.text == "OFF")
 
     published = {m.topic for m in watch.messages if not DISCOVERY_TOPIC.fullmatch(m.topic)}
     unique_ids = [c["unique_id"] for c in configs.values() if "unique_id" in c]
-    assert len(unique_ids) == len(set(unique_ids)) == len(configs) - 4  # device triggers have none
+    assert len(unique_ids) == len(set(unique_ids)) == len(configs) - 2 * len(TRIGGERS)
     hub = configs[f"{prefix}/ha/binary_sensor/{node}/status/config"]["device"]["identifiers"]
-    for topic, entity in configs.items():
-        assert problems_of(topic, entity) == []
-        assert entity["device"].get("via_device", hub[0]) in hub
-        if "availability_topic" in entity:
-            assert entity["availability_topic"] == f"{base}/status"
+    for topic, config in configs.items():
+        assert problems_of(topic, config) == []
+        assert config["device"].get("via_device", hub[0]) in hub
+        assert config["device"]["configuration_url"] == "http://192.0.2.7:8765"
+        assert config["device"]["suggested_area"] == "Bedroom"
+        if "unique_id" in config and topic.split("/")[2] != "binary_sensor":
+            # Every entity but the hub's status (which shows homeflow offline) depends on the status.
+            listed = [a["topic"] for a in config.get("availability", [])]
+            sources = [config.get("availability_topic"), *listed]
+            assert f"{base}/status" in sources, topic
+        if "availability_topic" in config:
+            assert config["availability_topic"] == f"{base}/status"
         if any(topic.endswith(f"_{answer}/config") for answer in ANSWER_BUTTONS):
             # An answer: available only while homeflow is online and the routine's question is open.
-            state = entity["command_topic"].removesuffix("/set") + "/state"
-            assert entity["availability_mode"] == "all"
-            assert [a["topic"] for a in entity["availability"]] == [f"{base}/status", state]
+            state = config["command_topic"].replace("/home_assistant/set", "/state")
+            assert config["availability_mode"] == "all"
+            assert [a["topic"] for a in config["availability"]] == [f"{base}/status", state]
         else:
-            assert "availability" not in entity
+            assert "availability" not in config
         for key in ("state_topic", "json_attributes_topic", "availability_topic", "topic"):
-            if key in entity:
-                assert entity[key] in published, f"{topic}: {key} {entity[key]} is never published"
-        check_templates(topic, entity, watch.messages)
+            if key in config and config[key] != f"{base}/long/refused":  # long was never refused
+                assert config[key] in published, f"{topic}: {key} {config[key]} is never published"
+        if config.get("state_topic") != f"{base}/long/refused":
+            check_templates(topic, config, watch.messages)
     assert {m.json["event"] for m in watch.messages if m.topic.endswith("/event")} == {
         "started",
         "cancelled",
         "completed",
+        "refused",
     }
 
 
@@ -255,6 +299,11 @@ def check_templates(topic: str, entity: dict[str, Any], messages: list[Message])
         elif component == "event":
             event = json.loads(value)
             assert event["event_type"] in entity["event_types"]
+            assert (event["reason"] is not None) == (event["event_type"] == "refused")
+        elif component == "switch":
+            assert value in (entity["payload_on"], entity["payload_off"])
+        elif component == "number":
+            assert entity["min"] <= float(value) <= entity["max"]
         elif component == "device_automation":
             assert (value == entity["payload"]) == (json.loads(payload)["event"] == entity["type"])
         elif entity.get("device_class") == "enum":

@@ -11,6 +11,7 @@ import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from homeflow.homeassistant.discovery import EVENT_TYPES, discovery_configs
+from homeflow.homeassistant.entities import HOME_ASSISTANT
 from homeflow.settings import load
 from homeflow.settings.model import MqttSettings
 from homeflow.settings.sections import COMMANDS
@@ -67,8 +68,11 @@ def check_automation(automation: dict[str, Any], known: set[str], routines: set[
             assert entity in known, f"{automation['alias']}: no such entity {entity}"
     for action in walk(automation.get("actions")):
         if isinstance(action, dict) and action.get("action") == "mqtt.publish":
-            base, routine, leaf = action["data"]["topic"].split("/")
-            assert (base, leaf) == (MqttSettings().base_topic, "set") and routine in routines
+            base, routine, *leaf = action["data"]["topic"].split("/")
+            assert (base, leaf) == (
+                MqttSettings().base_topic,
+                [HOME_ASSISTANT, "set"],
+            ) and routine in routines
             assert action["data"]["payload"] in COMMANDS
     for trigger in automation["triggers"]:
         if trigger["trigger"] == "mqtt":
@@ -113,7 +117,7 @@ def test_the_blueprint_publishes_a_command_homeflow_accepts() -> None:
         key: TEMPLATES.from_string(str(value)).render(**variables) for key, value in action["data"].items()
     }
     assert rendered == {
-        "topic": "homeflow/back-massage/set",
+        "topic": "homeflow/back-massage/home_assistant/set",
         "payload": "start",
         "qos": "1",
         "retain": "False",

@@ -1,4 +1,5 @@
-"""Home Assistant MQTT discovery: each routine is a device with buttons, sensors, an event and triggers.
+"""Home Assistant MQTT discovery: each routine is a device with buttons, controls, sensors, an event and
+triggers (their configs: `homeflow.homeassistant.entities`).
 
 Configs are retained on `<prefix>/<component>/<node_id>/<object_id>/config`, where `node_id` comes from
 homeflow's base topic, so two homeflow instances on one broker never share an entity.
@@ -15,243 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Mapping
-from typing import Any
 
 import aiomqtt
 
-from homeflow import __version__
+from homeflow.homeassistant.entities import EVENT_TYPES, discovery_configs, node_id
 from homeflow.mqtt import OFFLINE, ONLINE, MqttConnection, describe, payload_text
 from homeflow.routine.model import Routine
 from homeflow.settings.model import HomeAssistantSettings
-from homeflow.status import RoutineState, RunEvent
 
 log = logging.getLogger(__name__)
 
-# Every value `<base>/<routine>/state` can carry in its `state` field; Home Assistant rejects an enum
-# sensor's state that is not listed.
-STATES = tuple(str(s) for s in RoutineState)
-EVENT_TYPES = tuple(str(e) for e in RunEvent)
-DEVICE_TRIGGERS = (str(RunEvent.COMPLETED), str(RunEvent.CANCELLED))
-BUTTONS = (
-    ("start", "Start", "mdi:play"),
-    ("pause", "Pause", "mdi:pause"),
-    ("resume", "Resume", "mdi:play-pause"),
-    ("skip", "Skip step", "mdi:skip-next"),
-    ("cancel", "Cancel", "mdi:stop"),
-)
-# The answers to the end-of-run question: buttons available only while it is open.
-ANSWER_BUTTONS = (
-    ("good", "Felt good", "mdi:emoticon-happy-outline"),
-    ("too_much", "Too much", "mdi:emoticon-neutral-outline"),
-    ("hurt", "It hurt", "mdi:bandage"),
-)
-ASKING_TEMPLATE = f"{{{{ 'online' if value_json.state == '{RoutineState.ASKING}' else 'offline' }}}}"
-# Idle state payloads carry no `steps`, `reps` or `ends_at`: `.get` renders those as null, not an error.
-STEP_ATTRIBUTES = (
-    "{{ {'index': value_json.step_index, 'steps': value_json.get('steps'), "
-    "'reps': value_json.get('reps'), 'ends_at': value_json.get('ends_at')} | tojson }}"
-)
-# Home Assistant's event entity wants `event_type`; homeflow's event payload names it `event`.
-EVENT_TEMPLATE = (
-    "{{ {'event_type': value_json.event, 'run_id': value_json.run_id, "
-    "'trigger': value_json.trigger, 'at': value_json.at} | tojson }}"
-)
+__all__ = ["EVENT_TYPES", "Discovery", "discovery_configs", "node_id"]
+
 # Requests within this long are one republish.
 COALESCE_S = 0.1
 # Below aiomqtt's threshold of 10 pending publishes, above which it logs a warning per publish.
 PUBLISH_BATCH = 8
-_NOT_IN_NODE_ID = re.compile(r"[^a-zA-Z0-9_-]")
-
-Config = dict[str, Any]
-
-
-def node_id(base_topic: str) -> str:
-    """The discovery topic level naming this homeflow: its base topic, in the characters HA allows."""
-    return _NOT_IN_NODE_ID.sub("_", base_topic)
-
-
-def discovery_configs(prefix: str, base_topic: str, routines: Mapping[str, Routine]) -> dict[str, Config]:
-    """Every config topic this homeflow owns, with its payload."""
-    node = node_id(base_topic)
-    status = f"{base_topic}/status"
-    origin = {"name": "homeflow", "sw_version": __version__}
-    hub = {
-        "identifiers": [node],
-        "name": "homeflow",
-        "manufacturer": "homeflow",
-        "model": "homeflow service",
-        "sw_version": __version__,
-    }
-    configs: dict[str, Config] = {
-        f"{prefix}/binary_sensor/{node}/status/config": {
-            "name": "Status",
-            "unique_id": f"{node}_status",
-            "state_topic": status,
-            "payload_on": ONLINE,
-            "payload_off": OFFLINE,
-            "device_class": "connectivity",
-            "entity_category": "diagnostic",
-            "device": hub,
-            "origin": origin,
-        }
-    }
-    for routine_id, routine in routines.items():
-        topics = {part: f"{base_topic}/{routine_id}/{part}" for part in ("set", "state", "stats", "event")}
-        device = {
-            "identifiers": [f"{node}_{routine_id}"],
-            "name": f"homeflow {routine.name}",
-            "manufacturer": "homeflow",
-            "model": "Guided routine",
-            "sw_version": __version__,
-            "via_device": node,
-        }
-        common = {"device": device, "origin": origin}
-        # Answer buttons: while homeflow is online and the routine's question is open (both at once).
-        while_asking = {
-            "availability": [
-                {"topic": status},
-                {"topic": topics["state"], "value_template": ASKING_TEMPLATE},
-            ],
-            "availability_mode": "all",
-        }
-        entities: list[tuple[str, str, Config]] = [
-            (
-                "button",
-                command,
-                {
-                    "name": name,
-                    "command_topic": topics["set"],
-                    "payload_press": command,
-                    "qos": 1,
-                    "icon": icon,
-                },
-            )
-            for command, name, icon in BUTTONS
-        ]
-        entities += [
-            (
-                "button",
-                answer,
-                {
-                    "name": name,
-                    "command_topic": topics["set"],
-                    "payload_press": answer,
-                    "qos": 1,
-                    "icon": icon,
-                    **while_asking,
-                },
-            )
-            for answer, name, icon in ANSWER_BUTTONS
-        ]
-        entities += [
-            (
-                "sensor",
-                "state",
-                {
-                    "name": "State",
-                    "state_topic": topics["state"],
-                    "value_template": "{{ value_json.state }}",
-                    "device_class": "enum",
-                    "options": list(STATES),
-                    "icon": "mdi:run",
-                },
-            ),
-            (
-                "sensor",
-                "step",
-                {
-                    "name": "Current step",
-                    "state_topic": topics["state"],
-                    "value_template": "{{ value_json.step }}",
-                    "json_attributes_topic": topics["state"],
-                    "json_attributes_template": STEP_ATTRIBUTES,
-                    "icon": "mdi:format-list-numbered",
-                },
-            ),
-            (
-                "sensor",
-                "progress",
-                {
-                    "name": "Progress",
-                    "state_topic": topics["state"],
-                    "value_template": "{{ value_json.progress | default(0) }}",
-                    "unit_of_measurement": "%",
-                    "state_class": "measurement",
-                    "icon": "mdi:progress-clock",
-                },
-            ),
-            (
-                "sensor",
-                "last_completed",
-                {
-                    "name": "Last completed",
-                    "state_topic": topics["stats"],
-                    # null renders as "None", which Home Assistant shows as unknown.
-                    "value_template": "{{ value_json.last_completed }}",
-                    "device_class": "timestamp",
-                },
-            ),
-            (
-                "sensor",
-                "streak",
-                {
-                    "name": "Streak",
-                    "state_topic": topics["stats"],
-                    "value_template": "{{ value_json.streak_days }}",
-                    "unit_of_measurement": "days",
-                    "state_class": "measurement",
-                    "icon": "mdi:fire",
-                },
-            ),
-            (
-                "sensor",
-                "reps",
-                {
-                    "name": "Repetitions",
-                    "state_topic": topics["stats"],
-                    "value_template": "{{ value_json.reps_level }}",
-                    "json_attributes_topic": topics["stats"],
-                    "json_attributes_template": "{{ {'reason': value_json.reps_reason} | tojson }}",
-                    "state_class": "measurement",
-                    "icon": "mdi:counter",
-                },
-            ),
-            (
-                "event",
-                "run",
-                {
-                    "name": "Run",
-                    "state_topic": topics["event"],
-                    "event_types": list(EVENT_TYPES),
-                    "value_template": EVENT_TEMPLATE,
-                    "icon": "mdi:bell-ring",
-                },
-            ),
-        ]
-        for component, key, config in entities:
-            object_id = f"{routine_id}_{key}"
-            available = {} if "availability" in config else {"availability_topic": status}
-            configs[f"{prefix}/{component}/{node}/{object_id}/config"] = {
-                **config,
-                "unique_id": f"{node}_{object_id}",
-                **available,
-                **common,
-            }
-        for event in DEVICE_TRIGGERS:
-            # Device triggers have no unique_id or availability: Home Assistant keys them by topic.
-            configs[f"{prefix}/device_automation/{node}/{routine_id}_{event}/config"] = {
-                "automation_type": "trigger",
-                "type": event,
-                "subtype": routine.name,
-                "topic": topics["event"],
-                "value_template": "{{ value_json.event }}",
-                "payload": event,
-                "device": device,
-                "origin": origin,
-            }
-    return configs
 
 
 class Discovery:
@@ -264,12 +45,15 @@ class Discovery:
         mqtt: MqttConnection,
         base_topic: str,
         routines: Mapping[str, Routine],
+        *,
+        url: str | None = None,
     ) -> None:
         self.mqtt = mqtt
         self.enabled = settings.discovery
         self.prefix = settings.discovery_prefix
         self.node = node_id(base_topic)
-        self.configs = discovery_configs(self.prefix, base_topic, routines) if settings.discovery else {}
+        configs = discovery_configs(self.prefix, base_topic, routines, url=url, area=settings.area)
+        self.configs = configs if settings.discovery else {}
         self._wanted = asyncio.Event()
         self._republish = False
         self._stale: set[str] = set()  # retained configs of entities the settings no longer have

@@ -202,6 +202,7 @@ class HomeAssistantSettings:
     discovery: bool = True
     url: str | None = None
     token: str | None = field(default=None, repr=False)
+    area: str | None = None  # the area Home Assistant suggests for homeflow's devices
 
 
 @dataclass(frozen=True, slots=True)

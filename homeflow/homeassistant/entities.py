@@ -1,0 +1,317 @@
+"""What Home Assistant is told: each routine as a device with buttons, controls, sensors, an event and
+device triggers, linked to a hub device, as MQTT discovery configs.
+
+Home Assistant's own buttons publish on `<base>/<routine>/home_assistant/set`, so a run they start reads
+`home_assistant` as its trigger; `<base>/<routine>/set` stays the topic for every other MQTT client.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from homeflow import __version__
+from homeflow.mqtt import OFFLINE, ONLINE
+from homeflow.routine.model import Routine
+from homeflow.settings.http import is_loopback
+from homeflow.settings.model import HttpSettings
+from homeflow.status import RoutineState, RunEvent
+
+# Every value `<base>/<routine>/state` can carry in its `state` field; Home Assistant rejects an enum
+# sensor's state that is not listed.
+STATES = tuple(str(s) for s in RoutineState)
+EVENT_TYPES = tuple(str(e) for e in RunEvent)
+DEVICE_TRIGGERS = EVENT_TYPES
+# The topic level of Home Assistant's own commands: `<base>/<routine>/home_assistant/set`.
+HOME_ASSISTANT = "home_assistant"
+BUTTONS = (
+    ("start", "Start", "mdi:play"),
+    ("pause", "Pause", "mdi:pause"),
+    ("resume", "Resume", "mdi:play-pause"),
+    ("skip", "Skip step", "mdi:skip-next"),
+    ("cancel", "Cancel", "mdi:stop"),
+)
+# The answers to the end-of-run question: buttons available only while it is open.
+ANSWER_BUTTONS = (
+    ("good", "Felt good", "mdi:emoticon-happy-outline"),
+    ("too_much", "Too much", "mdi:emoticon-neutral-outline"),
+    ("hurt", "It hurt", "mdi:bandage"),
+)
+ASKING_TEMPLATE = f"{{{{ 'online' if value_json.state == '{RoutineState.ASKING}' else 'offline' }}}}"
+# Idle state payloads carry no `steps`, `reps` or `ends_at`: `.get` renders those as null, not an error.
+STEP_ATTRIBUTES = (
+    "{{ {'index': value_json.step_index, 'steps': value_json.get('steps'), "
+    "'reps': value_json.get('reps'), 'ends_at': value_json.get('ends_at')} | tojson }}"
+)
+# Home Assistant's event entity wants `event_type`; homeflow's event payload names it `event`.
+EVENT_TEMPLATE = (
+    "{{ {'event_type': value_json.event, 'run_id': value_json.get('run_id'), "
+    "'trigger': value_json.trigger, 'reason': value_json.get('reason'), 'at': value_json.at} | tojson }}"
+)
+# A sensor's state holds at most 255 characters.
+REFUSED_TEMPLATE = "{{ value_json.reason[:255] }}"
+REFUSED_ATTRIBUTES = "{{ {'trigger': value_json.trigger, 'at': value_json.at} | tojson }}"
+SWITCH_ON, SWITCH_OFF = "ON", "OFF"
+_NOT_IN_NODE_ID = re.compile(r"[^a-zA-Z0-9_-]")
+
+Config = dict[str, Any]
+
+
+def node_id(base_topic: str) -> str:
+    """The discovery topic level naming this homeflow: its base topic, in the characters HA allows."""
+    return _NOT_IN_NODE_ID.sub("_", base_topic)
+
+
+def dashboard_url(http: HttpSettings) -> str | None:
+    """Where Home Assistant's "Visit" link on each device leads: `http.public_url`, else the address
+    homeflow listens on when other machines can reach it by that address. None when it listens on
+    loopback only (Home Assistant on another machine could not open it), on every address (no single
+    address to name), or on a port picked at start."""
+    if http.public_url:
+        return http.public_url
+    if is_loopback(http.bind) or http.port == 0:
+        return None
+    try:
+        address = ipaddress.ip_address(http.bind)
+    except ValueError:
+        return f"http://{http.bind}:{http.port}"  # a host name
+    if address.is_unspecified:
+        return None
+    host = f"[{address}]" if address.version == 6 else str(address)
+    return f"http://{host}:{http.port}"
+
+
+def discovery_configs(
+    prefix: str,
+    base_topic: str,
+    routines: Mapping[str, Routine],
+    *,
+    url: str | None = None,
+    area: str | None = None,
+) -> dict[str, Config]:
+    """Every config topic this homeflow owns, with its payload. `url`: the dashboard; `area`: where
+    Home Assistant places the devices."""
+    node = node_id(base_topic)
+    status = f"{base_topic}/status"
+    origin = {"name": "homeflow", "sw_version": __version__}
+    where = {
+        **({"configuration_url": url} if url else {}),
+        **({"suggested_area": area} if area else {}),
+    }
+    hub = {
+        "identifiers": [node],
+        "name": "homeflow",
+        "manufacturer": "homeflow",
+        "model": "homeflow service",
+        "sw_version": __version__,
+        **where,
+    }
+    configs: dict[str, Config] = {
+        f"{prefix}/binary_sensor/{node}/status/config": {
+            "name": "Status",
+            "unique_id": f"{node}_status",
+            "state_topic": status,
+            "payload_on": ONLINE,
+            "payload_off": OFFLINE,
+            "device_class": "connectivity",
+            "entity_category": "diagnostic",
+            "device": hub,
+            "origin": origin,
+        }
+    }
+    for routine_id, routine in routines.items():
+        device = {
+            "identifiers": [f"{node}_{routine_id}"],
+            "name": f"homeflow {routine.name}",
+            "manufacturer": "homeflow",
+            "model": "Guided routine",
+            "sw_version": __version__,
+            "via_device": node,
+            **where,
+        }
+        topics = {
+            part: f"{base_topic}/{routine_id}/{part}"
+            for part in ("state", "stats", "event", "refused", "schedules", "schedules/set", "reps/set")
+        }
+        for component, key, config in _entities(routine, topics, status):
+            object_id = f"{routine_id}_{key}"
+            available = {} if "availability" in config else {"availability_topic": status}
+            configs[f"{prefix}/{component}/{node}/{object_id}/config"] = {
+                **config,
+                "unique_id": f"{node}_{object_id}",
+                **available,
+                "device": device,
+                "origin": origin,
+            }
+        for event in DEVICE_TRIGGERS:
+            # Device triggers have no unique_id or availability: Home Assistant keys them by topic.
+            configs[f"{prefix}/device_automation/{node}/{routine_id}_{event}/config"] = {
+                "automation_type": "trigger",
+                "type": event,
+                "subtype": routine.name,
+                "topic": topics["event"],
+                "value_template": "{{ value_json.event }}",
+                "payload": event,
+                "device": device,
+                "origin": origin,
+            }
+    return configs
+
+
+def _entities(routine: Routine, topics: dict[str, str], status: str) -> list[tuple[str, str, Config]]:
+    """One routine's entities: (component, key, config without unique_id, device or availability)."""
+    commands = f"{topics['state'].removesuffix('/state')}/{HOME_ASSISTANT}/set"
+    # Answer buttons: while homeflow is online and the routine's question is open (both at once).
+    while_asking = {
+        "availability": [
+            {"topic": status},
+            {"topic": topics["state"], "value_template": ASKING_TEMPLATE},
+        ],
+        "availability_mode": "all",
+    }
+    button = {"command_topic": commands, "qos": 1}
+    entities: list[tuple[str, str, Config]] = [
+        ("button", command, {"name": name, **button, "payload_press": command, "icon": icon})
+        for command, name, icon in BUTTONS
+    ]
+    entities += [
+        ("button", answer, {"name": name, **button, "payload_press": answer, "icon": icon, **while_asking})
+        for answer, name, icon in ANSWER_BUTTONS
+    ]
+    entities.append(
+        (
+            "switch",
+            "schedules",
+            {
+                "name": "Schedules",
+                "command_topic": topics["schedules/set"],
+                "state_topic": topics["schedules"],
+                "payload_on": SWITCH_ON,
+                "payload_off": SWITCH_OFF,
+                "qos": 1,
+                "entity_category": "config",
+                "icon": "mdi:calendar-clock",
+            },
+        )
+    )
+    reps = routine.reps
+    if reps.max > reps.start:  # Home Assistant wants max above min; with one level there is no choice
+        entities.append(
+            (
+                "number",
+                "next_reps",
+                {
+                    "name": "Next run repetitions",
+                    "command_topic": topics["reps/set"],
+                    "state_topic": topics["stats"],
+                    "value_template": "{{ value_json.reps_level }}",
+                    "min": reps.start,
+                    "max": reps.max,
+                    "step": reps.step,
+                    "mode": "box",
+                    "qos": 1,
+                    "entity_category": "config",
+                    "icon": "mdi:counter",
+                },
+            )
+        )
+    entities += [
+        (
+            "sensor",
+            "state",
+            {
+                "name": "State",
+                "state_topic": topics["state"],
+                "value_template": "{{ value_json.state }}",
+                "device_class": "enum",
+                "options": list(STATES),
+                "icon": "mdi:run",
+            },
+        ),
+        (
+            "sensor",
+            "step",
+            {
+                "name": "Current step",
+                "state_topic": topics["state"],
+                "value_template": "{{ value_json.step }}",
+                "json_attributes_topic": topics["state"],
+                "json_attributes_template": STEP_ATTRIBUTES,
+                "icon": "mdi:format-list-numbered",
+            },
+        ),
+        (
+            "sensor",
+            "progress",
+            {
+                "name": "Progress",
+                "state_topic": topics["state"],
+                "value_template": "{{ value_json.progress | default(0) }}",
+                "unit_of_measurement": "%",
+                "state_class": "measurement",
+                "icon": "mdi:progress-clock",
+            },
+        ),
+        (
+            "sensor",
+            "last_completed",
+            {
+                "name": "Last completed",
+                "state_topic": topics["stats"],
+                # null renders as "None", which Home Assistant shows as unknown.
+                "value_template": "{{ value_json.last_completed }}",
+                "device_class": "timestamp",
+            },
+        ),
+        (
+            "sensor",
+            "streak",
+            {
+                "name": "Streak",
+                "state_topic": topics["stats"],
+                "value_template": "{{ value_json.streak_days }}",
+                "unit_of_measurement": "days",
+                "state_class": "measurement",
+                "icon": "mdi:fire",
+            },
+        ),
+        (
+            "sensor",
+            "reps",
+            {
+                "name": "Repetitions",
+                "state_topic": topics["stats"],
+                "value_template": "{{ value_json.reps_level }}",
+                "json_attributes_topic": topics["stats"],
+                "json_attributes_template": "{{ {'reason': value_json.reps_reason} | tojson }}",
+                "state_class": "measurement",
+                "icon": "mdi:counter",
+            },
+        ),
+        (
+            "sensor",
+            "refused",
+            {
+                "name": "Last refused start",
+                "state_topic": topics["refused"],
+                "value_template": REFUSED_TEMPLATE,
+                "json_attributes_topic": topics["refused"],
+                "json_attributes_template": REFUSED_ATTRIBUTES,
+                "icon": "mdi:cancel",
+            },
+        ),
+        (
+            "event",
+            "run",
+            {
+                "name": "Run",
+                "state_topic": topics["event"],
+                "event_types": list(EVENT_TYPES),
+                "value_template": EVENT_TEMPLATE,
+                "icon": "mdi:bell-ring",
+            },
+        ),
+    ]
+    return entities
