@@ -13,6 +13,7 @@ from typing import Any
 
 import aiomqtt
 
+from homeflow.devices.speakers.home_assistant import legacy_engine
 from homeflow.devices.speakers.local import LocalSpeakerDevice
 from homeflow.errors import HomeflowError, SpeakerError
 from homeflow.homeassistant.api import HomeAssistantApi
@@ -118,7 +119,7 @@ async def _speaker(settings: Settings, name: str, spec: object) -> Answer:
             return Answer("speaker", name, False, problem)
         return await _local(settings, name, spec)
     if isinstance(spec, HomeAssistantSpeaker):
-        return await _home_assistant(settings, "speaker", name, spec.media_player)
+        return await _home_assistant_speaker(settings, name, spec)
     if isinstance(spec, SonosSpeaker):
         return await _reachable("speaker", name, spec.host, SONOS_PORT, "sonos")
     assert isinstance(spec, CastSpeaker)
@@ -146,6 +147,26 @@ async def _home_assistant(settings: Settings, kind: str, name: str, entity_id: s
     except HomeflowError as exc:
         return Answer(kind, name, False, str(exc))
     return Answer(kind, name, True, f"{entity_id} is {state.get('state', 'unknown')}")
+
+
+async def _home_assistant_speaker(settings: Settings, name: str, spec: HomeAssistantSpeaker) -> Answer:
+    """The player and what speaks: the TTS entity, or the legacy engine's `tts.<engine>_say` service.
+    Home Assistant answers `tts.speak` to a missing entity with 200 and plays nothing, so ask first."""
+    player = await _home_assistant(settings, "speaker", name, spec.media_player)
+    if not player.ok:
+        return player
+    api = HomeAssistantApi.of(settings.home_assistant)
+    service = spec.tts.removeprefix("tts.")
+    try:
+        if legacy_engine(spec.tts) is None:
+            await api.state(spec.tts)
+        elif service not in await api.services("tts"):
+            why = f"Home Assistant has no service {spec.tts} (is the TTS platform set up?)"
+            return Answer("speaker", name, False, why)
+    except HomeflowError as exc:
+        hint = ", or a legacy engine's service tts.<engine>_say" if "(404)" in str(exc) else ""
+        return Answer("speaker", name, False, f"{exc}: set tts to a TTS entity{hint}")
+    return Answer("speaker", name, True, f"{player.detail}; {spec.tts} speaks")
 
 
 async def _reachable(kind: str, name: str, host: str, port: int, what: str) -> Answer:

@@ -23,6 +23,8 @@ MODE_OF_COLOUR = {
 
 # The fields Home Assistant's service schemas accept (tts/services.yaml, media_player/services.yaml).
 SPEAK_FIELDS = {"entity_id", "media_player_entity_id", "message", "cache", "language", "options"}
+# A legacy engine's `tts.<engine>_say` (no tts entity): the media players are its entity_id.
+SAY_FIELDS = {"entity_id", "message", "cache", "language", "options"}
 PLAY_MEDIA_FIELDS = {"entity_id", "media_content_id", "media_content_type", "enqueue", "announce", "extra"}
 
 
@@ -41,6 +43,8 @@ class FakeHomeAssistant:
     lights: dict[str, dict[str, Any]]
     players: dict[str, dict[str, Any]] = field(default_factory=dict)  # media players, with volume_level
     tts_entities: tuple[str, ...] = ("tts.piper",)
+    legacy_engines: tuple[str, ...] = ()  # engines with a `tts.<engine>_say` service and no entity
+    played: list[tuple[str, str]] = field(default_factory=list)  # (media player, message) really spoken
     calls: list[Call] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
@@ -62,6 +66,8 @@ class FakeHomeAssistant:
         entity_id = request.match_info["entity_id"]
         self.reads.append(entity_id)
         entity = self.lights.get(entity_id) or self.players.get(entity_id)
+        if entity_id in self.tts_entities:
+            entity = {"state": "unknown", "attributes": {"friendly_name": entity_id}}
         if entity is None:
             raise web.HTTPNotFound(text='{"message": "Entity not found."}', content_type="application/json")
         return web.json_response({"entity_id": entity_id, **entity})
@@ -82,11 +88,21 @@ class FakeHomeAssistant:
             for key in ("brightness", "color_mode", *MODE_OF_COLOUR):
                 attributes[key] = None
         elif service == "light.turn_on":
+            if "white" in data and MODE_OF_COLOUR.keys() & data.keys():
+                # light.turn_on's schema: `white` and the colours are one exclusive group.
+                raise web.HTTPBadRequest(
+                    text="two or more values in the same group of exclusion 'Color descriptors'"
+                )
             light["state"] = "on"
             if "brightness_pct" in data:
                 attributes["brightness"] = round(data["brightness_pct"] * 255 / 100)
             if "brightness" in data:
                 attributes["brightness"] = data["brightness"]
+            if "white" in data:  # white mode, at that brightness
+                for other in MODE_OF_COLOUR:
+                    attributes[other] = None
+                attributes["brightness"] = data["white"]
+                attributes["color_mode"] = "white"
             for key, mode in MODE_OF_COLOUR.items():
                 if key in data:
                     for other in MODE_OF_COLOUR:
@@ -106,15 +122,27 @@ class FakeHomeAssistant:
         if service == "tts.speak":
             if not set(data) <= SPEAK_FIELDS:
                 refuse(f"extra keys {sorted(set(data) - SPEAK_FIELDS)}")
-            if data.get("entity_id") not in self.tts_entities:
-                refuse(f"no tts entity {data.get('entity_id')!r}")
-            if data.get("media_player_entity_id") not in self.players:
-                refuse(f"no media player {data.get('media_player_entity_id')!r}")
             if not isinstance(data.get("message"), str) or not data["message"]:
                 refuse("message is required")
             if not isinstance(data.get("options", {}), dict):
                 refuse("options must be a mapping")
+            # An entity service targeting entities that do not exist does nothing, and says 200.
+            if (
+                data.get("entity_id") in self.tts_entities
+                and data.get("media_player_entity_id") in self.players
+            ):
+                self.played.append((data["media_player_entity_id"], data["message"]))
             return web.json_response([])
+        if service in {f"tts.{engine}_say" for engine in self.legacy_engines}:
+            if not set(data) <= SAY_FIELDS:
+                refuse(f"extra keys {sorted(set(data) - SAY_FIELDS)}")
+            if not isinstance(data.get("message"), str) or not data["message"]:
+                refuse("message is required")
+            if data.get("entity_id") in self.players:
+                self.played.append((data["entity_id"], data["message"]))
+            return web.json_response([])
+        if service.startswith("tts."):
+            raise web.HTTPBadRequest(text=f"Service {service} not found")
         player = self.players.get(data.get("entity_id", ""))
         if player is None:
             refuse(f"no media player {data.get('entity_id')!r}")
@@ -136,11 +164,19 @@ class FakeHomeAssistant:
             refuse("unknown service")
         return web.json_response([{"entity_id": data["entity_id"], **player}])
 
+    async def _services(self, request: web.Request) -> web.Response:
+        """`GET /api/services`: each domain with its services (their descriptions left out)."""
+        await self._authorised(request)
+        tts = {"speak": {}, "clear_cache": {}, **{f"{engine}_say": {} for engine in self.legacy_engines}}
+        domains = {"light": {"turn_on": {}, "turn_off": {}}, "tts": tts, "media_player": {"play_media": {}}}
+        return web.json_response([{"domain": d, "services": services} for d, services in domains.items()])
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[FakeHomeAssistant]:
         app = web.Application()
         app.router.add_get("/api/states/{entity_id}", self._get_state)
         app.router.add_post("/api/services/{domain}/{service}", self._call_service)
+        app.router.add_get("/api/services", self._services)
         runner = web.AppRunner(app, shutdown_timeout=0.1)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

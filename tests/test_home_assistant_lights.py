@@ -196,3 +196,25 @@ async def test_a_light_that_was_unavailable_is_left_alone() -> None:
 
 def _copy(state: dict[str, Any]) -> dict[str, Any]:
     return {"state": state["state"], "attributes": dict(state["attributes"])}
+
+
+async def test_a_light_in_white_mode_comes_back_white() -> None:
+    """light.turn_on's `white` puts an RGBW lamp back in white mode at its brightness; brightness
+    alone would leave it in the routine's warm colour."""
+    white = {"state": "on", "attributes": {"brightness": 140, "color_mode": "white", "hs_color": None}}
+    fake = FakeHomeAssistant({"light.strip": _copy(white)})
+    async with fake.running() as ha:
+        light = HomeAssistantLight("strip", "light.strip", HomeAssistantApi(ha.url, TOKEN))
+        snapshot = await light.snapshot()
+        await light.apply(Ambience(20, 1.0, color_temp_k=2700))
+        assert ha.lights["light.strip"]["attributes"]["color_mode"] == "color_temp"
+        await light.restore(snapshot, 2.0)
+    assert ha.calls[-1] == Call(
+        "light.turn_on", {"entity_id": "light.strip", "transition": 2.0, "white": 140}
+    )
+    restored = ha.lights["light.strip"]["attributes"]
+    assert (restored["color_mode"], restored["brightness"], restored["color_temp_kelvin"]) == (
+        "white",
+        140,
+        None,
+    )

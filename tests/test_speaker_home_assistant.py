@@ -173,13 +173,13 @@ async def test_a_failing_home_assistant_is_one_line_naming_the_speaker(tmp_path:
     ha = FakeHomeAssistant({}, players={"media_player.kitchen": _copy(KITCHEN)}, tts_entities=())
     async with ha.running():
         device = HomeAssistantSpeakerDevice(
-            HomeAssistantSpeaker("kitchen", "media_player.kitchen", "tts.piper"),
+            HomeAssistantSpeaker("kitchen", "media_player.kitchen", "tts.picotts_say"),
             HomeAssistantApi(ha.url, TOKEN),
             SpeechCache(tmp_path),
             FakeClock(),
         )
         with pytest.raises(
-            Exception, match=r"tts\.speak failed with 400: Invalid data for tts\.speak: no tts"
+            Exception, match=r"tts\.picotts_say failed with 400: Service tts\.picotts_say not found"
         ) as caught:
             await device.say("Breathe in.")
     assert "\n" not in str(caught.value)
@@ -210,3 +210,26 @@ def test_a_home_assistant_speaker_needs_the_rest_api_and_entity_ids(tmp_path: Pa
 
 def _copy(entity: dict[str, Any]) -> dict[str, Any]:
     return {"state": entity["state"], "attributes": dict(entity["attributes"])}
+
+
+async def test_a_legacy_engine_speaks_through_its_say_service(tmp_path: Path) -> None:
+    """No tts.* entity (picoTTS, Polly, MaryTTS, …): `tts.<engine>_say` with the player as entity_id."""
+    players = {"media_player.kitchen": _copy(KITCHEN)}
+    ha = FakeHomeAssistant({}, players=players, tts_entities=(), legacy_engines=("picotts",))
+    async with ha.running():
+        spoken = HomeAssistantSpeaker("kitchen", "media_player.kitchen", "tts.picotts_say", language="en-GB")
+        device = HomeAssistantSpeakerDevice(
+            spoken, HomeAssistantApi(ha.url, TOKEN), SpeechCache(tmp_path), FakeClock()
+        )
+        await device.say("Breathe in.")
+        quiet = HomeAssistantSpeaker("kitchen", "media_player.kitchen", "tts.picotts_say", announce=False)
+        device = HomeAssistantSpeakerDevice(
+            quiet, HomeAssistantApi(ha.url, TOKEN), SpeechCache(tmp_path), FakeClock()
+        )
+        await device.say("Breathe out.")
+    assert ha.calls[0] == Call(
+        "tts.picotts_say",
+        {"entity_id": "media_player.kitchen", "message": "Breathe in.", "language": "en-GB"},
+    )
+    assert ha.played == [("media_player.kitchen", "Breathe in.")]
+    assert ha.calls[1].data["media_content_id"] == "media-source://tts/picotts?message=Breathe+out."

@@ -40,6 +40,14 @@ class HomeAssistantApi:
             )
         return data
 
+    async def services(self, domain: str) -> set[str]:
+        """`GET /api/services`: the services Home Assistant has in `domain`."""
+        data = await self._request("GET", "/api/services", "services")
+        for entry in data if isinstance(data, list) else []:
+            if isinstance(entry, dict) and entry.get("domain") == domain:
+                return set(entry.get("services") or {})
+        return set()
+
     async def call(self, domain: str, service: str, data: dict[str, Any]) -> None:
         """`POST /api/services/<domain>/<service>` with `data`."""
         await self._request("POST", f"/api/services/{domain}/{service}", f"{domain}.{service}", data)

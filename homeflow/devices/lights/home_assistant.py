@@ -19,7 +19,9 @@ from homeflow.routine.model import Ambience
 log = logging.getLogger(__name__)
 
 # The attribute that holds a light's colour in each of Home Assistant's colour modes; the other modes
-# (onoff, brightness, white) have no colour to give back.
+# (onoff, brightness, white) have no colour to give back. A light in `white` mode is given back with
+# `white: <brightness>` (light.turn_on's way to white mode); a bare brightness would leave it in the
+# colour the routine set.
 COLOUR_OF_MODE = {
     "color_temp": "color_temp_kelvin",
     "hs": "hs_color",
@@ -52,7 +54,10 @@ def restore_call(entity_id: str, snapshot: LightSnapshot, transition_s: float) -
         return "turn_off", data
     if "brightness" in snapshot:
         data["brightness"] = snapshot["brightness"]
-    colour = COLOUR_OF_MODE.get(snapshot.get("color_mode") or "")
+    mode = snapshot.get("color_mode") or ""
+    if mode == "white":
+        data["white"] = data.pop("brightness", True)  # `white` carries the brightness
+    colour = COLOUR_OF_MODE.get(mode)
     if colour and colour in snapshot:
         data[colour] = snapshot[colour]
     return "turn_on", data

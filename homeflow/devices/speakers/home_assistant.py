@@ -5,6 +5,11 @@ the player will play: each sentence is timed by homeflow's own espeak-ng render 
 estimate. `tts.speak` plays as an announcement (Home Assistant always asks the player to announce), so
 players that can duck the music do; with `announce: false` the same TTS media goes through
 `media_player.play_media` without announcing.
+
+A legacy TTS engine (a platform with no `tts.*` entity: Amazon Polly, Microsoft, MaryTTS, VoiceRSS,
+picoTTS, …) is named by its service, `tts: tts.<engine>_say`, and spoken to through it: Home Assistant
+answers `tts.speak` to a missing entity with 200 and plays nothing, so the two are never guessed from
+each other (`homeflow check --probe` says which one Home Assistant lacks).
 """
 
 from __future__ import annotations
@@ -25,8 +30,26 @@ from homeflow.speech import SpeechCache
 log = logging.getLogger(__name__)
 
 
+LEGACY_SUFFIX = "_say"
+
+
+def legacy_engine(tts: str) -> str | None:
+    """The engine of a legacy TTS service (`tts.picotts_say` → `picotts`); None for a TTS entity."""
+    name = tts.removeprefix("tts.")
+    return name.removesuffix(LEGACY_SUFFIX) if name.endswith(LEGACY_SUFFIX) else None
+
+
 def speak_call(settings: HomeAssistantSpeaker, text: str) -> tuple[str, str, dict[str, Any]]:
-    """The service call that says `text`: `tts.speak`, or `media_player.play_media` without announcing."""
+    """The service call that says `text`: `tts.speak`, a legacy engine's `tts.<engine>_say`, or
+    `media_player.play_media` without announcing."""
+    engine = legacy_engine(settings.tts)
+    if settings.announce and engine is not None:
+        said: dict[str, Any] = {"entity_id": settings.media_player, "message": text}
+        if settings.language:
+            said["language"] = settings.language
+        if settings.options:
+            said["options"] = dict(settings.options)
+        return "tts", settings.tts.removeprefix("tts."), said
     if settings.announce:
         data: dict[str, Any] = {
             "entity_id": settings.tts,
@@ -53,7 +76,7 @@ def speak_call(settings: HomeAssistantSpeaker, text: str) -> tuple[str, str, dic
         "play_media",
         {
             "entity_id": settings.media_player,
-            "media_content_id": f"media-source://tts/{settings.tts}?{urlencode(query)}",
+            "media_content_id": f"media-source://tts/{engine or settings.tts}?{urlencode(query)}",
             "media_content_type": "music",
             "announce": False,
         },
