@@ -4,6 +4,7 @@ No Docker engine runs here: these checks read the files the engine would read.""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -16,7 +17,16 @@ from homeflow.settings import load
 from .conftest import REPO
 
 COMPOSE = REPO / "docker-compose.yml"
+README = REPO / "README.md"
 TOKEN = "compose-token-0123456789"
+# What a home with its own broker puts in .env (besides the token).
+BROKER_ENV = {
+    "MQTT_HOST": "broker.lan",
+    "MQTT_PORT": "1884",
+    "MQTT_USERNAME": "homeflow",
+    "MQTT_PASSWORD": "pw",
+}
+VARIABLE = re.compile(r"\$\{(?P<name>[A-Z_]+)(?P<how>:[-?])?(?P<rest>[^}]*)\}")
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +61,54 @@ def test_services_images_and_profiles(compose: dict[str, Any]) -> None:
     assert services["homeflow"]["build"] == {"context": ".", "dockerfile": "Dockerfile"}
     assert services["homeassistant"]["image"] == "ghcr.io/home-assistant/home-assistant:stable"
     assert services["homeassistant"]["profiles"] == ["homeassistant"]
-    assert "profiles" not in services["mosquitto"]
+    # The bundled broker is opt-in: by default homeflow joins the home's own.
+    assert services["mosquitto"]["profiles"] == ["mosquitto"]
     assert "profiles" not in services["homeflow"]
-    assert services["homeflow"]["depends_on"]["mosquitto"]["condition"] == "service_healthy"
+    assert services["homeflow"]["depends_on"]["mosquitto"] == {
+        "condition": "service_healthy",
+        "required": False,
+    }
+
+
+def test_a_default_up_starts_nothing_it_depends_on_that_is_off(compose: dict[str, Any]) -> None:
+    """`docker compose up` refuses a dependency on a service whose profile is off unless it is not
+    required: every dependency of a service that runs by default is on by default, or optional."""
+    services = compose["services"]
+    for name, service in services.items():
+        if "profiles" in service:
+            continue
+        depends = service.get("depends_on", {})
+        depends = {key: {} for key in depends} if isinstance(depends, list) else depends
+        for other, how in depends.items():
+            assert "profiles" not in services[other] or how.get("required") is False, f"{name} needs {other}"
+
+
+def test_the_broker_comes_from_dot_env(compose: dict[str, Any]) -> None:
+    text = COMPOSE.read_text(encoding="utf-8")
+    found = {m["name"]: (m["how"], m["rest"]) for m in VARIABLE.finditer(text)}
+    # Only the token and the broker's address must be in .env; the rest have defaults.
+    assert {name for name, (how, _) in found.items() if how == ":?"} == {"HOMEFLOW_HTTP_TOKEN", "MQTT_HOST"}
+    assert found["MQTT_PORT"] == (":-", "1883")
+    assert found["MQTT_USERNAME"] == found["MQTT_PASSWORD"] == (":-", "")
+    environment = compose["services"]["homeflow"]["environment"]
+    for name in BROKER_ENV:
+        assert VARIABLE.fullmatch(environment[name])["name"] == name  # type: ignore[index]
+    # Every variable is explained where the README tells how to run the compose file.
+    section = README.read_text(encoding="utf-8").split("## Docker compose", 1)[1].split("\n## ", 1)[0]
+    for name in found:
+        assert name in section, f"{name} is not in the README's Docker compose section"
+
+
+def test_routines_mount_from_the_folder_beside_the_compose_file(compose: dict[str, Any]) -> None:
+    homeflow = compose["services"]["homeflow"]
+    assert ("./routines", "/routines", True) in mounts(homeflow)
+    assert not any("homeflow/defaults" in source for source, _, _ in mounts(homeflow))
+    # Where the mounted settings look for routines, inside the container, is that mount.
+    config = PurePosixPath(homeflow["environment"]["HOMEFLOW_CONFIG"])
+    written = yaml.safe_load(host_path(homeflow, str(config)).read_text().replace("!env", ""))["routines"]
+    inside = PurePosixPath(os.path.normpath(config.parent / written))
+    assert inside == PurePosixPath("/routines")
+    assert host_path(homeflow, "/routines") == REPO / "routines"
 
 
 def test_ports(compose: dict[str, Any]) -> None:
@@ -91,13 +146,22 @@ def test_the_mounted_homeflow_config_loads(compose: dict[str, Any], monkeypatch:
     config_path = homeflow["environment"]["HOMEFLOW_CONFIG"]
     assert "HOMEFLOW_HTTP_TOKEN" in homeflow["environment"]
     monkeypatch.setenv("HOMEFLOW_HTTP_TOKEN", TOKEN)
+    for name, value in BROKER_ENV.items():
+        monkeypatch.setenv(name, value)
     settings = load(host_path(homeflow, config_path))
-    assert (settings.mqtt.host, settings.mqtt.port) == ("mosquitto", 1883)
+    mqtt = settings.mqtt
+    assert (mqtt.host, mqtt.port, mqtt.username, mqtt.password) == ("broker.lan", 1884, "homeflow", "pw")
     assert (settings.http.bind, settings.http.port, settings.http.token) == ("0.0.0.0", 8765, TOKEN)
     # The journal and the speech cache must outlive the container: both on the data volume.
     assert settings.journal.is_relative_to("/data")
     assert settings.cache_dir.is_relative_to("/data")
     assert "back-massage" in settings.routines
+    # The bundled broker, with no login: what compose passes for an unset MQTT_USERNAME is empty.
+    monkeypatch.setenv("MQTT_HOST", "mosquitto")
+    for name, value in (("MQTT_PORT", "1883"), ("MQTT_USERNAME", ""), ("MQTT_PASSWORD", "")):
+        monkeypatch.setenv(name, value)
+    mqtt = load(host_path(homeflow, config_path)).mqtt
+    assert (mqtt.host, mqtt.port, mqtt.username, mqtt.password) == ("mosquitto", 1883, None, None)
 
 
 def test_healthcheck_asks_the_api(compose: dict[str, Any]) -> None:

@@ -66,11 +66,19 @@ def test_data_dir_ignores_a_relative_xdg_data_home(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_repository_example_runs_the_bundled_routine_file() -> None:
-    # One copy of the routine: the example settings and the docker ones read the bundled file.
-    for config in ("config/homeflow.yaml", "config/docker/homeflow.yaml"):
+    # The example settings read the bundled file; docker compose reads ./routines beside its file (the
+    # user's own folder), which starts as the bundled routine, byte for byte.
+    for config, folder in (
+        ("config/homeflow.yaml", ROUTINES),
+        ("config/docker/homeflow.yaml", REPO / "routines"),
+    ):
         text = (REPO / config).read_text()
         routines = yaml.safe_load(text.replace("!env", ""))["routines"]
-        assert (REPO / config).parent.joinpath(routines).resolve() == ROUTINES
+        assert (REPO / config).parent.joinpath(routines).resolve() == folder
+    assert [p.name for p in (REPO / "routines").iterdir()] == ["back-massage.yaml"]
+    assert (REPO / "routines" / "back-massage.yaml").read_bytes() == (
+        ROUTINES / "back-massage.yaml"
+    ).read_bytes()
     assert not (REPO / "config" / "routines").exists()
 
 

@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Collection
 from pathlib import Path
 
-from homeflow.settings.checks import Checker, too_long
+from homeflow.settings.checks import Checker, is_null, too_long
 from homeflow.settings.limits import (
     MAX_CLIENT_ID_CHARS,
     MAX_HOST_CHARS,
@@ -82,7 +82,10 @@ def parse_mqtt(ch: Checker, node: Node | None, base: Path) -> MqttSettings:
 
 
 def _mqtt_string(ch: Checker, node: Node | None, path: str) -> str | None:
-    """Text MQTT carries with a 16-bit length: longer, and the client fails at connect."""
+    """Text MQTT carries with a 16-bit length: longer, and the client fails at connect. Empty (an
+    empty `!env` variable, as docker compose passes an unset one) is no login."""
+    if node is not None and is_null(node):
+        return None
     text = ch.text(node, path)
     if node is not None and text is not None and len(text.encode()) > MAX_MQTT_STRING_BYTES:
         ch.report(node, path, too_long(len(text.encode()), MAX_MQTT_STRING_BYTES, "bytes"))
