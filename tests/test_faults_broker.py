@@ -82,6 +82,9 @@ async def test_a_run_survives_three_broker_restarts_and_ends_with_the_lights_res
                 await journal.wait_for("SELECT 1 FROM cues WHERE kind = 'light' AND step = ?", step + 1)
                 mq.start()
                 await wait_until(lambda b=brightness_after: b in brightness(), f"{brightness_after} re-sent")
+        # The run is over once the routine is idle again; the broker then holds what the house sees.
+        async with collecting(mq.broker, f"{prefix}-idle", f"{base}/faulty/state") as watch:
+            await watch.wait_for(f"{base}/faulty/state", lambda m: m.json["state"] == "idle", within=WAIT_S)
         state = json.loads(await retained_payload(mq.broker, f"{base}/faulty/state"))
         stats = json.loads(await retained_payload(mq.broker, f"{base}/faulty/stats"))
 
