@@ -8,7 +8,7 @@ from pathlib import Path
 
 from homeflow.clock import FakeClock
 from homeflow.conductor import Conductor
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.model import Limits, Routine, Say, Step
 from homeflow.routine.progression import first_level
@@ -26,7 +26,7 @@ async def conduct(tmp_path: Path, trigger: ScheduleTrigger, *, done_today: bool 
     """Fire `trigger` once against a conductor with a real journal; return what was said."""
     clock = FakeClock()
     speaker = RecordingSpeaker(clock)
-    with Journal(tmp_path / "j.db", now=clock.wall) as journal:
+    with open_journal(tmp_path / "j.db", now=clock.wall) as journal:
         if done_today:
             journal.finish_run(journal.start_run("short", "button:b", 5, 1.0, {}), RunStatus.COMPLETED)
         # Never connected: publishing is skipped, which is all these tests need of MQTT.

@@ -6,20 +6,20 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from homeflow.journal import Journal, RunStatus, streak
+from homeflow.journal import RunStatus, open_journal, streak
 from homeflow.routine.plan import Cue, CueKind
 from homeflow.routine.progression import Feedback
 
 
 def test_a_run_is_kept_with_its_cues_and_snapshot(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "journal.db"
-    with Journal(path) as journal:
+    with open_journal(path) as journal:
         run = journal.start_run("back-massage", "button:massage", 5, 412.5, {"lamp": {"state": "ON"}})
         journal.record_cue(run, 0, Cue(0.0, CueKind.SAY, 0, text="Hello."), 0.001)
         journal.record_cue(run, 1, Cue(3.0, CueKind.COUNT, 0, text="One."), 0.002)
         journal.finish_run(run, RunStatus.COMPLETED)
         journal.finish_run(run, RunStatus.INTERRUPTED)  # a completion is logged once
-    with Journal(path) as journal:
+    with open_journal(path) as journal:
         [record] = journal.runs()
         assert (record.routine, record.status, record.reps, record.cues) == (
             "back-massage",
@@ -37,7 +37,7 @@ def test_a_run_is_kept_with_its_cues_and_snapshot(tmp_path: Path) -> None:
 
 
 def test_unfinished_runs_and_feedback_history(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.db") as journal:
+    with open_journal(tmp_path / "j.db") as journal:
         first = journal.start_run("a", "mqtt", 5, 10.0, {})
         journal.finish_run(first, RunStatus.COMPLETED)
         journal.set_feedback(first, Feedback.GOOD)
