@@ -223,7 +223,7 @@ def streak(days: list[date], today: date) -> int:
     return count
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Database:
     """A PostgreSQL journal: `url` (`postgresql://user@host:port/name`), and its password if the URL
     does not hold it. Shown as `public`: the URL without its password."""
@@ -242,3 +242,6 @@ class Database:
 
     def __str__(self) -> str:
         return self.public
+
+    def __repr__(self) -> str:  # settings get logged; the password must not be
+        return f"Database({self.public!r})"
