@@ -180,6 +180,7 @@ def test_a_lost_postgresql_connection_is_taken_up_again_and_what_is_owed_written
     postgres: Postgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pg_journal, "RECONNECT_EVERY_S", 0.0)
+    monkeypatch.setattr(pg_journal, "RECONNECT_BACKOFF", 0)
     database = postgres.database()
     problems: list[str | None] = []
     with open_journal(database) as journal:

@@ -57,8 +57,11 @@ MIGRATIONS = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-CONNECT_TIMEOUT_S = 5
-RECONNECT_EVERY_S = 1.0  # a lost server is tried again at most this often: each try blocks the loop
+CONNECT_TIMEOUT_S = 2  # libpq's least
+# A lost server is tried again at most once a second, and at least ten times as long after a try as
+# the try took: a try blocks the loop (a refusal on loopback is instant, a silent host the timeout).
+RECONNECT_EVERY_S = 1.0
+RECONNECT_BACKOFF = 10
 
 
 class PostgresJournal(Journal):
@@ -68,7 +71,7 @@ class PostgresJournal(Journal):
     def __init__(self, database: Database, now: Callable[[], datetime] = utcnow) -> None:
         super().__init__(database.public, now)
         self.database = database
-        self._last_try = 0.0
+        self._next_try = 0.0
         try:
             self._db = self._connect()
         except psycopg.Error as exc:
@@ -83,14 +86,18 @@ class PostgresJournal(Journal):
             raise
 
     def _connect(self) -> psycopg.Connection[Any]:
-        self._last_try = monotonic.monotonic()
-        db = psycopg.connect(
-            self.database.url,
-            password=self.database.password,
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_S,
-            application_name="homeflow",
-        )
+        began = monotonic.monotonic()
+        try:
+            db = psycopg.connect(
+                self.database.url,
+                password=self.database.password,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                application_name="homeflow",
+            )
+        finally:
+            ended = monotonic.monotonic()
+            self._next_try = ended + max(RECONNECT_EVERY_S, RECONNECT_BACKOFF * (ended - began))
         # UTC: timestamps come back as the SQLite journal gives them. Commits do not wait for the disk
         # (like SQLite's synchronous=NORMAL): a killed homeflow loses nothing, a crashed server at most
         # its last moment of writes, never its consistency.
@@ -124,7 +131,7 @@ class PostgresJournal(Journal):
     @contextmanager
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
         lost = self._db.closed or self._db.broken
-        if lost and monotonic.monotonic() - self._last_try < RECONNECT_EVERY_S:
+        if lost and monotonic.monotonic() < self._next_try:
             raise self._failed(self.problem.rpartition(": ")[2] if self.problem else "connection lost")
         try:
             if lost:
@@ -143,6 +150,8 @@ class PostgresJournal(Journal):
     def _read(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[Any]:
         try:
             if self._db.closed or self._db.broken:
+                if monotonic.monotonic() < self._next_try:
+                    raise JournalError(f"cannot read journal {self.name}: connection lost; trying again")
                 self._db = self._connect()
             return self._db.execute(sql.encode(), args).fetchall()
         except psycopg.Error as exc:
