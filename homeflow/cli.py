@@ -21,7 +21,7 @@ from homeflow.addon import Addon, AddonError, OptionsError, addon_settings, is_a
 from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
-from homeflow.journal import Journal
+from homeflow.journal import open_journal
 from homeflow.planning import prepare_plan
 from homeflow.probe import probe
 from homeflow.routine.plan import Cue, CueKind, Plan
@@ -258,7 +258,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.reps is not None:
         level = Level(args.reps, "as asked")
     else:
-        with Journal(settings.journal) as journal:
+        with open_journal(settings.journal) as journal:
             level = next_level(routine.reps, journal.feedback_history(routine.id))
     plan = asyncio.run(_timed_plan(settings, args.routine, level))
     if args.json:
@@ -313,7 +313,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         return _unknown_routine(settings, args.routine)
     tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
     ids = [args.routine] if args.routine else sorted(settings.routines)
-    with Journal(settings.journal) as journal:
+    with open_journal(settings.journal) as journal:
         runs = journal.runs(routine=args.routine, limit=args.limit)
         summaries = {}
         for routine_id in ids:

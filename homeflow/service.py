@@ -23,7 +23,7 @@ from homeflow.homeassistant.api import HomeAssistantApi
 from homeflow.homeassistant.controls import Controls
 from homeflow.homeassistant.discovery import Discovery
 from homeflow.homeassistant.entities import dashboard_url
-from homeflow.journal import Journal
+from homeflow.journal import open_journal
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.progression import next_level
 from homeflow.run import House, Room
@@ -123,7 +123,7 @@ async def serve(
     clock = clock or LoopClock(time_scale)
     tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
     base = settings.mqtt.base_topic
-    with Journal(settings.journal, now=clock.wall) as journal:
+    with open_journal(settings.journal, now=clock.wall) as journal:
         mqtt = MqttConnection(settings.mqtt)
         status = Status(mqtt, base, clock, list(settings.routines))
         journal.on_problem = status.journal_problem

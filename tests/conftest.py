@@ -1,5 +1,5 @@
-"""Shared fixtures: a real Mosquitto broker on a free loopback port, brokers of a test's own, and
-per-test topic prefixes."""
+"""Shared fixtures: a real Mosquitto broker on a free loopback port, brokers of a test's own,
+per-test topic prefixes, and a real PostgreSQL for the journal tests."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from homeflow.journal import Database
+
 from .mosquitto import Broker, Mosquitto, free_port
+from .postgres import Postgres
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,3 +59,27 @@ def prefix() -> str:
 def speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Rendered speech shared by every test: espeak-ng runs once per sentence per session."""
     return tmp_path_factory.mktemp("speech")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One throwaway PostgreSQL cluster for the session, started when a test first asks for it."""
+    cluster = Postgres()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_at(request: pytest.FixtureRequest, tmp_path: Path) -> Path | Database:
+    """Where a test's journal lives, once in each store: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "journal.db"
+    cluster: Postgres = request.getfixturevalue("postgres")
+    return cluster.database()
+
+
+@pytest.fixture
+def postgres_if(request: pytest.FixtureRequest, journal_at: Path | Database) -> Postgres | None:
+    """The cluster behind `journal_at` when it is a PostgreSQL database."""
+    return request.getfixturevalue("postgres") if isinstance(journal_at, Database) else None

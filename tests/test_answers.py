@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from homeflow.homeassistant.discovery import node_id
-from homeflow.journal import Journal
+from homeflow.journal import open_journal
 from homeflow.routine.guidance import SHOWN_ADVICE, answer_hint
 from homeflow.routine.model import Reps
 from homeflow.routine.progression import Feedback, advance, first_level, next_level
@@ -125,7 +125,7 @@ async def test_mqtt_a_mapped_button_and_home_assistant_each_answer_and_change_th
         await handled_so_far(broker, h.base)
         assert h.watch.on(h.topic("stats"), since=mark) == []
         assert h.watch.on(h.topic("say"), since=mark) == []
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         assert [(r.reps, r.feedback) for r in reversed(journal.runs())] == [
             (5, Feedback.GOOD),
             (10, Feedback.TOO_MUCH),
@@ -157,7 +157,7 @@ async def test_a_late_answer_counts_once(
         # The level the late answer gave is the one the next run plays.
         first = await until_asking(h, lambda: h.press("single"))
         assert h.watch.on(h.topic("state"), since=first)[-1].json["reps"] == 10
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         assert [r.feedback for r in reversed(journal.runs())] == [Feedback.GOOD, None]
 
 

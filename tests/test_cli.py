@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 from homeflow.routine.progression import Feedback
 
 from .conftest import REPO
@@ -105,7 +105,7 @@ def test_history_shows_streak_level_and_runs(tmp_path: Path) -> None:
         (REPO / "homeflow/defaults/routines/back-massage.yaml").read_text()
     )
     (tmp_path / "homeflow.yaml").write_text("journal: j.db\n")
-    with Journal(tmp_path / "j.db") as journal:
+    with open_journal(tmp_path / "j.db") as journal:
         for _ in range(2):
             run = journal.start_run("back-massage", "button:massage", 5, 250.0, {})
             journal.finish_run(run, RunStatus.COMPLETED)

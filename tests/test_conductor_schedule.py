@@ -8,7 +8,7 @@ from pathlib import Path
 
 from homeflow.clock import FakeClock
 from homeflow.conductor import Conductor
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import Database, RunStatus, open_journal
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.model import Limits, Routine, Say, Step
 from homeflow.routine.progression import first_level
@@ -22,11 +22,13 @@ ROUTINE = Routine("short", "Short", (Step("Only", (Say("Hello."),)),), limits=Li
 WHEN = datetime(2026, 3, 29, 7, 30, tzinfo=UTC)
 
 
-async def conduct(tmp_path: Path, trigger: ScheduleTrigger, *, done_today: bool = False) -> list[str]:
+async def conduct(
+    journal_at: Path | Database, trigger: ScheduleTrigger, *, done_today: bool = False
+) -> list[str]:
     """Fire `trigger` once against a conductor with a real journal; return what was said."""
     clock = FakeClock()
     speaker = RecordingSpeaker(clock)
-    with Journal(tmp_path / "j.db", now=clock.wall) as journal:
+    with open_journal(journal_at, now=clock.wall) as journal:
         if done_today:
             journal.finish_run(journal.start_run("short", "button:b", 5, 1.0, {}), RunStatus.COMPLETED)
         # Never connected: publishing is skipped, which is all these tests need of MQTT.
@@ -45,19 +47,19 @@ async def conduct(tmp_path: Path, trigger: ScheduleTrigger, *, done_today: bool 
     return [text for _, text in speaker.said] + [f"runs: {len(runs)}"]
 
 
-async def test_a_schedule_starts_the_routine(tmp_path: Path) -> None:
-    assert await conduct(tmp_path, ScheduleTrigger("30 7 * * *")) == ["Hello.", "runs: 1"]
+async def test_a_schedule_starts_the_routine(journal_at: Path | Database) -> None:
+    assert await conduct(journal_at, ScheduleTrigger("30 7 * * *")) == ["Hello.", "runs: 1"]
 
 
-async def test_a_schedule_skips_a_day_already_done(tmp_path: Path) -> None:
-    assert await conduct(tmp_path, ScheduleTrigger("30 7 * * *"), done_today=True) == ["runs: 1"]
+async def test_a_schedule_skips_a_day_already_done(journal_at: Path | Database) -> None:
+    assert await conduct(journal_at, ScheduleTrigger("30 7 * * *"), done_today=True) == ["runs: 1"]
 
 
-async def test_without_skipping_it_still_keeps_the_daily_limit(tmp_path: Path) -> None:
+async def test_without_skipping_it_still_keeps_the_daily_limit(journal_at: Path | Database) -> None:
     trigger = ScheduleTrigger("30 7 * * *", skip_if_done_today=False)
-    assert await conduct(tmp_path, trigger, done_today=True) == ["runs: 1"]
+    assert await conduct(journal_at, trigger, done_today=True) == ["runs: 1"]
 
 
-async def test_an_announcing_schedule_invites_and_waits_for_the_button(tmp_path: Path) -> None:
+async def test_an_announcing_schedule_invites_and_waits_for_the_button(journal_at: Path | Database) -> None:
     trigger = ScheduleTrigger("30 7 * * *", announce="Time for your back routine.")
-    assert await conduct(tmp_path, trigger) == ["Time for your back routine.", "runs: 0"]
+    assert await conduct(journal_at, trigger) == ["Time for your back routine.", "runs: 0"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 from homeflow.routine.guidance import SHOWN_ADVICE
 
 from .conftest import REPO
@@ -57,7 +57,7 @@ def browser() -> Iterator[Browser]:
 
 def past_runs(journal_path: Path) -> None:
     """Completed back-massage runs on earlier days, as the journal would hold them."""
-    with Journal(journal_path) as journal:
+    with open_journal(journal_path) as journal:
         ids = []
         for reps in (5, 5, 5, 10, 10, 10, 10):
             run_id = journal.start_run("back-massage", "button:massage", reps, 250.0, {})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 
 from .harness import handled_so_far
 from .home import BEFORE, home
@@ -49,7 +49,7 @@ async def test_a_press_runs_the_whole_routine(
     assert states[-1]["state"] == "idle"
     assert [p["event"] for p in h.watch.payloads(h.topic("event"))] == ["started", "completed"]
 
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()
         assert (run.status, run.trigger, run.reps) == (RunStatus.COMPLETED, "button:massage", 5)
         assert run.light_snapshot == {"lamp": BEFORE}
@@ -78,6 +78,6 @@ async def test_cancel_restores_the_lights_and_logs_cancelled(
         await h.watch.wait_for(h.topic("event"), lambda m: m.json["event"] == "cancelled")
     assert h.light.commands[0]["brightness"] == 89
     assert h.light.commands[-1] == {"state": "ON", "brightness": 203, "color_temp": 250, "transition": 4}
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()
         assert (run.status, run.trigger) == (RunStatus.CANCELLED, "mqtt")

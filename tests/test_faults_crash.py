@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 
 from .conftest import REPO
 from .faults import FAULTY_ROUTINE, WAIT_S, JournalView, wait_until
@@ -26,10 +26,10 @@ CUES_PER_RUN = 20
 WRITER = f"""
 import sys
 from pathlib import Path
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import Journal, RunStatus, open_journal
 from homeflow.routine.plan import Cue, CueKind
 
-journal = Journal(Path(sys.argv[1]))
+journal = open_journal(Path(sys.argv[1]))
 cue = Cue(1.5, CueKind.SAY, 0, "Breathe in.")
 while True:
     run = journal.start_run("loop", "test", 5, 60.0, {{"lamp": {{"state": "ON", "brightness": 203}}}})
@@ -124,7 +124,7 @@ async def test_the_journal_survives_kill_9_during_writes(tmp_path: Path) -> None
         assert all(cues[run] == CUES_PER_RUN for run in completed)
 
     # What a crash leaves open is what the next start closes as interrupted.
-    with Journal(path) as journal:
+    with open_journal(path) as journal:
         unfinished = journal.unfinished_runs()
         for record in unfinished:
             journal.finish_run(record.id, RunStatus.INTERRUPTED)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 
 from .harness import collecting, serving, write_settings
 from .mosquitto import Broker
@@ -85,7 +85,7 @@ async def test_a_full_disk_mid_run_costs_the_record_not_the_run_and_space_return
             healed = await watch.wait_for(state, lambda m: m.json["state"] == "idle", since=mark)
             assert "degraded" not in healed.json
 
-        with Journal(disk / "journal.db") as journal:
+        with open_journal(disk / "journal.db") as journal:
             runs = journal.runs()
     # Both completions are in the journal: the first one's end was written once space returned.
     assert [run.status for run in runs] == [RunStatus.COMPLETED, RunStatus.COMPLETED]

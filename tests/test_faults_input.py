@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from homeflow.conductor import Command
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 from homeflow.mqtt import MAX_PAYLOAD_BYTES
 from homeflow.service import serve
 from homeflow.settings import load
@@ -164,7 +164,7 @@ async def test_a_thousand_malformed_messages_are_each_dropped_with_one_warning(
         assert topic in line, f"message {index} on {topic} {payload[:80]!r}: logged {line!r}"
         assert "\n" not in line and record.exc_info is None, line
     assert len(records) == len(messages), "some messages were logged twice, or not at all"
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         assert journal.runs() == []
 
 
@@ -200,7 +200,7 @@ async def test_a_stalled_home_assistant_does_not_hold_up_the_routine(
             finally:
                 stop.set()
                 await asyncio.wait_for(service, WAIT_S)
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()
         cues = journal.cues(run.id)
     assert run.status is RunStatus.COMPLETED

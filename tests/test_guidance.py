@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homeflow.journal import Journal
+from homeflow.journal import open_journal
 from homeflow.routine.model import Reps
 from homeflow.routine.progression import Feedback, next_level
 from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
@@ -54,7 +54,7 @@ async def test_two_good_sessions_go_up_to_ten_and_too_much_goes_back(
         assert third[-1] == "Thank you. Next time we go back to 5 repetitions. Take a rest day tomorrow."
         fourth = await run_once(h, None)  # nobody answers: neither up nor down
         assert fourth.count("Ten.") == 0 and fourth[0].startswith("Time for your back massage")
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         runs = journal.runs()
         assert [(r.reps, r.feedback) for r in reversed(runs)] == [
             (5, Feedback.GOOD),

@@ -15,7 +15,7 @@ from homeflow.clock import FakeClock
 from homeflow.conductor import Conductor
 from homeflow.homeassistant.controls import Controls
 from homeflow.homeassistant.entities import dashboard_url
-from homeflow.journal import Journal
+from homeflow.journal import Journal, open_journal
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.model import Routine, Say, Step
 from homeflow.routine.progression import first_level
@@ -38,7 +38,7 @@ async def controlled(tmp_path: Path, broker: Broker, base: str) -> AsyncIterator
     restart is a second block on the same broker)."""
     clock = FakeClock()
     settings = MqttSettings(host=broker.host, port=broker.port, base_topic=base, client_id=f"{base}-hf")
-    with Journal(tmp_path / "j.db", now=clock.wall) as journal:
+    with open_journal(tmp_path / "j.db", now=clock.wall) as journal:
         mqtt = MqttConnection(settings)
         status = Status(mqtt, base, clock, ["short"])
         room = Room(ROUTINE, speakers=[RecordingSpeaker(clock)])

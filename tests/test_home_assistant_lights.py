@@ -11,7 +11,7 @@ import pytest
 from homeflow.devices.lights.home_assistant import HomeAssistantLight
 from homeflow.errors import HomeAssistantError
 from homeflow.homeassistant.api import HomeAssistantApi
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 from homeflow.routine.model import Ambience
 
 from .fake_home_assistant import TOKEN, Call, FakeHomeAssistant
@@ -103,7 +103,7 @@ async def test_a_run_dims_with_a_transition_and_restores_brightness_and_colour_t
     ]
     after = ha.state("light.desk_lamp")["attributes"]
     assert (after["brightness"], after["color_mode"], after["color_temp_kelvin"]) == (180, "color_temp", 3500)
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()
         assert run.status is RunStatus.COMPLETED
         assert run.light_snapshot == {

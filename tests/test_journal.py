@@ -1,25 +1,31 @@
-"""The journal on a real SQLite file."""
+"""The journal on a real SQLite file and on a real PostgreSQL: every test runs against both stores."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from homeflow.journal import Journal, RunStatus, streak
+import pytest
+
+from homeflow.journal import Database, JournalError, RunStatus, open_journal, streak
+from homeflow.journal import postgres as pg_journal
+from homeflow.journal import sqlite as sqlite_journal
 from homeflow.routine.plan import Cue, CueKind
 from homeflow.routine.progression import Feedback
 
+from .mosquitto import free_port
+from .postgres import Postgres
 
-def test_a_run_is_kept_with_its_cues_and_snapshot(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "journal.db"
-    with Journal(path) as journal:
+
+def test_a_run_is_kept_with_its_cues_and_snapshot(journal_at: Path | Database) -> None:
+    with open_journal(journal_at) as journal:
         run = journal.start_run("back-massage", "button:massage", 5, 412.5, {"lamp": {"state": "ON"}})
         journal.record_cue(run, 0, Cue(0.0, CueKind.SAY, 0, text="Hello."), 0.001)
         journal.record_cue(run, 1, Cue(3.0, CueKind.COUNT, 0, text="One."), 0.002)
         journal.finish_run(run, RunStatus.COMPLETED)
         journal.finish_run(run, RunStatus.INTERRUPTED)  # a completion is logged once
-    with Journal(path) as journal:
+    with open_journal(journal_at) as journal:
         [record] = journal.runs()
         assert (record.routine, record.status, record.reps, record.cues) == (
             "back-massage",
@@ -32,27 +38,171 @@ def test_a_run_is_kept_with_its_cues_and_snapshot(tmp_path: Path) -> None:
         assert record.ended_at >= record.started_at
         assert [c["text"] for c in journal.cues(run)] == ["Hello.", "One."]
         assert journal.unfinished_runs() == []
-    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+        assert record.to_json()["started_at"] == record.started_at.isoformat()
+    if isinstance(journal_at, Path):
+        mode = sqlite3.connect(journal_at).execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
 
 
-def test_unfinished_runs_and_feedback_history(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.db") as journal:
+def test_unfinished_runs_and_feedback_history(journal_at: Path | Database) -> None:
+    with open_journal(journal_at) as journal:
         first = journal.start_run("a", "mqtt", 5, 10.0, {})
         journal.finish_run(first, RunStatus.COMPLETED)
         journal.set_feedback(first, Feedback.GOOD)
+        journal.set_feedback(first, Feedback.HURT)  # a run keeps its first answer
         cancelled = journal.start_run("a", "mqtt", 5, 10.0, {})
         journal.finish_run(cancelled, RunStatus.CANCELLED)
         second = journal.start_run("a", "mqtt", 5, 10.0, {})
         journal.finish_run(second, RunStatus.COMPLETED)
         open_run = journal.start_run("a", "mqtt", 5, 10.0, {"lamp": {"brightness": 3}})
         assert [r.id for r in journal.unfinished_runs()] == [open_run]
+        assert journal.unfinished_runs()[0].light_snapshot == {"lamp": {"brightness": 3}}
         assert journal.feedback_history("a") == [Feedback.GOOD, None]
         assert [r.id for r in journal.runs(routine="a", limit=2)] == [open_run, second]
+        assert [r.feedback for r in journal.runs(status=RunStatus.COMPLETED)] == [None, Feedback.GOOD]
+        last = journal.last_completed("a")
+        assert last is not None
+        assert last.id == second
+
+
+def test_days_streak_today_and_levels_follow_the_clock(journal_at: Path | Database) -> None:
+    now = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
+    with open_journal(journal_at, now=lambda: now) as journal:
+        for days_ago, reps in ((3, 5), (1, 5), (1, 6), (0, 7)):
+            now = datetime(2026, 3, 30, 9, 0, tzinfo=UTC) - timedelta(days=days_ago)
+            run = journal.start_run("a", "mqtt", reps, 10.0, {})
+            now += timedelta(minutes=10)
+            journal.finish_run(run, RunStatus.COMPLETED)
+        journal.finish_run(journal.start_run("b", "mqtt", 5, 10.0, {}), RunStatus.COMPLETED)
+        assert journal.completed_days("a") == [date(2026, 3, 30), date(2026, 3, 29), date(2026, 3, 27)]
+        assert journal.completed_today("a") == (1, datetime(2026, 3, 30, 9, 10, tzinfo=UTC))
+        assert journal.stats("a") == {
+            "last_completed": "2026-03-30T09:10:00+00:00",
+            "streak_days": 2,
+            "completed_today": 1,
+        }
+        assert journal.levels("a") == [("2026-03-27", 5), ("2026-03-29", 6), ("2026-03-30", 7)]
+        assert journal.completed_today("none") == (0, None)
+
+
+def test_cues_and_speaker_failures_keep_the_last_word(journal_at: Path | Database) -> None:
+    with open_journal(journal_at) as journal:
+        run = journal.start_run("a", "mqtt", 5, 10.0, {})
+        journal.set_planned(run, 99.5)
+        journal.record_cue(run, 0, Cue(0.0, CueKind.SAY, 0, text="Hello."), 0.5)
+        journal.record_cue(run, 0, Cue(0.0, CueKind.SAY, 0, text="Hello again."), 0.25)  # resumed
+        journal.record_speaker_failure(run, 0, "kitchen", "timed out")
+        journal.record_speaker_failure(run, 0, "kitchen", "cannot connect")
+        [cue] = journal.cues(run)
+        assert {k: cue[k] for k in ("index", "kind", "step", "text", "planned_at", "late_s")} == {
+            "index": 0,
+            "kind": "say",
+            "step": 0,
+            "text": "Hello again.",
+            "planned_at": 0.0,
+            "late_s": 0.25,
+        }
+        assert datetime.fromisoformat(cue["at"]).tzinfo is not None
+        [failure] = journal.speaker_failures(run)
+        assert (failure["index"], failure["speaker"], failure["error"]) == (0, "kitchen", "cannot connect")
+        assert journal.runs()[0].planned_s == 99.5
+
+
+def test_a_new_journal_is_migrated_to_the_current_schema(
+    journal_at: Path | Database, postgres_if: Postgres | None
+) -> None:
+    with open_journal(journal_at):
+        pass
+    with open_journal(journal_at):  # opening again applies nothing twice
+        pass
+    if isinstance(journal_at, Path):
+        version = sqlite3.connect(journal_at).execute("PRAGMA user_version").fetchone()[0]
+        assert version == sqlite_journal.SCHEMA_VERSION == 2
+    else:
+        assert postgres_if is not None
+        versions = postgres_if.sql(journal_at, "SELECT string_agg(version::text, ',') FROM schema_version")
+        assert versions == "1,2" and pg_journal.SCHEMA_VERSION == 2
+
+
+def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
+    journal_at: Path | Database, postgres_if: Postgres | None
+) -> None:
+    with open_journal(journal_at):
+        pass
+    if isinstance(journal_at, Path):
+        sqlite3.connect(journal_at).execute("PRAGMA user_version=9").connection.close()
+    else:
+        assert postgres_if is not None
+        postgres_if.sql(journal_at, "INSERT INTO schema_version (version) VALUES (9)")
+    with pytest.raises(JournalError) as caught:
+        open_journal(journal_at)
+    assert str(caught.value) == (
+        f"journal {journal_at} was written by a newer homeflow (schema 9; this homeflow knows up to 2)"
+    )
+
+
+def test_a_postgresql_journal_at_schema_1_is_upgraded(postgres: Postgres) -> None:
+    database = postgres.database()
+    postgres.sql(
+        database,
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL"
+        f" DEFAULT now()); {pg_journal.MIGRATIONS[0]}; INSERT INTO schema_version VALUES (1);"
+        f" ALTER TABLE runs OWNER TO homeflow; ALTER TABLE cues OWNER TO homeflow;"
+        " ALTER TABLE schema_version OWNER TO homeflow;"
+        " INSERT INTO runs (routine, trigger, started_at, ended_at, status, reps, planned_s) VALUES"
+        " ('a', 'mqtt', '2026-01-01T08:00:00+00', '2026-01-01T08:10:00+00', 'completed', 5, 600)",
+    )
+    with open_journal(database) as journal:
+        [run] = journal.runs()
+        assert (run.routine, run.status, run.started_at) == (
+            "a",
+            RunStatus.COMPLETED,
+            datetime(2026, 1, 1, 8, tzinfo=UTC),
+        )
+        journal.record_speaker_failure(run.id, 3, "kitchen", "Sonos at 10.0.0.2: cannot connect")
+        assert [f["error"] for f in journal.speaker_failures(run.id)] == ["Sonos at 10.0.0.2: cannot connect"]
+    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == "2"
+
+
+def test_an_unreachable_postgresql_is_one_line_without_the_password() -> None:
+    port = free_port()  # nothing listens there
+    database = Database(f"postgresql://homeflow:s3cret-pw@127.0.0.1:{port}/homeflow")
+    with pytest.raises(JournalError) as caught:
+        open_journal(database)
+    assert str(caught.value) == (
+        f"cannot reach journal postgresql://homeflow@127.0.0.1:{port}/homeflow: "
+        "connection refused; is PostgreSQL running?"
+    )
+    assert "s3cret" not in repr(database)
+
+
+def test_a_lost_postgresql_connection_is_taken_up_again_and_what_is_owed_written(
+    postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pg_journal, "RECONNECT_EVERY_S", 0.0)
+    monkeypatch.setattr(pg_journal, "RECONNECT_BACKOFF", 0)
+    database = postgres.database()
+    problems: list[str | None] = []
+    with open_journal(database) as journal:
+        journal.on_problem = problems.append
+        run = journal.start_run("a", "mqtt", 5, 10.0, {})
+        name = database.url.rpartition("/")[2]
+        postgres.sql(
+            database,
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            " AND pid <> pg_backend_pid()",
+        )
+        with pytest.raises(JournalError):
+            journal.finish_run(run, RunStatus.COMPLETED)  # owed
+        assert journal.problem is not None and journal.problem.startswith(f"cannot write journal {database}")
+        journal.record_cue(run, 0, Cue(0.0, CueKind.SAY, 0, text="Hello."), 0.0)  # connects again
+        assert journal.problem is None
+        assert problems == [problems[0], None]
+        [record] = journal.runs()
+        assert (record.status, record.cues) == (RunStatus.COMPLETED, 1)
 
 
 def test_streak_counts_consecutive_days_back_from_today_or_yesterday() -> None:
-
     today = date(2026, 3, 30)
     assert streak([date(2026, 3, 30), date(2026, 3, 29), date(2026, 3, 28), date(2026, 3, 26)], today) == 3
     assert streak([date(2026, 3, 29), date(2026, 3, 28)], today) == 2  # today is not over yet

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 
 from .conftest import Broker
 from .fake_home_assistant import TOKEN, FakeHomeAssistant
@@ -67,7 +67,7 @@ async def run_beside(
             f"{base}/quick/state", lambda m: m.json["state"] == "idle", since=watch.messages.index(end)
         )
 
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()
         cues = journal.cues(run.id)
         missed = journal.speaker_failures(run.id)

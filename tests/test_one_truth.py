@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 from homeflow.routine.progression import Feedback
 
 from .conftest import Broker
@@ -46,7 +46,7 @@ async def test_the_plan_shown_is_the_run_played_cue_by_cue_when_the_level_goes_u
         "automations: [{routine: levelling, speakers: [room]}]\n"
     )
     config = write_settings(tmp_path, broker, prefix, body, {"levelling": LEVELLING})
-    with Journal(tmp_path / "journal.db") as journal:  # one good run: the next one goes up to 6
+    with open_journal(tmp_path / "journal.db") as journal:  # one good run: the next one goes up to 6
         done = journal.start_run("levelling", "mqtt", 3, 10.0, {})
         journal.finish_run(done, RunStatus.COMPLETED)
         journal.set_feedback(done, Feedback.GOOD)
@@ -71,7 +71,7 @@ async def test_the_plan_shown_is_the_run_played_cue_by_cue_when_the_level_goes_u
         after = watch.messages.index(asking)
         await watch.wait_for(f"{base}/levelling/state", lambda m: m.json["state"] == "idle", since=after)
 
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         run = journal.runs()[0]
         played = journal.cues(run.id)
     assert (run.reps, run.feedback) == (6, Feedback.GOOD)

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 from homeflow.planning import prepare_plan
 from homeflow.routine.guidance import PAUSED, PHRASES, RESUMING
 from homeflow.routine.plan import CueKind
@@ -58,7 +58,7 @@ async def test_sigterm_mid_run_restores_the_lights_and_says_offline(
     assert "Traceback" not in output
     assert light.commands[0]["brightness"] == 89
     assert light.commands[-1] == RESTORED
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()
         assert run.status is RunStatus.INTERRUPTED
     assert [p["event"] for p in watch.payloads(f"{base}/back-massage/event")] == ["started", "interrupted"]
@@ -68,7 +68,7 @@ async def test_a_run_left_open_by_a_crash_is_closed_and_its_lights_restored(
     tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
 ) -> None:
     config = home_settings(tmp_path, broker, prefix, speech_cache)
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         crashed = journal.start_run("back-massage", "button:massage", 5, 250.0, {"lamp": BEFORE})
     dimmed = {"state": "ON", "brightness": 89, "color_temp": 370, "color_mode": "color_temp"}
     light = SimulatedLight(f"{prefix}/z2m", "Living Room Lamp", dimmed)
@@ -80,7 +80,7 @@ async def test_a_run_left_open_by_a_crash_is_closed_and_its_lights_restored(
         stop.set()
         await stopped(service)
     assert light.commands == [{**RESTORED, "transition": 0.0}]
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()
         assert (run.id, run.status) == (crashed, RunStatus.INTERRUPTED)
 
@@ -131,6 +131,6 @@ async def test_the_button_pauses_resumes_skips_and_cancels(
     assert {PAUSED, RESUMING} <= {p["text"] for p in w.payloads(say)}
     assert commands_while_paused == 1  # only the dimming; nothing changes while paused
     assert h.light.commands[-1] == RESTORED
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()
         assert run.status is RunStatus.CANCELLED

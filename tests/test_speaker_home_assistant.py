@@ -12,7 +12,7 @@ import pytest
 from homeflow.clock import FakeClock
 from homeflow.devices.speakers.home_assistant import HomeAssistantSpeakerDevice
 from homeflow.homeassistant.api import HomeAssistantApi
-from homeflow.journal import Journal
+from homeflow.journal import open_journal
 from homeflow.settings import SettingsError, load
 from homeflow.settings.model import HomeAssistantSpeaker, QuietHours
 from homeflow.speech import SpeechCache
@@ -90,7 +90,7 @@ async def test_each_announcement_is_one_tts_speak_in_order_spaced_by_the_clips(
     # Spaced by the clip lengths: homeflow's own render of each sentence times the next one.
     cache = SpeechCache(tmp_path / "cache")
     lengths = [(await cache.render(s, "en-us", 150, 0.0)).duration_s for s in SENTENCES]
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()
         planned = [c["planned_at"] for c in journal.cues(run.id) if c["kind"] == "say"]
     assert [b - a for a, b in itertools.pairwise(planned)] == pytest.approx(lengths[:2], abs=1e-6)

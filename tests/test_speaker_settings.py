@@ -13,7 +13,8 @@ import pytest
 
 from homeflow.cli import device_problems
 from homeflow.devices.speakers.clips import volume_now
-from homeflow.journal import SCHEMA_VERSION, Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
+from homeflow.journal.sqlite import SCHEMA_VERSION
 from homeflow.settings import SettingsError, load
 from homeflow.settings.model import CastSpeaker, HomeAssistantSpeaker, QuietHours, SonosSpeaker
 
@@ -119,7 +120,7 @@ def test_a_journal_from_before_speaker_failures_is_upgraded(tmp_path: Path) -> N
         "PRAGMA user_version=1;"
     )
     old.close()
-    with Journal(path) as journal:
+    with open_journal(path) as journal:
         [run] = journal.runs()
         assert (run.routine, run.status) == ("a", RunStatus.COMPLETED)
         journal.record_speaker_failure(run.id, 3, "kitchen", "Sonos at 10.0.0.2: cannot connect")

@@ -13,7 +13,7 @@ from homeflow.clock import FakeClock
 from homeflow.devices.speakers.clips import ClipServer
 from homeflow.devices.speakers.sonos import SonosSpeakerDevice
 from homeflow.errors import SpeakerError
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 from homeflow.settings.model import SonosSpeaker
 from homeflow.speech import SpeechCache
 
@@ -124,7 +124,7 @@ async def test_a_speaker_killed_mid_run_leaves_the_run_to_the_others_and_the_jou
             )
 
     assert len((tmp_path / "played.log").read_text().split()) == len(SENTENCES)  # the other speaker said all
-    with Journal(tmp_path / "journal.db") as journal:
+    with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()
         assert run.status is RunStatus.COMPLETED
         cues = {c["index"]: c["text"] for c in journal.cues(run.id)}

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import RunStatus, open_journal
 from homeflow.routine.guidance import SHOWN_ADVICE
 from homeflow.routine.plan import build_plan, estimate_speech_s
 from homeflow.routine.progression import Feedback
@@ -311,7 +311,7 @@ def test_a_port_in_use_is_one_line_without_traceback(tmp_path: Path, broker: Bro
 
 def test_force_starts_beyond_the_daily_limit(tmp_path: Path, broker: Broker) -> None:
     def two_done_today(journal_path: Path) -> None:
-        with Journal(journal_path) as journal:
+        with open_journal(journal_path) as journal:
             for _ in range(2):
                 journal.finish_run(
                     journal.start_run("back-massage", "button:b", 5, 250.0, {}), RunStatus.COMPLETED
@@ -327,7 +327,7 @@ def test_force_starts_beyond_the_daily_limit(tmp_path: Path, broker: Broker) -> 
 
 def test_a_late_answer_over_the_api_counts_once(tmp_path: Path, broker: Broker) -> None:
     def one_done(journal_path: Path) -> None:
-        with Journal(journal_path) as journal:
+        with open_journal(journal_path) as journal:
             for reps in (5, 10):
                 run = journal.start_run("back-massage", "button:b", reps, 250.0, {})
                 journal.finish_run(run, RunStatus.COMPLETED)

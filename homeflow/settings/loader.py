@@ -10,6 +10,7 @@ from homeflow.routine.plan import build_plan, estimate_speech_s
 from homeflow.settings.checks import Checker
 from homeflow.settings.homeassistant import parse_home_assistant
 from homeflow.settings.http import parse_http
+from homeflow.settings.journal import parse_journal
 from homeflow.settings.model import Settings
 from homeflow.settings.problems import Problem, SettingsError, quote
 from homeflow.settings.routines import ROUTINE_ID, parse_routine
@@ -62,7 +63,7 @@ def _load(path: Path, problems: list[Problem]) -> Settings | None:
     f = ch.fields(root, "", _TOP_KEYS)
     mqtt = parse_mqtt(ch, f.get("mqtt"), base)
     zigbee2mqtt = parse_zigbee2mqtt(ch, f.get("zigbee2mqtt"))
-    journal = resolve(base, ch.text(f.get("journal"), "journal", "homeflow.db"))
+    journal = parse_journal(ch, f.get("journal"), base)
     cache_dir = resolve(base, ch.text(f.get("cache"), "cache", "cache"))
     home_assistant = parse_home_assistant(ch, f.get("home_assistant"))
     lights = parse_lights(ch, f.get("lights"), home_assistant)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 
+from homeflow.journal.base import Database
 from homeflow.routine.model import Routine
 
 
@@ -209,7 +210,7 @@ class HomeAssistantSettings:
 class Settings:
     path: Path
     mqtt: MqttSettings
-    journal: Path
+    journal: Path | Database  # a SQLite file, or a PostgreSQL database
     cache_dir: Path
     zigbee2mqtt: Zigbee2MqttSettings
     lights: dict[str, LightSettings]

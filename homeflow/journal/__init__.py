@@ -1,0 +1,34 @@
+"""The journal: every run, the cues it carried out, and the lights to give back; in a SQLite file (the
+default) or in PostgreSQL (`journal: postgresql://…`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from homeflow.journal.base import Database, Journal, JournalError, RunRecord, RunStatus, streak, utcnow
+from homeflow.journal.sqlite import SqliteJournal
+
+__all__ = [
+    "Database",
+    "Journal",
+    "JournalError",
+    "RunRecord",
+    "RunStatus",
+    "SqliteJournal",
+    "open_journal",
+    "streak",
+    "utcnow",
+]
+
+
+def open_journal(where: Path | Database, now: Callable[[], datetime] = utcnow) -> Journal:
+    """The journal the `journal` setting names: a SQLite file, or a PostgreSQL database."""
+    if isinstance(where, Database):
+        try:
+            from homeflow.journal.postgres import PostgresJournal  # noqa: PLC0415 (an optional extra)
+        except ImportError:
+            raise JournalError(f"journal {where} needs psycopg: pip install 'homeflow[postgres]'") from None
+        return PostgresJournal(where, now)
+    return SqliteJournal(where, now)

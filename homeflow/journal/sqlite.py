@@ -1,0 +1,235 @@
+"""The journal in one SQLite file: the default, for one homeflow on one machine."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time, tzinfo
+from pathlib import Path
+from typing import Any
+
+from homeflow.devices.base import LightSnapshot
+from homeflow.journal.base import Journal, JournalError, RunRecord, RunStatus, utcnow
+from homeflow.routine.plan import Cue
+from homeflow.routine.progression import Feedback
+
+# Migration N takes a journal from schema N to N + 1; `PRAGMA user_version` is the schema a file is at.
+# Tables are created IF NOT EXISTS: a file from before user_version was kept is at 0 with tables.
+MIGRATIONS = (
+    """
+    CREATE TABLE IF NOT EXISTS runs (
+        id INTEGER PRIMARY KEY,
+        routine TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        status TEXT NOT NULL DEFAULT 'running',
+        reps INTEGER NOT NULL,
+        planned_s REAL NOT NULL,
+        light_snapshot TEXT NOT NULL DEFAULT '{}',
+        feedback TEXT
+    );
+    CREATE INDEX IF NOT EXISTS runs_by_routine ON runs (routine, started_at);
+    CREATE TABLE IF NOT EXISTS cues (
+        run_id INTEGER NOT NULL REFERENCES runs (id),
+        idx INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        text TEXT,
+        planned_at REAL NOT NULL,
+        late_s REAL NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx)
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS speaker_failures (
+        run_id INTEGER NOT NULL REFERENCES runs (id),
+        idx INTEGER NOT NULL,
+        speaker TEXT NOT NULL,
+        error TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx, speaker)
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SqliteJournal(Journal):
+    """Each write is one small WAL transaction."""
+
+    def __init__(self, path: Path, now: Callable[[], datetime] = utcnow) -> None:
+        super().__init__(str(path), now)
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # WAL keeps readers (`homeflow history`) from blocking the service; NORMAL sync survives a
+            # killed process (only a power cut may lose the last transactions).
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open journal {path}: {exc}") from None
+
+    def _migrate(self) -> None:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")  # one homeflow migrates; another waits, then sees it done
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    f"journal {self.path} was written by a newer homeflow (schema {version}; this homeflow"
+                    f" knows up to {SCHEMA_VERSION})"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number + 1}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for sql, args in self._owed:
+                    self._db.execute(sql, args)
+                yield self._db
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
+        self._paid()
+
+    def _read(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[Any]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read journal {self.path}: {exc}") from None
+
+    def start_run(
+        self, routine: str, trigger: str, reps: int, planned_s: float, snapshot: dict[str, LightSnapshot]
+    ) -> int:
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (routine, trigger, self._now().isoformat(), reps, planned_s, json.dumps(snapshot)),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def set_planned(self, run_id: int, planned_s: float) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET planned_s = ? WHERE id = ?", (planned_s, run_id))
+
+    def record_cue(self, run_id: int, index: int, cue: Cue, late_s: float) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cues (run_id, idx, kind, step, text, planned_at, late_s, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, index, str(cue.kind), cue.step, cue.text, cue.at, late_s, self._now().isoformat()),
+            )
+
+    def record_speaker_failure(self, run_id: int, index: int, speaker: str, error: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO speaker_failures (run_id, idx, speaker, error, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (run_id, index, speaker, error, self._now().isoformat()),
+            )
+
+    def speaker_failures(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._read(
+            "SELECT idx, speaker, error, at FROM speaker_failures WHERE run_id = ? ORDER BY idx, speaker",
+            (run_id,),
+        )
+        return [dict(zip(("index", "speaker", "error", "at"), row, strict=True)) for row in rows]
+
+    def finish_run(self, run_id: int, status: RunStatus) -> None:
+        self._owe(
+            "UPDATE runs SET status = ?, ended_at = ? WHERE id = ? AND status = 'running'",
+            (str(status), self._now().isoformat(), run_id),
+        )
+
+    def set_feedback(self, run_id: int, feedback: Feedback | None) -> None:
+        self._owe("UPDATE runs SET feedback = ? WHERE id = ? AND feedback IS NULL", (feedback, run_id))
+
+    def runs(
+        self, routine: str | None = None, limit: int = 50, status: RunStatus | None = None
+    ) -> list[RunRecord]:
+        query = "SELECT r.*, (SELECT count(*) FROM cues c WHERE c.run_id = r.id) FROM runs r WHERE 1=1"
+        args: list[Any] = []
+        if routine is not None:
+            query += " AND routine = ?"
+            args.append(routine)
+        if status is not None:
+            query += " AND status = ?"
+            args.append(str(status))
+        query += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [_record(row) for row in self._read(query, args)]
+
+    def feedback_history(self, routine: str) -> list[Feedback | None]:
+        rows = self._read(
+            "SELECT feedback FROM runs WHERE routine = ? AND status = 'completed' ORDER BY id", (routine,)
+        )
+        return [Feedback(f) if f else None for (f,) in rows]
+
+    def _completed_starts(self, routine: str, since: datetime) -> list[datetime]:
+        rows = self._read(
+            "SELECT started_at FROM runs WHERE routine = ? AND status = 'completed' AND started_at >= ?"
+            " ORDER BY started_at DESC",
+            (routine, since.isoformat()),
+        )
+        return [datetime.fromisoformat(started) for (started,) in rows]
+
+    def completed_today(self, routine: str, tz: tzinfo | None = None) -> tuple[int, datetime | None]:
+        now = self._now().astimezone(tz)
+        midnight = datetime.combine(now.date(), time(), now.tzinfo)
+        # Both read backwards along the (routine, started_at) index: the cost does not grow with history.
+        [(count, last)] = self._read(
+            "SELECT (SELECT count(*) FROM runs"
+            "        WHERE routine = ? AND status = 'completed' AND started_at >= ?),"
+            " (SELECT ended_at FROM runs WHERE routine = ? AND status = 'completed'"
+            "  ORDER BY started_at DESC LIMIT 1)",
+            (routine, midnight.astimezone(UTC).isoformat(), routine),
+        )
+        return count, datetime.fromisoformat(last) if last else None
+
+    def _completed_levels(self, routine: str) -> Iterator[tuple[datetime, int]]:
+        rows = self._read(
+            "SELECT started_at, reps FROM runs WHERE routine = ? AND status = 'completed' ORDER BY id",
+            (routine,),
+        )
+        return ((datetime.fromisoformat(started), reps) for started, reps in rows)
+
+    def cues(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._read(
+            "SELECT idx, kind, step, text, planned_at, late_s, at FROM cues WHERE run_id = ? ORDER BY idx",
+            (run_id,),
+        )
+        keys = ("index", "kind", "step", "text", "planned_at", "late_s", "at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _record(row: tuple[Any, ...]) -> RunRecord:
+    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, cues) = row
+    return RunRecord(
+        id=id_,
+        routine=routine,
+        trigger=trigger,
+        started_at=datetime.fromisoformat(started),
+        ended_at=datetime.fromisoformat(ended) if ended else None,
+        status=RunStatus(status),
+        reps=reps,
+        planned_s=planned,
+        light_snapshot=json.loads(snapshot),
+        feedback=Feedback(feedback) if feedback else None,
+        cues=cues,
+    )
