@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
-from homeflow.devices.base import Speaker
 from homeflow.routine.guidance import PHRASES, feedback_reply, gentle_announcement, level_announcement
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, sentences
 from homeflow.routine.progression import Feedback, Level, advance
+
+
+class Renders(Protocol):
+    """What the plan needs of a speaker (devices.base.Speaker is one): each sentence's spoken length."""
+
+    async def prepare(self, texts: Iterable[str]) -> Mapping[str, float]: ...
 
 
 def replies(routine: Routine, level: Level) -> tuple[str, ...]:
@@ -23,7 +29,7 @@ def replies(routine: Routine, level: Level) -> tuple[str, ...]:
 
 
 async def prepare_plan(
-    routine: Routine, level: Level, speakers: Sequence[Speaker], hint: str | None = None
+    routine: Routine, level: Level, speakers: Sequence[Renders], hint: str | None = None
 ) -> Plan:
     """Render every sentence on every speaker, then time the plan by the longest rendering (by an
     estimate without speakers). `hint` follows the question: how the button that started the run

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from homeflow.broker import start_embedded_broker
 from homeflow.clock import Clock, LoopClock
 from homeflow.conductor import Conductor
+from homeflow.controls import Controls
 from homeflow.devices.base import Light, Speaker
 from homeflow.devices.lights.home_assistant import HomeAssistantLight
 from homeflow.devices.lights.virtual import VirtualLight
@@ -20,7 +21,6 @@ from homeflow.devices.speakers import build_speaker
 from homeflow.devices.speakers.clips import ClipServer
 from homeflow.errors import HomeflowError
 from homeflow.homeassistant.api import HomeAssistantApi
-from homeflow.homeassistant.controls import Controls
 from homeflow.homeassistant.discovery import Discovery
 from homeflow.homeassistant.entities import dashboard_url
 from homeflow.journal import open_journal

@@ -13,7 +13,7 @@ import pytest
 
 from homeflow.clock import FakeClock
 from homeflow.conductor import Conductor
-from homeflow.homeassistant.controls import Controls
+from homeflow.controls import Controls
 from homeflow.homeassistant.entities import dashboard_url
 from homeflow.journal import Journal, open_journal
 from homeflow.mqtt import MqttConnection

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from homeflow.journal.base import Database, Journal, JournalError, RunRecord, RunStatus, streak, utcnow
+from homeflow.journal.base import Journal, JournalError, RunRecord, RunStatus, streak, utcnow
 from homeflow.journal.sqlite import SqliteJournal
+from homeflow.settings.model import Database
 
 __all__ = [
     "Database",

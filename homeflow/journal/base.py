@@ -7,11 +7,10 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from homeflow.devices.base import LightSnapshot
 from homeflow.errors import HomeflowError
@@ -221,27 +220,3 @@ def streak(days: list[date], today: date) -> int:
         count += 1
         wanted -= timedelta(days=1)
     return count
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class Database:
-    """A PostgreSQL journal: `url` (`postgresql://user@host:port/name`), and its password if the URL
-    does not hold it. Shown as `public`: the URL without its password."""
-
-    url: str
-    password: str | None = field(default=None, repr=False)
-
-    @property
-    def public(self) -> str:
-        parts = urlsplit(self.url)
-        if parts.password is None:
-            return self.url
-        user = f"{parts.username}@" if parts.username else ""
-        host = parts.netloc.rpartition("@")[2]
-        return urlunsplit(parts._replace(netloc=user + host))
-
-    def __str__(self) -> str:
-        return self.public
-
-    def __repr__(self) -> str:  # settings get logged; the password must not be
-        return f"Database({self.public!r})"

@@ -13,9 +13,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from homeflow.devices.base import LightSnapshot
-from homeflow.journal.base import Database, Journal, JournalError, RunRecord, RunStatus, utcnow
+from homeflow.journal.base import Journal, JournalError, RunRecord, RunStatus, utcnow
 from homeflow.routine.plan import Cue
 from homeflow.routine.progression import Feedback
+from homeflow.settings.model import Database
 
 # Migration N takes a journal from schema N to N + 1; the table schema_version has a row per migration.
 MIGRATIONS = (

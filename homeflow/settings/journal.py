@@ -7,8 +7,8 @@ import importlib.util
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from homeflow.journal.base import Database
 from homeflow.settings.checks import Checker
+from homeflow.settings.model import Database
 from homeflow.settings.problems import quote
 from homeflow.settings.sections import resolve
 from homeflow.settings.yamlnodes import Map, Node

@@ -5,9 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from homeflow.journal.base import Database
 from homeflow.routine.model import Routine
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Database:
+    """A PostgreSQL journal: `url` (`postgresql://user@host:port/name`), and its password if the URL
+    does not hold it. Shown as `public`: the URL without its password."""
+
+    url: str
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def public(self) -> str:
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        user = f"{parts.username}@" if parts.username else ""
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=user + host))
+
+    def __str__(self) -> str:
+        return self.public
+
+    def __repr__(self) -> str:  # settings get logged; the password must not be
+        return f"Database({self.public!r})"
 
 
 @dataclass(frozen=True, slots=True)
