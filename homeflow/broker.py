@@ -3,6 +3,7 @@ homeflow; both on loopback only, anonymous, with a packet size and a connection 
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import collections
 import contextlib
@@ -88,7 +89,7 @@ def mosquitto_binary() -> str | None:
     return next((path for path in MOSQUITTO_PATHS if os.access(path, os.X_OK)), None)
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(abc.ABC):
     """A broker on 127.0.0.1:`port` for this machine's homeflow and its neighbours, until `close()`."""
 
     kind = "?"
@@ -98,9 +99,9 @@ class EmbeddedBroker:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    @abc.abstractmethod
     async def run(self, ready: asyncio.Future[None]) -> None:
         """Listen until `stop()`; `ready` is resolved once the port is bound, or fails with the reason."""
-        raise NotImplementedError
 
     async def start(self, tasks: asyncio.TaskGroup) -> None:
         """Serve as a task of `tasks`; returns once the port is bound."""
