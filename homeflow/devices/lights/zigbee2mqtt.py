@@ -93,6 +93,9 @@ class Zigbee2MqttLight:
         # The latest command the broker did not take (we were offline), kept until the light shows it.
         self._unsent: dict[str, Any] | None = None
         self._resends = 0
+        # The look last given back and its command, until the lamp reports it (at most STATE_WAIT_S):
+        # a snapshot in between is that look, not the dimmed state reported before.
+        self._given_back: tuple[LightSnapshot, dict[str, Any], float] | None = None
         mqtt.route(self.topic, self._on_state)
         mqtt.on_connect(self._send_unsent)
 
@@ -108,6 +111,8 @@ class Zigbee2MqttLight:
             log.warning("light %s: %s: %s", self.name, problem, describe(message))
             return
         self._state = {**(self._state or {}), **state}
+        if self._given_back is not None and shows(self._state, self._given_back[1]):
+            self._given_back = None
         self._updated.set()
         await self._reconcile()
 
@@ -140,6 +145,8 @@ class Zigbee2MqttLight:
             self._unsent = payload
 
     async def snapshot(self) -> LightSnapshot:
+        if (given := self._given_back) is not None and asyncio.get_running_loop().time() < given[2]:
+            return dict(given[0])
         if self._state is None:
             # No retained state seen: ask Zigbee2MQTT to read the light.
             self._updated.clear()
@@ -164,4 +171,6 @@ class Zigbee2MqttLight:
 
     async def restore(self, snapshot: LightSnapshot, transition_s: float) -> None:
         if snapshot:
-            await self._command(restore_payload(snapshot, transition_s))
+            payload = restore_payload(snapshot, transition_s)
+            self._given_back = (dict(snapshot), payload, asyncio.get_running_loop().time() + STATE_WAIT_S)
+            await self._command(payload)
