@@ -7,6 +7,7 @@ local player that hangs.
 
 from __future__ import annotations
 
+import statistics
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,10 @@ steps:
       - say: Well done.
 """
 BEFORE = {"state": "ON", "brightness": 200, "color_temp": 250, "color_mode": "color_temp"}
-ON_TIME_S = 0.25  # a healthy speaker starts its player this close to plan (a stuck one would cost it seconds)
+ON_TIME_S = 0.02  # a healthy speaker starts its player this close to plan (the median sentence)
+# ... and every sentence this close: starting a player process can take longer on a loaded machine,
+# while a speaker held by the stuck one would be seconds late.
+EVERY_ON_TIME_S = 0.25
 RUN_END_S = 0.5  # the run's end (and the lamp's restore) this close to the plan
 
 
@@ -79,7 +83,8 @@ async def run_beside(
     started = [float(line) for line in (tmp_path / "fine.log").read_text().split()]
     assert len(started) == len(spoken)  # the healthy speaker said every sentence
     deviations = [at - (base_wall + c["planned_at"]) for at, c in zip(started, spoken, strict=True)]
-    assert all(0 <= d < ON_TIME_S for d in deviations), deviations
+    assert all(0 <= d < EVERY_ON_TIME_S for d in deviations), deviations
+    assert statistics.median(deviations) < ON_TIME_S, deviations
 
     [end_cue] = [c for c in cues if c["kind"] == "end"]
     assert end_cue["late_s"] < RUN_END_S
