@@ -22,16 +22,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The broker set-ups the latency is measured on: Mosquitto as shipped (Nagle's algorithm on, as most
+# homes run it), and with `set_tcp_nodelay true`, as config/mosquitto/mosquitto.conf sets it.
+BROKERS = {"stock": False, "nodelay": True}
+
+
 @contextlib.contextmanager
-def mosquitto() -> Iterator[int]:
-    """A Mosquitto on a free loopback port, configured like docker-compose's (no Nagle delay)."""
+def mosquitto(*, nodelay: bool = True) -> Iterator[int]:
+    """A Mosquitto on a free loopback port; `nodelay` sends every message at once (no Nagle delay)."""
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         conf = Path(folder) / "mosquitto.conf"
-        conf.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\nlog_dest none\n"
-        )
+        options = "set_tcp_nodelay true\n" if nodelay else ""
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n{options}log_dest none\n")
         proc = subprocess.Popen([exe, "-c", str(conf)])
         try:
             wait_for_port(port)
