@@ -12,7 +12,7 @@ from typing import Protocol
 
 from homeflow.routine.guidance import PHRASES, feedback_reply, gentle_announcement, level_announcement
 from homeflow.routine.model import Routine
-from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, sentences
+from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, scope_of, sentences
 from homeflow.routine.progression import Feedback, Level, advance
 
 
@@ -37,7 +37,9 @@ async def prepare_plan(
     good_sessions = routine.reps.good_sessions_to_progress
     announcement = level_announcement(level, good_sessions) or gentle_announcement(level, routine)
     preface = (announcement,) if announcement else ()
-    question = routine.feedback.question if routine.feedback else None
+    question = (
+        routine.feedback.question.format_map(scope_of(routine, level.reps)) if routine.feedback else None
+    )
     if question and hint:
         question = f"{question} {hint}"
     phrases = (*PHRASES, *replies(routine, level))

@@ -1,8 +1,10 @@
+import dataclasses
 import itertools
 
-from homeflow.routine.model import Reps
+from homeflow.planning import prepare_plan
+from homeflow.routine.model import FeedbackPrompt, Reps
 from homeflow.routine.plan import CueKind, build_plan, estimate_speech_s
-from homeflow.routine.progression import Feedback, next_level
+from homeflow.routine.progression import Feedback, Level, next_level
 
 from .routines import SHORT
 
@@ -43,6 +45,14 @@ def test_lights_and_variables() -> None:
     assert "6 circles on the right." in plan.sentences()
     assert [t for t in plan.sentences() if t.startswith("Round")] == ["Round 1.", "Round 2."]
     assert len([c for c in plan.cues if c.kind is CueKind.COUNT]) == 12
+
+
+async def test_the_question_after_the_end_has_its_placeholders_filled_in() -> None:
+    routine = dataclasses.replace(SHORT, feedback=FeedbackPrompt("Did {reps} {what} feel good?"))
+    routine = dataclasses.replace(routine, variables={**routine.variables, "what": "circles"})
+    plan = await prepare_plan(routine, Level(6, "test"), [], hint="Press once if so.")
+    [ask] = [c for c in plan.cues if c.kind is CueKind.ASK]
+    assert ask.text == "Did 6 circles feel good? Press once if so."
 
 
 def test_plan_json_round_trips_the_timeline() -> None:

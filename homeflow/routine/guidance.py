@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from homeflow.routine.model import DEFAULT_GENTLE, Routine
-from homeflow.routine.plan import number_word
+from homeflow.routine.plan import number_word, scope_of
 from homeflow.routine.progression import Feedback, Level
 
 PAUSED = "Paused. Press again to go on."
@@ -68,8 +68,7 @@ def gentle_announcement(level: Level, routine: Routine) -> str | None:
     if not level.gentle:
         return None
     gentle = routine.feedback.gentle if routine.feedback else DEFAULT_GENTLE
-    scope = {**routine.variables, "reps": level.reps, "max_reps": routine.reps.max}
-    gentler = gentle.format_map(scope)
+    gentler = gentle.format_map(scope_of(routine, level.reps))
     return f"Last time it hurt, so today we go gently, with {level.reps} repetitions. {gentler}"
 
 

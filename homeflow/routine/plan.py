@@ -151,15 +151,16 @@ def sentences(
     return build_plan(routine, reps, lambda _text: 1.0, preface, question).sentences()
 
 
+def scope_of(routine: Routine, reps: int) -> dict[str, str | int]:
+    """What a routine's `{placeholders}` may name at `reps`: its variables, `reps` and `max_reps`."""
+    return {**routine.variables, "reps": reps, "max_reps": routine.reps.max}
+
+
 class _Planner:
     def __init__(self, routine: Routine, reps: int, speech_s: SpeechDurations) -> None:
         self.routine = routine
         self.speech_s = speech_s
-        self.base_vars: dict[str, str | int] = {
-            **routine.variables,
-            "reps": reps,
-            "max_reps": routine.reps.max,
-        }
+        self.base_vars = scope_of(routine, reps)
         self.reps = reps
         self.cues: list[Cue] = []
         self.titles: list[str] = []
