@@ -20,6 +20,7 @@ from homeflow.settings.sections import COMMANDS
 
 from .conftest import REPO
 from .ha_schema import (
+    OLDEST_HOME_ASSISTANT,
     HomeAssistantLoader,
     Input,
     automation_problems,
@@ -228,3 +229,10 @@ def test_the_check_rejects_what_home_assistant_2025_4_rejects(
 ) -> None:
     found = automation_problems("example", {"alias": "example", **automation})
     assert len(found) == 1 and problem in found[0], found
+
+
+def test_the_blueprint_and_the_readme_state_the_oldest_home_assistant() -> None:
+    blueprint = yaml.load((EXAMPLES / "homeflow_start_routine.yaml").read_text(), HomeAssistantLoader)
+    assert blueprint["blueprint"]["homeassistant"] == {"min_version": OLDEST_HOME_ASSISTANT}
+    oldest = OLDEST_HOME_ASSISTANT.rsplit(".", 1)[0]
+    assert f"Home Assistant {oldest} and later" in readme_section()
