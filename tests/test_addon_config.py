@@ -17,6 +17,7 @@ from homeflow import addon
 
 from . import supervisor_schema as supervisor
 from .conftest import REPO
+from .ha_schema import OLDEST_HOME_ASSISTANT
 from .test_addon import OPTIONS
 
 ADDON = REPO / "homeassistant-addon/homeflow"
@@ -43,6 +44,7 @@ def test_the_addon_asks_for_what_homeflow_uses(config: dict[str, Any]) -> None:
     assert config["version"] == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     assert config["services"] == ["mqtt:need"]  # the broker, from the Supervisor
     assert config["homeassistant_api"] is True  # http://supervisor/core with SUPERVISOR_TOKEN
+    assert config["homeassistant"] == OLDEST_HOME_ASSISTANT  # the Supervisor installs it on no older one
     assert config["ingress"] is True and config["ingress_port"] == addon.HTTP_PORT
     assert addon.INGRESS_PROXY == supervisor.SUPERVISOR_ADDRESS
     assert config["ports"] == {f"{addon.HTTP_PORT}/tcp": None}  # the port without Ingress: off until mapped

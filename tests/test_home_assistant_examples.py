@@ -1,4 +1,5 @@
-"""The blueprint and example automations for Home Assistant refer to what homeflow really publishes."""
+"""The blueprint and example automations for Home Assistant refer to what homeflow really publishes, and load
+on the oldest Home Assistant homeflow supports."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pytest
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -17,23 +19,16 @@ from homeflow.settings.model import MqttSettings
 from homeflow.settings.sections import COMMANDS
 
 from .conftest import REPO
+from .ha_schema import (
+    OLDEST_HOME_ASSISTANT,
+    HomeAssistantLoader,
+    Input,
+    automation_problems,
+    blueprint_problems,
+)
 
 EXAMPLES = REPO / "config" / "home-assistant"
 TEMPLATES = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
-
-
-class Input(str):
-    """A blueprint's `!input NAME`."""
-
-
-class HomeAssistantLoader(yaml.SafeLoader):
-    """Reads Home Assistant YAML: blueprints use the `!input` tag."""
-
-
-HomeAssistantLoader.add_constructor(
-    "!input",
-    lambda loader, node: Input(loader.construct_scalar(node)),  # type: ignore[arg-type]
-)
 
 
 def walk(value: Any) -> list[Any]:
@@ -147,3 +142,97 @@ def test_the_readme_settings_for_home_assistant_lights_load(tmp_path: Path) -> N
     named = re.findall(r"`([a-z_]+\.homeflow_[a-z0-9_]+)`", readme_section())
     assert len(named) >= 8
     assert set(named) <= entity_ids()
+
+
+def test_the_examples_load_on_the_oldest_home_assistant_supported() -> None:
+    """Every automation and the blueprint homeflow ships, in config/home-assistant and in the README, takes
+    only the keys Home Assistant 2025.4 accepts (checked against the real 2025.4.4 once: see ha_schema)."""
+    found: list[str] = []
+    for automation in yaml.safe_load((EXAMPLES / "automations.yaml").read_text()):
+        found += automation_problems(f"automations.yaml: {automation.get('alias')}", automation)
+    for block in readme_blocks():
+        if block.startswith("- alias:"):
+            for automation in yaml.safe_load(block):
+                found += automation_problems(f"README: {automation.get('alias')}", automation)
+    blueprint = yaml.load((EXAMPLES / "homeflow_start_routine.yaml").read_text(), HomeAssistantLoader)
+    found += blueprint_problems("homeflow_start_routine.yaml", blueprint)
+    assert found == []
+
+
+ACTIONS = [{"action": "button.press", "target": {"entity_id": "button.homeflow_back_massage_start"}}]
+AT_7_30 = {"trigger": "time", "at": "07:30:00"}
+
+
+@pytest.mark.parametrize(
+    ("automation", "problem"),
+    [
+        # What the real Home Assistant 2025.4.4 answered to POST /api/config/automation/config/<id>:
+        # "extra keys not allowed @ data['weekday']"
+        pytest.param(
+            {"triggers": [{**AT_7_30, "weekday": ["mon", "fri"]}], "actions": ACTIONS},
+            "triggers[0] (time): extra key weekday",
+            id="weekday-on-the-time-trigger",
+        ),
+        # "must contain at least one of before, after, weekday."
+        pytest.param(
+            {"triggers": [AT_7_30], "conditions": [{"condition": "time"}], "actions": ACTIONS},
+            "conditions[0] (time): needs at least one of",
+            id="empty-time-condition",
+        ),
+        # "value must be one of ['fri', 'mon', ...] @ data['conditions'][0]['weekday'][0]"
+        pytest.param(
+            {
+                "triggers": [AT_7_30],
+                "conditions": [{"condition": "time", "weekday": "monday"}],
+                "actions": ACTIONS,
+            },
+            "conditions[0] (time): weekday takes",
+            id="weekday-spelled-out",
+        ),
+        # "must contain at least one of below, above."
+        pytest.param(
+            {"triggers": [{"trigger": "numeric_state", "entity_id": "zone.home"}], "actions": ACTIONS},
+            "triggers[0] (numeric_state): needs at least one of",
+            id="numeric-state-without-bounds",
+        ),
+        # "extra keys not allowed @ data['retain']"
+        pytest.param(
+            {
+                "triggers": [{"trigger": "mqtt", "topic": "homeflow/x/event", "retain": True}],
+                "actions": ACTIONS,
+            },
+            "triggers[0] (mqtt): extra key retain",
+            id="mqtt-trigger-retain",
+        ),
+        # "Expected HH:MM, HH:MM:SS, an Entity ID with domain 'input_datetime' or 'sensor', ..."
+        pytest.param(
+            {"triggers": [{"trigger": "time", "at": "7.30"}], "actions": ACTIONS},
+            "triggers[0] (time): at '7.30' is no HH:MM[:SS]",
+            id="at-not-a-time",
+        ),
+        # "extra keys not allowed @ data['actions'][0]['entity']"
+        pytest.param(
+            {"triggers": [AT_7_30], "actions": [{"action": "button.press", "entity": "button.x"}]},
+            "actions[0]: extra key entity",
+            id="action-extra-key",
+        ),
+        # "value must be one of ['parallel', 'queued', 'restart', 'single'] ... @ data['mode']"
+        pytest.param(
+            {"triggers": [AT_7_30], "actions": ACTIONS, "mode": "queue"},
+            "mode must be one of",
+            id="mode",
+        ),
+    ],
+)
+def test_the_check_rejects_what_home_assistant_2025_4_rejects(
+    automation: dict[str, Any], problem: str
+) -> None:
+    found = automation_problems("example", {"alias": "example", **automation})
+    assert len(found) == 1 and problem in found[0], found
+
+
+def test_the_blueprint_and_the_readme_state_the_oldest_home_assistant() -> None:
+    blueprint = yaml.load((EXAMPLES / "homeflow_start_routine.yaml").read_text(), HomeAssistantLoader)
+    assert blueprint["blueprint"]["homeassistant"] == {"min_version": OLDEST_HOME_ASSISTANT}
+    oldest = OLDEST_HOME_ASSISTANT.rsplit(".", 1)[0]
+    assert f"Home Assistant {oldest} and later" in readme_section()
