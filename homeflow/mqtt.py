@@ -25,6 +25,9 @@ BACKOFF_S = (1, 2, 5, 10, 30)
 # A publish waits for the broker's acknowledgement at most this long: a lost one must not hold up a
 # run's end or the shutdown (the state is published again on reconnect).
 PUBLISH_TIMEOUT_S = 3.0
+# QoS 1 messages sent and not yet acknowledged: a burst of cues from many rooms goes out in one
+# round trip (paho's default window is 20).
+MAX_INFLIGHT = 100
 # A broker that drops the connection this soon after it was made, TAKEOVER_AFTER times in a row with a
 # successful reconnect each time, is handing the client id to another client and back: two clients
 # with one id knock each other off (MQTT allows one session per id).
@@ -80,7 +83,7 @@ def client_for(s: MqttSettings, identifier: str, will: aiomqtt.Will | None = Non
             certfile=str(s.tls.cert_file) if s.tls.cert_file else None,
             keyfile=str(s.tls.key_file) if s.tls.key_file else None,
         )
-    return aiomqtt.Client(
+    client = aiomqtt.Client(
         s.host,
         s.port,
         username=s.username,
@@ -91,10 +94,13 @@ def client_for(s: MqttSettings, identifier: str, will: aiomqtt.Will | None = Non
         tls_params=tls,
         tls_insecure=s.tls.insecure if s.tls else None,
         timeout=10,
+        max_inflight_messages=MAX_INFLIGHT,
         # Small messages go out at once: without it a button's light command can wait for a
         # delayed ACK (tens of milliseconds).
         socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
     )
+    client.pending_calls_threshold = MAX_INFLIGHT  # a full window is expected, not a warning
+    return client
 
 
 class MqttConnection:
@@ -108,6 +114,7 @@ class MqttConnection:
         self._routes: list[_Route] = []
         self._hooks: list[ConnectHook] = []
         self._client: aiomqtt.Client | None = None
+        self._failed_on: aiomqtt.Client | None = None  # the connection a publish last failed on
 
     def route(self, topic_filter: str, handler: Handler) -> None:
         self._routes.append(_Route(topic_filter, handler))
@@ -126,7 +133,12 @@ class MqttConnection:
         try:
             await client.publish(topic, data, qos=1, retain=retain, timeout=PUBLISH_TIMEOUT_S)
         except aiomqtt.MqttError as exc:
-            log.warning("cannot publish to %s: %s", topic, exc)
+            # Many messages may be in flight when a connection fails: one line says so.
+            if self._failed_on is client:
+                log.debug("cannot publish to %s: %s", topic, exc)
+            else:
+                self._failed_on = client
+                log.warning("cannot publish to %s: %s (more on this connection: debug log)", topic, exc)
             return False
         return True
 

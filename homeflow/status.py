@@ -15,12 +15,14 @@ from enum import StrEnum
 from typing import Any
 
 from homeflow.clock import Clock
-from homeflow.mqtt import MqttConnection
+from homeflow.mqtt import MAX_INFLIGHT, MqttConnection
 
 log = logging.getLogger(__name__)
 
 # Shutdown waits this long for the last messages to go out.
 FLUSH_TIMEOUT_S = 3.0
+# Messages sent but not yet acknowledged by the broker (the MQTT client is told the same window).
+IN_FLIGHT = MAX_INFLIGHT
 
 StateListener = Callable[[str, dict[str, Any]], None]
 Outgoing = tuple[str, str | dict[str, Any], bool]  # topic, payload, retain
@@ -118,13 +120,23 @@ class Status:
 
     # -- sending ---------------------------------------------------------------------------------
     async def run(self) -> None:
-        """Send what was reported, in order, until cancelled."""
-        while True:
-            topic, payload, retain = await self._outbox.get()
-            try:
-                await self.mqtt.publish(topic, payload, retain=retain)
-            finally:
-                self._outbox.task_done()
+        """Send what was reported, in order, until cancelled. Up to `IN_FLIGHT` messages wait for the
+        broker's acknowledgement at once: each is handed to the client in order as its task starts, so
+        a distant broker costs a round trip per burst, not per message."""
+        in_flight = asyncio.Semaphore(IN_FLIGHT)
+        async with asyncio.TaskGroup() as sending:
+            while True:
+                message = await self._outbox.get()
+                await in_flight.acquire()
+                sending.create_task(self._deliver(message, in_flight))
+
+    async def _deliver(self, message: Outgoing, in_flight: asyncio.Semaphore) -> None:
+        topic, payload, retain = message
+        try:
+            await self.mqtt.publish(topic, payload, retain=retain)
+        finally:
+            in_flight.release()
+            self._outbox.task_done()
 
     async def flush(self) -> None:
         """Wait (bounded) until everything reported so far has been sent or given up."""
