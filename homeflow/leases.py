@@ -20,8 +20,9 @@ instances believe at once that they own a routine (as long as their clocks run a
 rate). A dead instance (killed, cut off, or its database gone) stops acting when its leases run out,
 and the others share its routines out a moment later; a clean stop gives every lease back at once.
 
-Taking a routine is told to `gained` (the service closes a run left open in the journal, as at
-start-up, and shows the routine's state); losing one to `lost` (the service stops a run it has going).
+Taking a routine is awaited in `taking` before the instance acts on it (the service closes a run the
+last owner left open in the journal, as at start-up), then told to `taken` (it shows the routine's
+state and Home Assistant's configs); losing one is told to `lost` (it stops a run it has going).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ class Leases:
         routines: Sequence[str],
         clock: Clock,
         *,
-        gained: Callable[[str], Awaitable[None]],
+        taking: Callable[[str], Awaitable[None]],
+        taken: Callable[[str], None],
         lost: Callable[[str], None],
         busy: Callable[[str], bool],
         lease_s: float | None = None,
@@ -81,7 +83,7 @@ class Leases:
         self.instance = instance
         self.routines = sorted(routines)
         self.clock = clock
-        self._gained, self._lost, self._busy = gained, lost, busy
+        self._taking, self._taken, self._lost, self._busy = taking, taken, lost, busy
         self.lease_s = LEASE_S if lease_s is None else lease_s
         self.renew_s = RENEW_S if renew_s is None else renew_s
         self._until: dict[str, float] = {}  # routine -> when this instance stops acting on it
@@ -152,12 +154,13 @@ class Leases:
             if until <= self.clock.monotonic():
                 break  # too late for this round; the next one renews it
             try:
-                await self._gained(routine)
+                await self._taking(routine)
             except Exception:
                 log.exception("%s: taking it over failed", routine)
                 continue
             self._until[routine] = until
             log.info("%s: owned by %s", routine, self.instance)
+            self._taken(routine)
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._db is None or self._db.closed or self._db.broken:

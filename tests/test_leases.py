@@ -30,7 +30,8 @@ class Instance:
             name,
             ROUTINES,
             LoopClock(),
-            gained=self._gained,
+            taking=self._taking,
+            taken=self.gained.append,
             lost=self.lost.append,
             busy=busy,
             lease_s=LEASE_S,
@@ -38,8 +39,8 @@ class Instance:
         )
         self.task: asyncio.Task[None] | None = None
 
-    async def _gained(self, routine: str) -> None:
-        self.gained.append(routine)
+    async def _taking(self, routine: str) -> None:
+        assert not self.leases.owns(routine)  # it acts on it only once this is done
 
     def start(self) -> Instance:
         self.task = asyncio.create_task(self.leases.run())
