@@ -189,3 +189,53 @@ async def test_three_instances_one_owner_each_one_run_one_device(
         assert await run_once(watch, base, "two") == ["started", "completed"]
         with open_journal(database) as journal:
             assert [run.status for run in journal.runs("two")] == [RunStatus.COMPLETED] * 2
+
+
+LONG_ROUTINE = """\
+name: Long
+ambience: {brightness: 35, transition: 0}
+steps:
+  - title: Rest
+    do:
+      - say: Rest a while.
+      - wait: {seconds: 200}
+"""
+
+
+async def test_an_instance_that_loses_its_lease_mid_run_stops_the_run_and_gives_the_lamp_back(
+    tmp_path: Path, broker: Broker, prefix: str, postgres: Postgres
+) -> None:
+    database = postgres.database()
+    base = f"{prefix}/hf"
+    lamp = SimulatedLight(f"{prefix}/z2m", "lamp-one", BEFORE)
+    config = settings_of(tmp_path, broker, prefix, database, "a")
+    (config.parent / "routines/one.yaml").write_text(LONG_ROUTINE)
+    async with lamp.running(broker), collecting(broker, f"{prefix}-watch", f"{base}/#") as watch:
+        instance = Instance(config)
+        try:
+            await instance.url()
+            await until_owned(postgres, database, lambda o: o.get("one") == "a", 10)
+            await watch.client.publish(f"{base}/one/set", "start", qos=1)
+            await watch.wait_for(f"{base}/one/state", lambda m: m.json["state"] == "running")
+            assert lamp.commands[-1]["brightness"] == DIMMED
+            # Another instance holds the routine now (as if a's renewals had not reached the database).
+            postgres.sql(
+                database,
+                "UPDATE leases SET owner = 'b', expires_at = now() + interval '3 s' WHERE routine = 'one'",
+            )
+            async with asyncio.timeout(5):
+                while lamp.state.get("brightness") != BEFORE["brightness"]:
+                    await lamp.changed.wait()
+                    lamp.changed.clear()
+            with open_journal(database) as journal:
+                [run] = journal.runs("one")
+                assert run.status is RunStatus.INTERRUPTED
+            # Until its lease runs out, b's routine: a start on `a` is left to b.
+            await watch.client.publish(f"{base}/one/set", "start", qos=1)
+            await asyncio.sleep(0.5)
+            with open_journal(database) as journal:
+                assert len(journal.runs("one")) == 1
+            # b never renews: the routine comes back to a.
+            await until_owned(postgres, database, lambda o: o.get("one") == "a", 10)
+        finally:
+            await instance.end()
