@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from homeflow.settings import SettingsError, load
+from homeflow.settings.loader import summary
 from homeflow.settings.model import Cluster
 
 URL = "postgresql://homeflow@127.0.0.1:5432/homeflow"
@@ -51,6 +52,7 @@ def test_an_instance_has_its_own_client_id_and_status_topic(tmp_path: Path) -> N
         "home/instances/room-a/status",
         "home/instances/room-b/status",
     )
+    assert summary(settings).endswith("0 automations. Instance room-b of room-a, room-b.")
 
 
 @pytest.mark.parametrize(

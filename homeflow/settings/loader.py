@@ -182,9 +182,11 @@ def summary(settings: Settings) -> str:
     if settings.routines:
         each = (f"{name}: {_count(_titled_steps(r), 'step')}" for name, r in settings.routines.items())
         routines += " (" + ", ".join(each) + ")"
+    cluster = settings.cluster
+    peers = f" Instance {cluster.instance} of {', '.join(cluster.peers)}." if cluster else ""
     return (
         f"{settings.path} is valid: MQTT {host}:{mqtt.port} (base topic {mqtt.base_topic}{tls}); "
-        f"{devices}; {routines}; {_count(len(settings.automations), 'automation')}."
+        f"{devices}; {routines}; {_count(len(settings.automations), 'automation')}.{peers}"
     )
 
 
