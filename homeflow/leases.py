@@ -89,6 +89,11 @@ class Leases:
         self._until: dict[str, float] = {}  # routine -> when this instance stops acting on it
         self._db: psycopg.AsyncConnection[Any] | None = None
         self._problem: str | None = None
+        self._holding = False
+
+    def hold(self) -> None:
+        """Renew what is held, take nothing more: the service is ending its runs before `release`."""
+        self._holding = True
 
     def owns(self, routine: str) -> bool:
         until = self._until.get(routine)
@@ -118,6 +123,8 @@ class Leases:
         held = {row[0] for row in await (await db.execute(CLAIM, {**me, "routines": mine})).fetchall()}
         row = await (await db.execute(LIVE)).fetchone()
         share = math.ceil(len(self.routines) / max(1, int(row[0]) if row else 1))
+        if self._holding:
+            return held
         if len(held) < share:
             free = [r[0] for r in await (await db.execute(FREE, {"routines": self.routines})).fetchall()]
             wanted = self._spread(sorted(set(free) - held))[: share - len(held)]

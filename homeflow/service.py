@@ -229,6 +229,8 @@ async def serve(
             log.info("stopping")
             if schedule_task is not None:
                 await _cancel(schedule_task)
+            if leases is not None:
+                leases.hold()  # renewed while its runs end, then given back
             await conductor.stop()  # from here on the conductor starts no new run
             if leasing is not None and leases is not None:
                 await _cancel(leasing)

@@ -167,3 +167,19 @@ async def test_a_stopped_instances_routines_pass_at_once_and_a_new_one_takes_its
         assert held_by_b <= set(a.gained)
         await a.stop()
     assert clashes == []
+
+
+async def test_an_instance_that_is_stopping_keeps_what_it_holds_and_takes_nothing_more(
+    postgres: Postgres,
+) -> None:
+    database = postgres.database()
+    open_journal(database).close()
+    a, b = Instance(database, "a").start(), Instance(database, "b").start()
+    await until(lambda: shared(a, b), within=10)
+    held_by_a = a.owned()
+    a.leases.hold()  # a is ending its runs before it gives everything back
+    await b.stop()
+    await asyncio.sleep(3 * RENEW_S)
+    assert a.owned() == held_by_a  # still renewed, and nothing of b's taken
+    assert set(table(postgres, database)) == held_by_a
+    await a.stop()
