@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from homeflow.broker import start_embedded_broker
@@ -24,7 +25,6 @@ from homeflow.homeassistant.api import HomeAssistantApi
 from homeflow.homeassistant.discovery import Discovery
 from homeflow.homeassistant.entities import dashboard_url
 from homeflow.journal import Database, open_journal
-from homeflow.leases import Leases
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.progression import next_level
 from homeflow.run import House, Room
@@ -36,6 +36,9 @@ from homeflow.status import Status
 from homeflow.triggers.buttons import Zigbee2MqttButtonTrigger
 from homeflow.triggers.schedule import Scheduler
 from homeflow.web import build_app, run_web
+
+if TYPE_CHECKING:
+    from homeflow.leases import Leases
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,8 @@ def _leases(
     """In a cluster, the leases that say which routines this instance acts on and publishes."""
     if settings.cluster is None or not isinstance(settings.journal, Database):
         return None
+    from homeflow.leases import Leases  # noqa: PLC0415 (psycopg: the optional extra a cluster needs)
+
     journal = conductor.journal
 
     async def taking(routine_id: str) -> None:

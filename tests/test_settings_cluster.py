@@ -3,6 +3,8 @@ cluster needs a PostgreSQL journal; the MQTT client id and status topic follow t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 from homeflow.settings import SettingsError, load
 from homeflow.settings.loader import summary
 from homeflow.settings.model import Cluster
+
+from .conftest import REPO
 
 URL = "postgresql://homeflow@127.0.0.1:5432/homeflow"
 
@@ -99,3 +103,16 @@ def test_the_peers_are_bounded(tmp_path: Path) -> None:
     peers = ", ".join(f"i{n}" for n in range(65))
     found = problems(config(tmp_path, f"journal: {URL}\ncluster: {{instance: i0, peers: [{peers}]}}\n"))
     assert found == [f"{tmp_path}/homeflow.yaml:2:32: cluster.peers: too many (65; at most 64)"]
+
+
+def test_homeflow_without_the_postgres_extra_still_loads_its_service() -> None:
+    # `None` in sys.modules is how Python marks a module as not importable: as if the extra were absent.
+    hide = "import sys; sys.modules['psycopg'] = None; import homeflow.service, homeflow.cli"
+    result = subprocess.run(
+        [sys.executable, "-c", hide],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
