@@ -29,3 +29,6 @@ WHILE_ASKING = {
     Command.START: Feedback.GOOD,
     Command.SKIP: Feedback.TOO_MUCH,
 }
+
+# What a command for a routine gets from an instance of a cluster that does not own it.
+OWNED_ELSEWHERE = "another homeflow instance owns this routine"

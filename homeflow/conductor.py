@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from typing import Any
 
 import aiomqtt
 
 from homeflow.answers import Answers, button_hint
-from homeflow.commands import ANSWERS, Command
+from homeflow.commands import ANSWERS, OWNED_ELSEWHERE, Command
 from homeflow.devices.base import Light
 from homeflow.devices.lights.session import restore_lights
 from homeflow.devices.lights.virtual import VirtualLight
@@ -50,6 +50,7 @@ class Conductor:
         self._stopping = False
         self._pending: set[asyncio.Task[None]] = set()
         self.answers = Answers(rooms, house, self.levels, self._speak)
+        self.owns: Callable[[str], bool] = lambda _routine: True  # in a cluster: what its leases say
         mqtt.route(f"{self.status.base_topic}/+/set", self._on_set)
         mqtt.route(self._from_home_assistant, self._on_set)  # Home Assistant's buttons
         for routine_id, room in rooms.items():
@@ -68,9 +69,11 @@ class Conductor:
     def report_all(self) -> None:
         """Every routine's figures, once at start-up (afterwards each run reports its own)."""
         for routine_id in self.rooms:
-            self.status.stats(
-                routine_id, figures(self.journal, routine_id, self.levels[routine_id], self.house.tz)
-            )
+            self.report(routine_id)
+
+    def report(self, routine_id: str) -> None:
+        level = self.levels[routine_id]
+        self.status.stats(routine_id, figures(self.journal, routine_id, level, self.house.tz))
 
     # -- inputs ------------------------------------------------------------------------------------
     async def on_gesture(self, button: Zigbee2MqttButton, action: str) -> None:
@@ -103,6 +106,9 @@ class Conductor:
     def command(self, routine_id: str, command: Command, trigger: str, hint: str | None = None) -> str:
         """Carry out a command now; returns what happened, in words. `hint`: how the button that gave
         the command answers the question, said after it if this starts a run."""
+        if not self.owns(routine_id):  # every instance hears every command; the routine's owner acts
+            log.debug("%s: %s by %s left to its owner", routine_id, command, trigger)
+            return OWNED_ELSEWHERE
         run = self.active.get(routine_id)
         if run is not None and run.asking:
             return self._said(routine_id, self.answers.to_question(run, command))
@@ -129,6 +135,8 @@ class Conductor:
         """A schedule's time has come: start the routine, or invite with `announce`; skip when it is
         running, already done today (if so configured) or beyond its limits."""
         label = f"schedule {when.isoformat(timespec='minutes')}"
+        if not self.owns(routine_id):
+            return
         if routine_id in self.active:
             self._said(routine_id, f"{label} skipped: already running")
             return
@@ -221,9 +229,11 @@ class Conductor:
         if self._pending:
             await asyncio.wait(self._pending)
 
-    async def recover(self, lights: dict[str, Light]) -> None:
-        """Close runs a crash left open, and give their lights back."""
+    async def recover(self, lights: dict[str, Light], routine: str | None = None) -> None:
+        """Close runs a crash left open (of `routine`, or of every routine), and give their lights back."""
         for record in self.journal.unfinished_runs():
+            if routine is not None and record.routine != routine:
+                continue
             known = {name: snap for name, snap in record.light_snapshot.items() if name in lights}
             await restore_lights([lights[name] for name in known], known, 0.0)
             self.journal.finish_run(record.id, RunStatus.INTERRUPTED)

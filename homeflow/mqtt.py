@@ -107,9 +107,9 @@ class MqttConnection:
     """Owns the broker connection. Register routes and connect hooks before `run()`; `run()` connects,
     subscribes to exactly the routed filters, dispatches messages, and reconnects until cancelled."""
 
-    def __init__(self, settings: MqttSettings) -> None:
+    def __init__(self, settings: MqttSettings, status_topic: str | None = None) -> None:
         self.settings = settings
-        self.status_topic = f"{settings.base_topic}/status"
+        self.status_topic = status_topic or f"{settings.base_topic}/status"
         self.connected = asyncio.Event()
         self._routes: list[_Route] = []
         self._hooks: list[ConnectHook] = []

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from homeflow.broker import start_embedded_broker
@@ -23,7 +24,7 @@ from homeflow.errors import HomeflowError
 from homeflow.homeassistant.api import HomeAssistantApi
 from homeflow.homeassistant.discovery import Discovery
 from homeflow.homeassistant.entities import dashboard_url
-from homeflow.journal import open_journal
+from homeflow.journal import Database, open_journal
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.progression import next_level
 from homeflow.run import House, Room
@@ -35,6 +36,9 @@ from homeflow.status import Status
 from homeflow.triggers.buttons import Zigbee2MqttButtonTrigger
 from homeflow.triggers.schedule import Scheduler
 from homeflow.web import build_app, run_web
+
+if TYPE_CHECKING:
+    from homeflow.leases import Leases
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,50 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await asyncio.wait((task,), timeout=0.1)
 
 
+def _leases(
+    settings: Settings, clock: Clock, conductor: Conductor, discovery: Discovery, lights: dict[str, Light]
+) -> Leases | None:
+    """In a cluster, the leases that say which routines this instance acts on and publishes."""
+    if settings.cluster is None or not isinstance(settings.journal, Database):
+        return None
+    from homeflow.leases import Leases  # noqa: PLC0415 (psycopg: the optional extra a cluster needs)
+
+    journal = conductor.journal
+
+    async def taking(routine_id: str) -> None:
+        # Part of the take-over to come (resuming the run): for now a run its last owner left open is
+        # closed as interrupted and its lights given back, as at start-up.
+        if routine_id not in conductor.active:
+            await conductor.recover(lights, routine_id)
+        routine = settings.routines[routine_id]
+        conductor.levels[routine_id] = next_level(routine.reps, journal.feedback_history(routine_id))
+
+    def taken(routine_id: str) -> None:
+        conductor.status.show(routine_id)
+        conductor.report(routine_id)
+        discovery.taken(routine_id)
+
+    def lost(routine_id: str) -> None:
+        # Another instance may own it now: a run going here stops, restoring its lights (as at a
+        # shutdown); its new owner closes the run if this one could not.
+        if (run := conductor.active.get(routine_id)) is not None:
+            log.warning("%s: lease lost mid-run; stopping the run", routine_id)
+            run.stop()
+
+    leases = Leases(
+        settings.journal,
+        settings.cluster.instance,
+        list(settings.routines),
+        clock,
+        taking=taking,
+        taken=taken,
+        lost=lost,
+        busy=lambda routine_id: routine_id in conductor.active,
+    )
+    conductor.owns = conductor.status.owns = discovery.owns = leases.owns
+    return leases
+
+
 async def serve(
     settings: Settings,
     stop: asyncio.Event,
@@ -124,7 +172,7 @@ async def serve(
     tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
     base = settings.mqtt.base_topic
     with open_journal(settings.journal, now=clock.wall) as journal:
-        mqtt = MqttConnection(settings.mqtt)
+        mqtt = MqttConnection(settings.mqtt, settings.status_topic)
         status = Status(mqtt, base, clock, list(settings.routines))
         journal.on_problem = status.journal_problem
         lights = build_lights(settings, mqtt)
@@ -143,8 +191,11 @@ async def serve(
             button.listen(mqtt)
         controls = Controls(conductor, mqtt)
         link = dashboard_url(settings.http)
-        discovery = Discovery(settings.home_assistant, mqtt, base, settings.routines, url=link)
+        discovery = Discovery(
+            settings.home_assistant, mqtt, base, settings.routines, url=link, cluster=settings.cluster
+        )
         discovery.listen()
+        leases = _leases(settings, clock, conductor, discovery, lights)
         zone = tz or datetime.now().astimezone().tzinfo or UTC
         scheduler = Scheduler(schedules(settings), zone, controls.scheduled, clock)
 
@@ -168,8 +219,12 @@ async def serve(
             schedule_task: asyncio.Task[None] | None = None
             await asyncio.wait((first_connect, stopping), return_when=asyncio.FIRST_COMPLETED)
             first_connect.cancel()
+            leasing: asyncio.Task[None] | None = None
             if not stop.is_set():
-                await conductor.recover(lights)
+                if leases is None:
+                    await conductor.recover(lights)
+                else:  # a run left open is closed by whichever instance takes its routine
+                    leasing = tasks.create_task(leases.run(), name="leases")
                 conductor.report_all()
                 schedule_task = tasks.create_task(scheduler.run(), name="schedules")
                 log.info("homeflow ready: %d routine(s), time scale %g", len(rooms), clock.time_scale)
@@ -179,7 +234,12 @@ async def serve(
             log.info("stopping")
             if schedule_task is not None:
                 await _cancel(schedule_task)
+            if leases is not None:
+                leases.hold()  # renewed while its runs end, then given back
             await conductor.stop()  # from here on the conductor starts no new run
+            if leasing is not None and leases is not None:
+                await _cancel(leasing)
+                await leases.release()  # the other instances take its routines at once
             web.cancel()
             await asyncio.wait((web,))
             await status.flush()

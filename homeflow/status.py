@@ -4,6 +4,9 @@ what it says, on MQTT and to the web's live view.
 Reporting never waits for the broker: messages go out in order from one task (`run`), so a slow or
 absent broker costs late messages, never a cue's time. The latest state and stats of every routine
 are kept, shown to the web and published again on every (re)connect.
+
+In a cluster (`homeflow.leases`) the broker hears of a routine from its owner only: `owns` says which
+routines this instance publishes; the web's live view shows this instance's own picture of each.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class Status:
         self._listeners: list[StateListener] = []
         self.degraded: str | None = None  # what keeps homeflow from doing all it should (the journal)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
+        self.owns: Callable[[str], bool] = lambda _routine: True
         mqtt.on_connect(self._republish)
 
     # -- what is reported ------------------------------------------------------------------------
@@ -85,21 +89,21 @@ class Status:
 
     def stats(self, routine: str, stats: dict[str, Any]) -> None:
         self._stats[routine] = stats
-        self._send(f"{self.base_topic}/{routine}/stats", stats, retain=True)
+        self._send(routine, "stats", stats, retain=True)
 
     def event(self, routine: str, event: RunEvent, **fields: Any) -> None:
         payload = {"event": str(event), **fields, "at": self.clock.wall().isoformat()}
-        self._send(f"{self.base_topic}/{routine}/event", payload)
+        self._send(routine, "event", payload)
         if event is RunEvent.REFUSED:  # kept, for Home Assistant's "last refused start" sensor
-            self._send(f"{self.base_topic}/{routine}/refused", payload, retain=True)
+            self._send(routine, "refused", payload, retain=True)
 
     def schedules(self, routine: str, enabled: bool) -> None:
         """Whether the routine's schedules are on (`ON`) or paused (`OFF`), kept by the broker."""
-        self._send(f"{self.base_topic}/{routine}/schedules", "ON" if enabled else "OFF", retain=True)
+        self._send(routine, "schedules", "ON" if enabled else "OFF", retain=True)
 
     def said(self, routine: str, text: str, **fields: Any) -> None:
         """Relay a sentence on the say topic (for displays, and for a house without a speaker)."""
-        self._send(f"{self.base_topic}/{routine}/say", {"text": text, **fields})
+        self._send(routine, "say", {"text": text, **fields})
 
     # -- what is shown ---------------------------------------------------------------------------
     def current(self, routine: str) -> dict[str, Any]:
@@ -150,14 +154,21 @@ class Status:
         state = self.current(routine)
         for listener in list(self._listeners):
             listener(routine, state)
-        self._send(f"{self.base_topic}/{routine}/state", state, retain=True)
+        self._send(routine, "state", state, retain=True)
 
-    def _send(self, topic: str, payload: str | dict[str, Any], *, retain: bool = False) -> None:
-        self._outbox.put_nowait((topic, payload, retain))
+    def _send(self, routine: str, what: str, payload: str | dict[str, Any], *, retain: bool = False) -> None:
+        """Queue `<base>/<routine>/<what>`, if this instance owns the routine."""
+        if self.owns(routine):
+            self._outbox.put_nowait((f"{self.base_topic}/{routine}/{what}", payload, retain))
+
+    def show(self, routine: str) -> None:
+        """The routine's retained state and stats as this instance has them: after a (re)connect, and
+        when it has taken the routine over from another instance."""
+        self._send(routine, "state", self.current(routine), retain=True)
+        if routine in self._stats:
+            self._send(routine, "stats", self._stats[routine], retain=True)
 
     async def _republish(self) -> None:
         """After a (re)connect: retained state the broker may have lost, or never had."""
         for routine in self._states:
-            self._send(f"{self.base_topic}/{routine}/state", self.current(routine), retain=True)
-            if routine in self._stats:
-                self._send(f"{self.base_topic}/{routine}/stats", self._stats[routine], retain=True)
+            self.show(routine)

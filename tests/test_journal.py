@@ -121,7 +121,7 @@ def test_a_new_journal_is_migrated_to_the_current_schema(
     else:
         assert postgres_if is not None
         versions = postgres_if.sql(journal_at, "SELECT string_agg(version::text, ',') FROM schema_version")
-        assert versions == "1,2" and pg_journal.SCHEMA_VERSION == 2
+        assert versions == "1,2,3" and pg_journal.SCHEMA_VERSION == 3
 
 
 def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
@@ -136,8 +136,9 @@ def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
         postgres_if.sql(journal_at, "INSERT INTO schema_version (version) VALUES (9)")
     with pytest.raises(JournalError) as caught:
         open_journal(journal_at)
+    known = 2 if isinstance(journal_at, Path) else 3  # PostgreSQL's third: the cluster's leases
     assert str(caught.value) == (
-        f"journal {journal_at} was written by a newer homeflow (schema 9; this homeflow knows up to 2)"
+        f"journal {journal_at} was written by a newer homeflow (schema 9; this homeflow knows up to {known})"
     )
 
 
@@ -161,7 +162,7 @@ def test_a_postgresql_journal_at_schema_1_is_upgraded(postgres: Postgres) -> Non
         )
         journal.record_speaker_failure(run.id, 3, "kitchen", "Sonos at 10.0.0.2: cannot connect")
         assert [f["error"] for f in journal.speaker_failures(run.id)] == ["Sonos at 10.0.0.2: cannot connect"]
-    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == "2"
+    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == "3"
 
 
 def test_an_unreachable_postgresql_is_one_line_without_the_password() -> None:

@@ -10,20 +10,29 @@ current settings do not define (a routine since deleted, an entity a newer homef
 cleared with an empty retained payload, which is Home Assistant's signal to remove the entity. No index
 topic or local file can drift out of step with the broker, and it works after a reinstall too. Our own
 publishes come back to us live (not retained), so they never look like leftovers.
+
+In a cluster every instance publishes the hub (a status per instance) and the owner of a routine its
+device's configs (`owns`), the same configs whichever instance it is: one device per routine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import aiomqtt
 
-from homeflow.homeassistant.entities import EVENT_TYPES, discovery_configs, node_id
+from homeflow.homeassistant.entities import (
+    EVENT_TYPES,
+    Config,
+    configs_by_routine,
+    discovery_configs,
+    node_id,
+)
 from homeflow.mqtt import OFFLINE, ONLINE, MqttConnection, describe, payload_text
 from homeflow.routine.model import Routine
-from homeflow.settings.model import HomeAssistantSettings
+from homeflow.settings.model import Cluster, HomeAssistantSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +56,21 @@ class Discovery:
         routines: Mapping[str, Routine],
         *,
         url: str | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
         self.mqtt = mqtt
         self.enabled = settings.discovery
         self.prefix = settings.discovery_prefix
         self.node = node_id(base_topic)
-        configs = discovery_configs(self.prefix, base_topic, routines, url=url, area=settings.area)
-        self.configs = configs if settings.discovery else {}
+        by_routine = configs_by_routine(
+            self.prefix, base_topic, routines, url=url, area=settings.area, cluster=cluster
+        )
+        self._by_routine = by_routine if settings.discovery else {}
+        self.configs = {topic: c for configs in self._by_routine.values() for topic, c in configs.items()}
+        self.owns: Callable[[str], bool] = lambda _routine: True
         self._wanted = asyncio.Event()
         self._republish = False
+        self._taken: set[str] = set()  # routines taken over since the last publish
         self._stale: set[str] = set()  # retained configs of entities the settings no longer have
 
     def listen(self) -> None:
@@ -76,14 +91,26 @@ class Discovery:
             stale, self._stale = self._stale, set()
             for topic in sorted(stale):
                 await self.mqtt.publish(topic, "", retain=True)
+            taken, self._taken = self._taken, set()
             if self._republish:
                 self._republish = False
                 await self.publish_all()
+            elif taken:
+                await self._publish([i for r in sorted(taken) for i in self._by_routine.get(r, {}).items()])
+
+    def taken(self, routine: str) -> None:
+        """This instance has taken `routine` over: its device's configs go out (the same as before)."""
+        self._taken.add(routine)
+        self._wanted.set()
 
     async def publish_all(self) -> None:
+        """The hub's configs, and those of every routine this instance owns."""
+        mine = [r for r in self._by_routine if r is None or self.owns(r)]
+        await self._publish([item for r in mine for item in self._by_routine[r].items()])
+
+    async def _publish(self, items: list[tuple[str, Config]]) -> None:
         # A few at a time: one by one, each QoS 1 publish waits a round trip for its acknowledgement
         # (tens of milliseconds with delayed ACKs); all at once, aiomqtt warns about pending calls.
-        items = list(self.configs.items())
         for start in range(0, len(items), PUBLISH_BATCH):
             batch = items[start : start + PUBLISH_BATCH]
             await asyncio.gather(*(self.mqtt.publish(topic, config, retain=True) for topic, config in batch))

@@ -16,7 +16,7 @@ from homeflow import __version__
 from homeflow.mqtt import OFFLINE, ONLINE
 from homeflow.routine.model import Routine
 from homeflow.settings.http import is_loopback
-from homeflow.settings.model import HttpSettings
+from homeflow.settings.model import Cluster, HttpSettings
 from homeflow.status import RoutineState, RunEvent
 
 # Every value `<base>/<routine>/state` can carry in its `state` field; Home Assistant rejects an enum
@@ -90,11 +90,30 @@ def discovery_configs(
     *,
     url: str | None = None,
     area: str | None = None,
+    cluster: Cluster | None = None,
 ) -> dict[str, Config]:
     """Every config topic this homeflow owns, with its payload. `url`: the dashboard; `area`: where
     Home Assistant places the devices."""
+    by_routine = configs_by_routine(prefix, base_topic, routines, url=url, area=area, cluster=cluster)
+    return {topic: config for configs in by_routine.values() for topic, config in configs.items()}
+
+
+def configs_by_routine(
+    prefix: str,
+    base_topic: str,
+    routines: Mapping[str, Routine],
+    *,
+    url: str | None = None,
+    area: str | None = None,
+    cluster: Cluster | None = None,
+) -> dict[str | None, dict[str, Config]]:
+    """The configs of each routine's device, by routine id, and of the hub's (under None).
+
+    In a cluster the hub has a status per instance, and a routine's entities are available while any
+    instance is online (`availability` with mode `any`): whichever instance owns the routine publishes
+    the same configs."""
     node = node_id(base_topic)
-    status = f"{base_topic}/status"
+    statuses = cluster.status_topics(base_topic) if cluster else (f"{base_topic}/status",)
     origin = {"name": "homeflow", "sw_version": __version__}
     where = {
         **({"configuration_url": url} if url else {}),
@@ -108,10 +127,11 @@ def discovery_configs(
         "sw_version": __version__,
         **where,
     }
-    configs: dict[str, Config] = {
-        f"{prefix}/binary_sensor/{node}/status/config": {
-            "name": "Status",
-            "unique_id": f"{node}_status",
+    peers = cluster.peers if cluster else ("",)
+    hub_configs: dict[str, Config] = {
+        f"{prefix}/binary_sensor/{node}/{_suffixed('status', peer)}/config": {
+            "name": f"Status {peer}" if peer else "Status",
+            "unique_id": f"{node}_{_suffixed('status', peer)}",
             "state_topic": status,
             "payload_on": ONLINE,
             "payload_off": OFFLINE,
@@ -120,8 +140,15 @@ def discovery_configs(
             "device": hub,
             "origin": origin,
         }
+        for peer, status in zip(peers, statuses, strict=True)
     }
+    configs: dict[str | None, dict[str, Config]] = {None: hub_configs}
+    if cluster:
+        available: Config = {"availability": [{"topic": t} for t in statuses], "availability_mode": "any"}
+    else:
+        available = {"availability_topic": statuses[0]}
     for routine_id, routine in routines.items():
+        configs[routine_id] = mine = {}
         device = {
             "identifiers": [f"{node}_{routine_id}"],
             "name": f"homeflow {routine.name}",
@@ -135,19 +162,18 @@ def discovery_configs(
             part: f"{base_topic}/{routine_id}/{part}"
             for part in ("state", "stats", "event", "refused", "schedules", "schedules/set", "reps/set")
         }
-        for component, key, config in _entities(routine, topics, status):
+        for component, key, config in _entities(routine, topics, None if cluster else statuses[0]):
             object_id = f"{routine_id}_{key}"
-            available = {} if "availability" in config else {"availability_topic": status}
-            configs[f"{prefix}/{component}/{node}/{object_id}/config"] = {
+            mine[f"{prefix}/{component}/{node}/{object_id}/config"] = {
                 **config,
                 "unique_id": f"{node}_{object_id}",
-                **available,
+                **({} if "availability" in config else available),
                 "device": device,
                 "origin": origin,
             }
         for event in DEVICE_TRIGGERS:
             # Device triggers have no unique_id or availability: Home Assistant keys them by topic.
-            configs[f"{prefix}/device_automation/{node}/{routine_id}_{event}/config"] = {
+            mine[f"{prefix}/device_automation/{node}/{routine_id}_{event}/config"] = {
                 "automation_type": "trigger",
                 "type": event,
                 "subtype": routine.name,
@@ -160,15 +186,19 @@ def discovery_configs(
     return configs
 
 
-def _entities(routine: Routine, topics: dict[str, str], status: str) -> list[tuple[str, str, Config]]:
+def _suffixed(name: str, peer: str) -> str:
+    return f"{name}_{peer}" if peer else name
+
+
+def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> list[tuple[str, str, Config]]:
     """One routine's entities: (component, key, config without unique_id, device or availability)."""
     commands = f"{topics['state'].removesuffix('/state')}/{HOME_ASSISTANT}/set"
-    # Answer buttons: while homeflow is online and the routine's question is open (both at once).
+    # Answer buttons: while homeflow is online and the routine's question is open (both at once). In a
+    # cluster (no one `status`; Home Assistant cannot mix `any` and `all`) the question alone: the
+    # instance that takes a routine over publishes its state anew.
+    asking = {"topic": topics["state"], "value_template": ASKING_TEMPLATE}
     while_asking = {
-        "availability": [
-            {"topic": status},
-            {"topic": topics["state"], "value_template": ASKING_TEMPLATE},
-        ],
+        "availability": [{"topic": status}, asking] if status else [asking],
         "availability_mode": "all",
     }
     button = {"command_topic": commands, "qos": 1}

@@ -56,6 +56,12 @@ MIGRATIONS = (
         PRIMARY KEY (run_id, idx, speaker)
     )
     """,
+    # Who owns which routine when several homeflow share the journal (homeflow.leases).
+    """
+    CREATE TABLE instances (name TEXT PRIMARY KEY, seen_until TIMESTAMPTZ NOT NULL);
+    CREATE TABLE leases (routine TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
+    CREATE INDEX leases_by_owner ON leases (owner)
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 CONNECT_TIMEOUT_S = 2  # libpq's least

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import build_plan, estimate_speech_s
 from homeflow.settings.checks import Checker
+from homeflow.settings.cluster import parse_cluster
 from homeflow.settings.homeassistant import parse_home_assistant
 from homeflow.settings.http import parse_http
 from homeflow.settings.journal import parse_journal
@@ -40,6 +42,7 @@ _TOP_KEYS = (
     "time_zone",
     "http",
     "home_assistant",
+    "cluster",
 )
 _ROUTINE_SUFFIXES = (".yaml", ".yml")
 
@@ -79,6 +82,9 @@ def _load(path: Path, problems: list[Problem]) -> Settings | None:
     automations = parse_automations(ch, f.get("automations"), known)
     time_zone = parse_time_zone(ch, f.get("time_zone"))
     http = parse_http(ch, f.get("http"))
+    cluster = parse_cluster(ch, f.get("cluster"), journal)
+    if cluster is not None:  # each instance its own MQTT session: one client id may connect once
+        mqtt = replace(mqtt, client_id=f"{mqtt.client_id}-{cluster.instance}")
     return Settings(
         path=path,
         mqtt=mqtt,
@@ -94,6 +100,7 @@ def _load(path: Path, problems: list[Problem]) -> Settings | None:
         time_zone=time_zone,
         http=http,
         home_assistant=home_assistant,
+        cluster=cluster,
     )
 
 
@@ -175,9 +182,11 @@ def summary(settings: Settings) -> str:
     if settings.routines:
         each = (f"{name}: {_count(_titled_steps(r), 'step')}" for name, r in settings.routines.items())
         routines += " (" + ", ".join(each) + ")"
+    cluster = settings.cluster
+    peers = f" Instance {cluster.instance} of {', '.join(cluster.peers)}." if cluster else ""
     return (
         f"{settings.path} is valid: MQTT {host}:{mqtt.port} (base topic {mqtt.base_topic}{tls}); "
-        f"{devices}; {routines}; {_count(len(settings.automations), 'automation')}."
+        f"{devices}; {routines}; {_count(len(settings.automations), 'automation')}.{peers}"
     )
 
 

@@ -231,6 +231,24 @@ class HomeAssistantSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Cluster:
+    """Several homeflow sharing one PostgreSQL journal and one broker: this one's name (`instance`)
+    and every one's (`peers`, the same list in each one's settings: Home Assistant is told a routine is
+    available while any of them is online)."""
+
+    instance: str
+    peers: tuple[str, ...]
+
+    def status_topics(self, base_topic: str) -> tuple[str, ...]:
+        return tuple(instance_status_topic(base_topic, peer) for peer in self.peers)
+
+
+def instance_status_topic(base_topic: str, instance: str) -> str:
+    """Where one instance of a cluster says `online` and `offline` (its Last Will)."""
+    return f"{base_topic}/instances/{instance}/status"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     path: Path
     mqtt: MqttSettings
@@ -246,3 +264,10 @@ class Settings:
     time_zone: str | None = None  # IANA name for schedules and "today"; None is the system's
     http: HttpSettings = field(default_factory=HttpSettings)
     home_assistant: HomeAssistantSettings = field(default_factory=HomeAssistantSettings)
+    cluster: Cluster | None = None  # None: one homeflow owns every routine
+
+    @property
+    def status_topic(self) -> str:
+        """Where this homeflow says `online` and `offline`: `<base>/status`, or its own in a cluster."""
+        base = self.mqtt.base_topic
+        return instance_status_topic(base, self.cluster.instance) if self.cluster else f"{base}/status"

@@ -8,7 +8,7 @@ import re
 
 from aiohttp import web
 
-from homeflow.commands import Command
+from homeflow.commands import OWNED_ELSEWHERE, Command
 from homeflow.errors import HomeflowError
 from homeflow.journal import JournalError, utcnow
 from homeflow.web.keys import CONDUCTOR, ApiError
@@ -83,6 +83,8 @@ async def command(request: web.Request) -> web.Response:
     force = options.get("force", False)
     if not isinstance(force, bool):
         raise ApiError(400, f"force must be true or false, got {force!r}")
+    if not conductor.owns(routine_id):  # in a cluster: ask the instance that owns it
+        raise ApiError(409, f"{OWNED_ELSEWHERE} ({routine_id})")
     # `force` starts beyond the routine's daily limits: a person at the dashboard knows better.
     result = conductor.command(routine_id, Command.FORCE if force else Command(word), trigger=TRIGGER)
     return web.json_response(

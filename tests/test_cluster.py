@@ -1,0 +1,241 @@
+"""Three homeflow instances in one process (each `serve()` on its own settings, differing only in
+`cluster.instance`), one Mosquitto and one PostgreSQL: every routine has one owner; a routine started
+over MQTT runs once; Home Assistant sees each routine once, available while any instance is up; a
+non-owner's web API names the owner's role; a stopped instance's routines pass to the others."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from homeflow import leases
+from homeflow.journal import Database, RunStatus, open_journal
+from homeflow.service import serve
+from homeflow.settings import load
+
+from .ha_schema import problems_of
+from .harness import SHORT_ROUTINE, Collector, collecting, retained, stopped, write_settings
+from .mosquitto import Broker
+from .postgres import Postgres
+from .z2m import SimulatedLight
+
+ROUTINES = ("one", "two", "three")
+PEERS = ("a", "b", "c")
+BEFORE = {"state": "ON", "brightness": 200, "color_temp": 250, "color_mode": "color_temp"}
+DIMMED = 89  # the routine's ambience: 35 % of 254
+
+
+def body(instance: str) -> str:
+    lights = "".join(f"  {r}: {{zigbee2mqtt: lamp-{r}}}\n" for r in ROUTINES)
+    automations = "".join(f"  - {{routine: {r}, lights: [{r}]}}\n" for r in ROUTINES)
+    cluster = f"cluster: {{instance: {instance}, peers: [{', '.join(PEERS)}]}}\n"
+    return f"lights:\n{lights}automations:\n{automations}{cluster}"
+
+
+def settings_of(folder: Path, broker: Broker, prefix: str, database: Database, instance: str) -> Path:
+    config = write_settings(
+        folder / instance,
+        broker,
+        prefix,
+        body(instance),
+        dict.fromkeys(ROUTINES, SHORT_ROUTINE),
+        cache=folder / "cache",
+    )
+    text = config.read_text().replace('journal: "journal.db"', f"journal: {database.url}")
+    config.write_text(text)
+    return config
+
+
+class Instance:
+    def __init__(self, config: Path) -> None:
+        self.settings = load(config)
+        self.stop = asyncio.Event()
+        self.ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.task = asyncio.create_task(serve(self.settings, self.stop, time_scale=20, ready=self.ready))
+
+    async def url(self) -> str:
+        await asyncio.wait((self.task, self.ready), return_when=asyncio.FIRST_COMPLETED)
+        if self.task.done():
+            self.task.result()
+        return self.ready.result()
+
+    async def end(self) -> None:
+        self.stop.set()
+        await stopped(self.task, within=15)
+
+
+@contextlib.asynccontextmanager
+async def cluster(
+    tmp_path: Path, broker: Broker, prefix: str, database: Database
+) -> AsyncIterator[dict[str, Instance]]:
+    instances = {name: Instance(settings_of(tmp_path, broker, prefix, database, name)) for name in PEERS}
+    try:
+        yield instances
+    finally:
+        for instance in instances.values():
+            if not instance.task.done():
+                await instance.end()
+
+
+def owners(postgres: Postgres, database: Database) -> dict[str, str]:
+    rows = postgres.sql(database, "SELECT routine || '=' || owner FROM leases WHERE expires_at > now()")
+    return dict(row.split("=") for row in rows.splitlines())
+
+
+async def until_owned(
+    postgres: Postgres, database: Database, check: Callable[[dict[str, str]], bool], within: float
+) -> float:
+    """Seconds until the live leases (routine -> owner) pass `check`."""
+    began = time.monotonic()
+    async with asyncio.timeout(within):
+        while True:
+            if check(owners(postgres, database)):
+                return time.monotonic() - began
+            await asyncio.sleep(0.1)
+
+
+def one_each(owned: dict[str, str]) -> bool:
+    return sorted(owned) == sorted(ROUTINES) and len(set(owned.values())) == len(ROUTINES)
+
+
+async def run_once(watch: Collector, base: str, routine: str) -> list[str]:
+    """Start `routine` over MQTT and wait for its completion; the events it had."""
+    since = len(watch.messages)
+    await watch.client.publish(f"{base}/{routine}/set", "start", qos=1)
+    await watch.wait_for(f"{base}/{routine}/event", lambda m: m.json["event"] == "completed", since=since)
+    await asyncio.sleep(0.5)  # anything a second run would have done
+    return [p["event"] for p in watch.payloads(f"{base}/{routine}/event", since=since)]
+
+
+@pytest.fixture(autouse=True)
+def short_leases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(leases, "LEASE_S", 2.0)
+    monkeypatch.setattr(leases, "RENEW_S", 0.25)
+
+
+async def test_three_instances_one_owner_each_one_run_one_device(
+    tmp_path: Path, broker: Broker, prefix: str, postgres: Postgres
+) -> None:
+    database = postgres.database()
+    base = f"{prefix}/hf"
+    lamps = {r: SimulatedLight(f"{prefix}/z2m", f"lamp-{r}", BEFORE) for r in ROUTINES}
+    async with contextlib.AsyncExitStack() as stack:
+        for lamp in lamps.values():
+            await stack.enter_async_context(lamp.running(broker))
+        watch = await stack.enter_async_context(collecting(broker, f"{prefix}-watch", f"{base}/#"))
+        instances = await stack.enter_async_context(cluster(tmp_path, broker, prefix, database))
+        urls = {name: await instance.url() for name, instance in instances.items()}
+        # Three routines, three instances: one each.
+        await until_owned(
+            postgres, database, lambda o: sorted(o) == sorted(ROUTINES) and len(set(o.values())) == 3, 10
+        )
+        for name in PEERS:
+            await watch.wait_for(f"{base}/instances/{name}/status", lambda m: m.text == "online")
+
+        # Started over MQTT, heard by all three: run once, by its owner.
+        owner = owners(postgres, database)["two"]
+        assert await run_once(watch, base, "two") == ["started", "completed"]
+        assert [c.get("brightness") for c in lamps["two"].commands].count(DIMMED) == 1
+        assert lamps["one"].commands == lamps["three"].commands == []
+        with open_journal(database) as journal:
+            [run] = journal.runs("two")
+            assert run.status is RunStatus.COMPLETED
+
+        # The web API of an instance that does not own it says so.
+        other = next(name for name in PEERS if name != owner)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{urls[other]}/api/routines/two/start") as answer,
+        ):
+            assert answer.status == 409
+            assert "another homeflow instance owns this routine" in (await answer.json())["error"]
+
+        # Home Assistant: one device per routine, available while any instance is online.
+        configs = {
+            topic: json.loads(text)
+            for topic, text in (await retained(broker, f"{prefix}-ha", f"{prefix}/ha/#")).items()
+            if text
+        }
+        statuses = [f"{base}/instances/{name}/status" for name in PEERS]
+        hub = [c for t, c in configs.items() if "/binary_sensor/" in t]
+        assert sorted(c["state_topic"] for c in hub) == statuses
+        for routine in ROUTINES:
+            device = [c for c in configs.values() if c["device"]["identifiers"] == [f"{prefix}_hf_{routine}"]]
+            assert len(device) > 10, routine
+        for topic, config in configs.items():
+            assert problems_of(topic, config) == [], topic
+            if "unique_id" in config and "/binary_sensor/" not in topic and "availability_mode" in config:
+                if config["availability_mode"] == "any":
+                    assert [a["topic"] for a in config["availability"]] == statuses, topic
+            elif "unique_id" in config and "/binary_sensor/" not in topic:
+                raise AssertionError(f"{topic}: no availability")
+
+        # One instance stops: the others take its routine within a few seconds.
+        assert [r for r, o in owners(postgres, database).items() if o == owner] == ["two"]
+        began = time.monotonic()
+        await instances[owner].end()
+        await watch.wait_for(f"{base}/instances/{owner}/status", lambda m: m.text == "offline")
+        taken = await until_owned(
+            postgres, database, lambda o: sorted(o) == sorted(ROUTINES) and owner not in o.values(), 10
+        )
+        assert time.monotonic() - began < 5, taken
+        assert await run_once(watch, base, "two") == ["started", "completed"]
+        with open_journal(database) as journal:
+            assert [run.status for run in journal.runs("two")] == [RunStatus.COMPLETED] * 2
+
+
+LONG_ROUTINE = """\
+name: Long
+ambience: {brightness: 35, transition: 0}
+steps:
+  - title: Rest
+    do:
+      - say: Rest a while.
+      - wait: {seconds: 200}
+"""
+
+
+async def test_an_instance_that_loses_its_lease_mid_run_stops_the_run_and_gives_the_lamp_back(
+    tmp_path: Path, broker: Broker, prefix: str, postgres: Postgres
+) -> None:
+    database = postgres.database()
+    base = f"{prefix}/hf"
+    lamp = SimulatedLight(f"{prefix}/z2m", "lamp-one", BEFORE)
+    config = settings_of(tmp_path, broker, prefix, database, "a")
+    (config.parent / "routines/one.yaml").write_text(LONG_ROUTINE)
+    async with lamp.running(broker), collecting(broker, f"{prefix}-watch", f"{base}/#") as watch:
+        instance = Instance(config)
+        try:
+            await instance.url()
+            await until_owned(postgres, database, lambda o: o.get("one") == "a", 10)
+            await watch.client.publish(f"{base}/one/set", "start", qos=1)
+            await watch.wait_for(f"{base}/one/state", lambda m: m.json["state"] == "running")
+            assert lamp.commands[-1]["brightness"] == DIMMED
+            # Another instance holds the routine now (as if a's renewals had not reached the database).
+            postgres.sql(
+                database,
+                "UPDATE leases SET owner = 'b', expires_at = now() + interval '3 s' WHERE routine = 'one'",
+            )
+            async with asyncio.timeout(5):
+                while lamp.state.get("brightness") != BEFORE["brightness"]:
+                    await lamp.changed.wait()
+                    lamp.changed.clear()
+            with open_journal(database) as journal:
+                [run] = journal.runs("one")
+                assert run.status is RunStatus.INTERRUPTED
+            # Until its lease runs out, b's routine: a start on `a` is left to b.
+            await watch.client.publish(f"{base}/one/set", "start", qos=1)
+            await asyncio.sleep(0.5)
+            with open_journal(database) as journal:
+                assert len(journal.runs("one")) == 1
+            # b never renews: the routine comes back to a.
+            await until_owned(postgres, database, lambda o: o.get("one") == "a", 10)
+        finally:
+            await instance.end()
