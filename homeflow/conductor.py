@@ -67,10 +67,9 @@ class Conductor:
 
     def report_all(self) -> None:
         """Every routine's figures, once at start-up (afterwards each run reports its own)."""
-        for routine_id in self.rooms:
-            self.status.stats(
-                routine_id, figures(self.journal, routine_id, self.levels[routine_id], self.house.tz)
-            )
+        for routine_id, room in self.rooms.items():
+            level, reps = self.levels[routine_id], room.routine.reps
+            self.status.stats(routine_id, figures(self.journal, routine_id, level, reps, self.house.tz))
 
     # -- inputs ------------------------------------------------------------------------------------
     async def on_gesture(self, button: Zigbee2MqttButton, action: str) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import http.client
-import json
 import re
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
@@ -22,7 +20,7 @@ from homeflow.settings import load
 
 from .harness import write_settings
 from .mosquitto import Broker
-from .web import TOKEN, Service, running
+from .web import TOKEN, Events, Service, running
 
 COMMANDS = ("start", "pause", "resume", "skip", "cancel", "good", "too_much", "hurt")
 PROTECTED = [("POST", f"/api/routines/stretch/{c}") for c in COMMANDS] + [
@@ -39,45 +37,9 @@ def service(tmp_path_factory: pytest.TempPathFactory, broker: Broker) -> Iterato
         yield the_service
 
 
-class Events:
-    """An open `/api/events` stream, read one event at a time."""
-
-    def __init__(self, service: Service) -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
-        headers = {"Authorization": f"Bearer {service.token}"} if service.token else {}
-        self.connection.request("GET", "/api/events", headers=headers)
-        self.response = self.connection.getresponse()
-        assert self.response.status == 200
-        assert self.response.getheader("Content-Type") == "text/event-stream"
-
-    def next(self) -> dict[str, Any] | None:
-        """The next event's data; None once the server has ended the stream cleanly."""
-        kind, data = "", ""
-        while True:
-            line = self.response.readline().decode()
-            if not line:
-                return None
-            if line == "\n" and data:
-                assert kind == "state"
-                return dict(json.loads(data))
-            if line.startswith("event: "):
-                kind = line[7:].strip()
-            elif line.startswith("data: "):
-                data = line[6:]
-
-    def until(self, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        while (event := self.next()) is not None:
-            if check(event):
-                return event
-        raise AssertionError("the event stream ended first")
-
-    def close(self) -> None:
-        self.connection.close()
-
-
 def test_health_needs_no_token(service: Service) -> None:
     reply = service.request("GET", "/api/health", token=None)
-    assert (reply.status, reply.json()) == (200, {"status": "ok", "mqtt": True})
+    assert (reply.status, reply.json()) == (200, {"status": "ok", "mqtt": True, "token": True})
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
@@ -263,6 +225,7 @@ def test_dashboard_and_its_icon_are_served_with_a_strict_policy(service: Service
 
 def test_without_a_token_only_loopback_names_and_same_origin_commands(tmp_path: Path, broker: Broker) -> None:
     with running(tmp_path, broker, "open", token=None) as open_service:
+        assert open_service.request("GET", "/api/health").json()["token"] is False  # the page asks none
         assert open_service.request("GET", "/api/routines").status == 200
         rebound = open_service.request("GET", "/api/routines", headers={"Host": "evil.example:8765"})
         assert rebound.status == 403
