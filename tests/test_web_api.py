@@ -211,16 +211,23 @@ def test_dashboard_and_its_icon_are_served_with_a_strict_policy(service: Service
     assert page.status == 200
     assert page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
-    assert "script-src 'sha256-" in policy
+    assert "script-src 'self';" in policy  # the page's own script file, and no inline script
     assert "default-src 'none'" in policy
     assert b"<title>homeflow</title>" in page.body
     # Self-contained: nothing is fetched from another host (the SVG namespace is a name, not a fetch).
     assert not re.search(rb"(src|href)=[\"']?(https?:)?//|@import|url\(", page.body)
     # Relative, so the page also works below a path prefix (Home Assistant's Ingress).
-    assert re.findall(rb"(?:src|href)=\"([^\"]*)\"", page.body) == [b"static/favicon.svg"]
+    assert re.findall(rb"(?:src|href)=\"([^\"]*)\"", page.body) == [b"static/favicon.svg", b"static/app.js"]
+    assert b"<script>" not in page.body
     assert "frame-ancestors 'none'" in policy and "base-uri 'none'" in policy
     icon = service.request("GET", "/static/favicon.svg", token=None)
     assert (icon.status, icon.headers["content-type"]) == (200, "image/svg+xml")
+    script = service.request("GET", "/static/app.js", token=None)
+    assert script.status == 200
+    assert script.headers["content-type"].split(";")[0] in ("text/javascript", "application/javascript")
+    assert script.headers["x-content-type-options"] == "nosniff"
+    # Its URLs are relative too, and name no other host.
+    assert not re.search(rb"""(?:fetch|api)\(\s*[`"']/|https?://(?!www\.w3\.org/2000/svg)""", script.body)
 
 
 def test_without_a_token_only_loopback_names_and_same_origin_commands(tmp_path: Path, broker: Broker) -> None:
