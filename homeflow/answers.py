@@ -68,7 +68,7 @@ class Answers:
             return f"late feedback owed to the journal, level unchanged for now: {exc}"
         try:
             level = next_level(routine.reps, journal.feedback_history(routine_id))
-            stats = figures(journal, routine_id, level, self.house.tz)
+            stats = figures(journal, routine_id, level, routine.reps, self.house.tz)
         except JournalError as exc:
             return f"late feedback journaled, level not recomputed: {exc}"
         self.levels[routine_id] = level

@@ -72,8 +72,8 @@ class Conductor:
             self.report(routine_id)
 
     def report(self, routine_id: str) -> None:
-        level = self.levels[routine_id]
-        self.status.stats(routine_id, figures(self.journal, routine_id, level, self.house.tz))
+        level, reps = self.levels[routine_id], self.rooms[routine_id].routine.reps
+        self.status.stats(routine_id, figures(self.journal, routine_id, level, reps, self.house.tz))
 
     # -- inputs ------------------------------------------------------------------------------------
     async def on_gesture(self, button: Zigbee2MqttButton, action: str) -> None:

@@ -110,7 +110,8 @@ class Controls:
         # Always the figures as they are now, so Home Assistant's number shows the level in force.
         house = self.conductor.house
         level = self.conductor.levels[routine_id]
-        self.conductor.status.stats(routine_id, figures(house.journal, routine_id, level, house.tz))
+        reps = self.conductor.rooms[routine_id].routine.reps
+        self.conductor.status.stats(routine_id, figures(house.journal, routine_id, level, reps, house.tz))
 
     def _routine(self, message: aiomqtt.Message, from_end: int) -> str | None:
         routine_id = message.topic.value.split("/")[-from_end]

@@ -19,9 +19,9 @@ from homeflow.devices.speakers.voice import Line, Voice
 from homeflow.journal import Journal, JournalError, RunStatus
 from homeflow.planning import prepare_plan
 from homeflow.routine.guidance import CANCELLED, PAUSED, RESUMING, advice, feedback_reply
-from homeflow.routine.model import Routine
+from homeflow.routine.model import Reps, Routine
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
-from homeflow.routine.progression import Feedback, Level, advance
+from homeflow.routine.progression import Feedback, Level, advance, towards
 from homeflow.runner import Runner, RunState
 from homeflow.status import RoutineState, RunEvent, Status
 
@@ -51,13 +51,15 @@ class House:
     tz: tzinfo | None = None
 
 
-def figures(journal: Journal, routine_id: str, level: Level, tz: tzinfo | None) -> dict[str, Any]:
-    """History at a glance: last completion, streak, the level the next run will use, and the advice
-    to show while it is the gentler one (after "it hurt")."""
+def figures(journal: Journal, routine_id: str, level: Level, reps: Reps, tz: tzinfo | None) -> dict[str, Any]:
+    """History at a glance: last completion, streak, the level the next run will use and how far good
+    runs have come towards the one after it, and the advice to show while it is the gentler one (after
+    "it hurt")."""
     return {
         **journal.stats(routine_id, tz),
         "reps_level": level.reps,
         "reps_reason": level.reason,
+        "towards": towards(reps, level),
         "advice": advice(level),
     }
 
@@ -216,8 +218,9 @@ class Run:
         if self.run_id is not None:
             self._write(self.house.journal.record_cue, self.run_id, index, cue, late_s)
         if cue.kind in SPOKEN and cue.text:
+            count = {"count": cue.count[0], "of": cue.count[1]} if cue.count else {}
             self.house.status.said(
-                self.routine_id, cue.text, kind=str(cue.kind), step=cue.step, run_id=self.run_id
+                self.routine_id, cue.text, kind=str(cue.kind), step=cue.step, run_id=self.run_id, **count
             )
         if cue.kind is CueKind.END:
             self._end(RunStatus.COMPLETED)
@@ -243,16 +246,28 @@ class Run:
         if plan is None:
             return {"state": str(RoutineState.STARTING), "step": None, "step_index": None, **about}
         step = runner.step if runner.step >= 0 else None
-        return {
+        following = runner.step + 1
+        begun, ends = runner.step_span
+        view = {
             "state": str(RoutineState.ASKING if self.asking else RoutineState(str(runner.state))),
             "step": plan.steps[step] if step is not None else None,
             "step_index": step,
             "steps": len(plan.steps),
+            "next_step": plan.steps[following] if following < len(plan.steps) else None,
             "reps": plan.reps,
             **about,
-            "ends_at": wall_at(self.house.clock, runner.ends_at).isoformat(timespec="seconds"),
+            "ends_at": self._wall(runner.ends_at, "seconds"),
+            # The step's span, so a page counts its time down itself; both move with a pause or a skip.
+            "step_started_at": self._wall(begun),
+            "step_ends_at": self._wall(ends),
             "progress": round(100 * runner.elapsed_s / plan.total_s) if plan.total_s else 0,
         }
+        if (paused := runner.paused_at) is not None:
+            view["paused_at"] = self._wall(paused)  # the time left stands still from here
+        return view
+
+    def _wall(self, deadline: float, timespec: str = "milliseconds") -> str:
+        return wall_at(self.house.clock, deadline).isoformat(timespec=timespec)
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _spoken(self, done: bool, phrase: str) -> bool:
@@ -265,7 +280,8 @@ class Run:
 
     def _report_figures(self) -> None:
         try:
-            stats = figures(self.house.journal, self.routine_id, self.level, self.house.tz)
+            reps = self.room.routine.reps
+            stats = figures(self.house.journal, self.routine_id, self.level, reps, self.house.tz)
         except JournalError as exc:
             log.warning("%s: figures not updated: %s", self.routine_id, exc)
             return

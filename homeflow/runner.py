@@ -102,9 +102,29 @@ class Runner:
     @property
     def ends_at(self) -> float:
         """When the routine will end on the clock's timeline, given pauses so far."""
-        total = self.plan.total_s if self.plan else 0.0
+        return self._on_clock(self.plan.total_s if self.plan else 0.0)
+
+    @property
+    def step_span(self) -> tuple[float, float]:
+        """When the current step began and when it will end on the clock's timeline, given pauses so
+        far (before the first step: the preface, up to the first step)."""
+        plan = self.plan
+        if plan is None:
+            return self.ends_at, self.ends_at
+        begun = plan.first_cue_of_step(self.step) if self.step >= 0 else None
+        following = plan.first_cue_of_step(self.step + 1)
+        start = plan.cues[begun].at if begun is not None else 0.0
+        end = plan.cues[following].at if following is not None else plan.total_s
+        return self._on_clock(start), self._on_clock(end)
+
+    def _on_clock(self, at: float) -> float:
+        """Where the plan's offset `at` falls on the clock's timeline (a pause so far moves it on)."""
         pause = self.clock.now() - self._paused_at if self.state is RunState.PAUSED else 0.0
-        return self._base + pause + total
+        return self._base + pause + at
+
+    @property
+    def paused_at(self) -> float | None:
+        return self._paused_at if self.state is RunState.PAUSED else None
 
     @property
     def elapsed_s(self) -> float:

@@ -3,7 +3,8 @@ what it says, on MQTT and to the web's live view.
 
 Reporting never waits for the broker: messages go out in order from one task (`run`), so a slow or
 absent broker costs late messages, never a cue's time. The latest state and stats of every routine
-are kept, shown to the web and published again on every (re)connect.
+are kept, shown to the web and published again on every (re)connect. The web's live view also gets
+the sentence a run is saying (and the count), as it is said.
 
 In a cluster (`homeflow.leases`) the broker hears of a routine from its owner only: `owns` says which
 routines this instance publishes; the web's live view shows this instance's own picture of each.
@@ -65,6 +66,8 @@ class Status:
         self._states: dict[str, dict[str, Any]] = {routine: idle() for routine in routines}
         self._stats: dict[str, dict[str, Any]] = {}
         self._lights: dict[str, dict[str, dict[str, Any]]] = {routine: {} for routine in routines}
+        # The latest sentence of each routine's plan being said: its text, step, and count (n of total).
+        self._spoken: dict[str, dict[str, Any]] = {}
         self._listeners: list[StateListener] = []
         self.degraded: str | None = None  # what keeps homeflow from doing all it should (the journal)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
@@ -74,6 +77,8 @@ class Status:
     # -- what is reported ------------------------------------------------------------------------
     def state(self, routine: str, state: dict[str, Any]) -> None:
         self._states[routine] = state
+        if state["state"] in (RoutineState.IDLE, RoutineState.STARTING):
+            self._spoken.pop(routine, None)  # a new run says its own; an ended one nothing
         self._publish_state(routine)
 
     def light_changed(self, routine: str, light: str, look: dict[str, Any]) -> None:
@@ -102,8 +107,22 @@ class Status:
         self._send(routine, "schedules", "ON" if enabled else "OFF", retain=True)
 
     def said(self, routine: str, text: str, **fields: Any) -> None:
-        """Relay a sentence on the say topic (for displays, and for a house without a speaker)."""
+        """Relay a sentence on the say topic (for displays, and for a house without a speaker). A
+        sentence of the plan (it has a `step`) is also what the web's live view shows: a number of a
+        count (`count` of `of`) keeps the sentence that introduced it."""
         self._send(routine, "say", {"text": text, **fields})
+        step = fields.get("step")
+        if step is None:
+            return  # a phrase around the plan (paused, a reply): the guidance stays as it was
+        spoken: dict[str, Any] = {"text": text, "step": step}
+        if "count" in fields:
+            before = self._spoken.get(routine, {})
+            spoken["text"] = before.get("text") if before.get("step") == step else None
+            spoken |= {"count": fields["count"], "of": fields["of"]}
+        self._spoken[routine] = spoken
+        view = self.live(routine)
+        for listener in list(self._listeners):
+            listener(routine, view)
 
     # -- what is shown ---------------------------------------------------------------------------
     def current(self, routine: str) -> dict[str, Any]:
@@ -114,11 +133,22 @@ class Status:
             state["degraded"] = self.degraded
         return state
 
+    def live(self, routine: str) -> dict[str, Any]:
+        """The state as the web shows it: with, while a run says its plan, `spoken` (the sentence of the
+        current step being said, and `count` of `of` while counting)."""
+        state = self.current(routine)
+        spoken = self._spoken.get(routine)
+        step = state.get("step_index")
+        if spoken is not None and spoken["step"] == (-1 if step is None else step):
+            state["spoken"] = {key: value for key, value in spoken.items() if key != "step"}
+        return state
+
     def current_stats(self, routine: str) -> dict[str, Any]:
         return self._stats.get(routine, {})
 
     def watch(self, listener: StateListener) -> Callable[[], None]:
-        """Call `listener(routine, state)` on every state change; returns the function that stops it."""
+        """Call `listener(routine, live)` on every change of what `live` shows; returns the function
+        that stops it."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
@@ -151,10 +181,10 @@ class Status:
             log.warning("%d status message(s) not sent within %g s", self._outbox.qsize(), FLUSH_TIMEOUT_S)
 
     def _publish_state(self, routine: str) -> None:
-        state = self.current(routine)
+        view = self.live(routine)
         for listener in list(self._listeners):
-            listener(routine, state)
-        self._send(routine, "state", state, retain=True)
+            listener(routine, view)
+        self._send(routine, "state", self.current(routine), retain=True)
 
     def _send(self, routine: str, what: str, payload: str | dict[str, Any], *, retain: bool = False) -> None:
         """Queue `<base>/<routine>/<what>`, if this instance owns the routine."""

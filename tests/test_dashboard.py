@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from homeflow.journal import RunStatus, open_journal
 from homeflow.routine.guidance import SHOWN_ADVICE
 
-from .conftest import REPO
+from .browser import PHONE, Watch, assert_accessible, chromium, open_page, shoot
 from .mosquitto import Broker
 from .web import TOKEN, Service, running
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = REPO / "test-artifacts"
-PHONE = {"width": 390, "height": 844}
 # Completed runs on these many days ago (two on day 3), for the chart and the history table.
 PAST_DAYS = (1, 2, 3, 3, 8, 30, 89)
 # Over in a moment at the tests' time scale of 20; its question stays open 5 s.
@@ -38,21 +34,8 @@ steps:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed (apt-get install chromium); .ci/run installs it")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def past_runs(journal_path: Path) -> None:
@@ -82,19 +65,17 @@ def service(tmp_path_factory: pytest.TempPathFactory, broker: Broker) -> Iterato
 
 
 @pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    the_page = context.new_page()
-    errors: list[str] = []
-    the_page.on("pageerror", lambda error: errors.append(str(error)))
-    the_page.set_default_timeout(5000)
-    try:
-        yield the_page
-        ARTIFACTS.mkdir(exist_ok=True)
-        the_page.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
-        assert errors == []
-    finally:
-        context.close()
+def watched(browser: Browser, request: pytest.FixtureRequest) -> Iterator[tuple[Page, Watch]]:
+    """A phone's tab; at the end nothing went wrong in it that its console would show."""
+    with open_page(browser, request.node.name) as (the_page, watch):
+        yield the_page, watch
+    assert watch.errors == []
+    assert watch.refused == []
+
+
+@pytest.fixture
+def page(watched: tuple[Page, Watch]) -> Page:
+    return watched[0]
 
 
 def log_in(page: Page, service: Service, token: str = TOKEN) -> None:
@@ -112,12 +93,18 @@ def test_log_in_start_pause_cancel_and_see_history(page: Page, service: Service)
 
     live = page.locator("#live-stretch")
     expect(live.locator(".step")).to_have_text("Warm up")
+    expect(live.locator(".sentence")).to_have_text("Roll your shoulders.")
     expect(live.locator(".next")).to_have_text("Hold the stretch")
     expect(page.locator("#message")).to_have_text("Neck stretch: started by web")
     # The step moves on by itself, pushed over the event stream: no reload.
     expect(live.locator(".step")).to_have_text("Hold the stretch")
+    expect(live.locator(".sentence")).to_have_text("Tilt your head, 3 breaths.")
+    expect(live.locator(".position")).to_have_text("Step 2 of 3")
     expect(live.locator(".next")).to_have_text("Relax")
-    expect(live.locator(".left")).to_have_text(re.compile(r"^\d+:\d\d$"))
+    expect(live.locator(".left")).to_have_text(re.compile(r"^0:(0\d|1[01])$"))
+    # The run's state is shown once: in its live card, not again on the routine's card.
+    expect(page.get_by_text("running", exact=True)).to_have_count(1)
+    expect(stretch.get_by_role("button", name="Start")).to_have_count(0)
 
     live.get_by_role("button", name="Pause").click()
     expect(live).to_have_attribute("data-state", "paused")
@@ -125,21 +112,35 @@ def test_log_in_start_pause_cancel_and_see_history(page: Page, service: Service)
     left = live.locator(".left").inner_text()
     page.wait_for_timeout(1100)  # a paused run's clock stands still
     expect(live.locator(".left")).to_have_text(left)
+    live.get_by_role("button", name="Resume").click()
+    expect(live).to_have_attribute("data-state", "running")
+    expect(live.locator(".left")).not_to_have_text(left, timeout=2000)  # and goes on when resumed
+    assert live.locator(".left").inner_text() < left
 
     live.get_by_role("button", name="Cancel").click()
     expect(live).to_have_count(0)
     first = page.locator("#history tbody tr").first
     expect(first.locator("td").nth(1)).to_have_text("Neck stretch")
     expect(first.locator("td").nth(2)).to_have_text("cancelled")
+    expect(first.locator("td.feedback")).to_have_text("–")
     expect(stretch.get_by_role("button", name="Start")).to_be_enabled()
 
 
 def test_a_wrong_token_is_refused_and_the_right_one_kept_for_the_session(
-    page: Page, service: Service
+    watched: tuple[Page, Watch], service: Service
 ) -> None:
-    log_in(page, service, token="not-the-token-0123456789")
+    page, watch = watched
+    page.goto(service.url + "/")
+    expect(page.locator("#login")).to_be_visible()
+    # Nothing was asked of the API that needs the token before the person signed in.
+    assert (watch.refused, watch.errors) == ([], [])
+    page.fill("#token", "not-the-token-0123456789")
+    page.click("#login button[type=submit]")
     expect(page.locator("#login-error")).to_have_text("That token was not accepted.")
     expect(page.locator("#app")).to_be_hidden()
+    assert all(line.startswith("401 GET ") for line in watch.refused), watch.refused
+    watch.refused.clear()
+    watch.errors.clear()  # the browser logs each refused request
     page.fill("#token", TOKEN)
     page.click("#login button[type=submit]")
     expect(page.locator("#routines article")).to_have_count(2)
@@ -155,15 +156,34 @@ def test_plans_chart_and_history_fit_a_phone(page: Page, service: Service) -> No
     expect(page.locator("article[data-routine=stretch] .timeline span")).to_have_count(3)
     massage.locator("summary").click()
     expect(massage.locator("ol.steps li").first).to_contain_text("Get ready")
-    # One bar per day with sessions (day 3 had two), and the repetition line across them.
-    expect(page.locator("#chart rect.session")).to_have_count(len(set(PAST_DAYS)))
+    # A mark for every run (two on day 3, one above the other), marked by its answer (none here), and
+    # the repetition line across the days.
+    expect(page.locator("#chart rect.run-none")).to_have_count(len(PAST_DAYS))
     expect(page.locator("#chart polyline.reps")).to_have_count(1)
-    expect(page.locator("#chart rect.session title").nth(3)).to_contain_text("2 sessions")
-    expect(page.locator("#history tbody tr", has_text="Back massage")).to_have_count(len(PAST_DAYS))
+    expect(page.locator("#chart rect.run-none title").nth(3)).to_contain_text("completed, 10 reps, no answer")
+    rows = page.locator("#history tbody tr", has_text="Back massage")
+    expect(rows).to_have_count(len(PAST_DAYS))
+    expect(rows.locator("td.feedback").last).to_have_text("none")
     expect(massage.locator(".facts")).to_contain_text("next run 5 reps")
-    expect(massage.locator(".facts")).to_contain_text("streak 3 d")
+    expect(massage.locator(".towards")).to_have_text("0 of 2 good sessions towards 10")
+    expect(massage.locator(".streak")).to_have_text("streak 3 days")
+    # Drawn at the width it is shown at, after signing in: not 720 px squeezed onto a phone.
+    chart = page.locator("#chart svg")
+    shown = page.locator("#chart").evaluate("e => e.clientWidth")
+    assert 300 < shown < PHONE["width"]
+    expect(chart).to_have_attribute("width", str(shown))
     width = page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= PHONE["width"], f"the page is {width} px wide on a {PHONE['width']} px screen"
+    # The history fits the phone (nothing cut off), and the keyboard reaches it.
+    history = page.get_by_role("region", name="Run history")
+    assert history.evaluate("e => e.scrollWidth <= e.clientWidth"), "the history is cut off"
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if history.evaluate("e => e === document.activeElement"):
+            break
+    else:
+        raise AssertionError("the history cannot be reached with the keyboard")
+    assert_accessible(page, "history")
 
 
 @pytest.fixture
@@ -176,26 +196,31 @@ def test_the_question_is_answered_on_the_page_and_afterwards_in_history(page: Pa
     log_in(page, quick)
     card = page.locator("article[data-routine=quick]")
     expect(card.locator(".facts")).to_contain_text("next run 3 reps")
+    expect(card.locator(".towards")).to_have_text("0 of 1 good sessions towards 6")
     card.get_by_role("button", name="Start").click()
     live = page.locator("#live-quick")
     expect(live).to_have_attribute("data-state", "asking")
     answers = live.get_by_role("group", name="How did it feel?")
     expect(answers.get_by_role("button")).to_have_text(["Felt good", "Too much", "It hurt"])
     expect(live.get_by_role("button", name="Pause")).to_have_count(0)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "question-open-on-a-phone.png")
+    shoot(page, "question-open-on-a-phone")
+    assert_accessible(page, "asking")
     answers.get_by_role("button", name="Felt good").click()
     expect(live).to_have_count(0)
     expect(card.locator(".facts")).to_contain_text("next run 6 reps")
+    expect(card.locator(".towards")).to_have_text("at the highest level")
     expect(page.locator("#history tbody tr td.feedback")).to_have_text(["felt good"])
+    expect(page.locator("#chart rect.run-good")).to_have_count(1)
 
     # Nobody answers the next run in time: its row in the history takes the answer afterwards, once.
     card.get_by_role("button", name="Start").click()
     expect(live).to_have_attribute("data-state", "asking")
     expect(live).to_have_count(0, timeout=15_000)
     late = page.locator("#history tbody tr").first.get_by_role("group", name="How did it feel?")
+    assert_accessible(page, "history with a late answer")
     late.get_by_role("button", name="It hurt").click()
     expect(page.locator("#history tbody tr td.feedback")).to_have_text(["it hurt", "felt good"])
     expect(page.locator("#history button")).to_have_count(0)
     expect(card.locator(".facts")).to_contain_text("next run 3 reps")
     expect(card.get_by_role("note")).to_have_text(SHOWN_ADVICE)
+    expect(page.locator("#chart rect.run-hurt")).to_have_count(1)

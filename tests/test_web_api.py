@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import http.client
-import json
 import re
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
@@ -22,7 +20,7 @@ from homeflow.settings import load
 
 from .harness import write_settings
 from .mosquitto import Broker
-from .web import TOKEN, Service, running
+from .web import TOKEN, Events, Service, running
 
 COMMANDS = ("start", "pause", "resume", "skip", "cancel", "good", "too_much", "hurt")
 PROTECTED = [("POST", f"/api/routines/stretch/{c}") for c in COMMANDS] + [
@@ -39,45 +37,9 @@ def service(tmp_path_factory: pytest.TempPathFactory, broker: Broker) -> Iterato
         yield the_service
 
 
-class Events:
-    """An open `/api/events` stream, read one event at a time."""
-
-    def __init__(self, service: Service) -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
-        headers = {"Authorization": f"Bearer {service.token}"} if service.token else {}
-        self.connection.request("GET", "/api/events", headers=headers)
-        self.response = self.connection.getresponse()
-        assert self.response.status == 200
-        assert self.response.getheader("Content-Type") == "text/event-stream"
-
-    def next(self) -> dict[str, Any] | None:
-        """The next event's data; None once the server has ended the stream cleanly."""
-        kind, data = "", ""
-        while True:
-            line = self.response.readline().decode()
-            if not line:
-                return None
-            if line == "\n" and data:
-                assert kind == "state"
-                return dict(json.loads(data))
-            if line.startswith("event: "):
-                kind = line[7:].strip()
-            elif line.startswith("data: "):
-                data = line[6:]
-
-    def until(self, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        while (event := self.next()) is not None:
-            if check(event):
-                return event
-        raise AssertionError("the event stream ended first")
-
-    def close(self) -> None:
-        self.connection.close()
-
-
 def test_health_needs_no_token(service: Service) -> None:
     reply = service.request("GET", "/api/health", token=None)
-    assert (reply.status, reply.json()) == (200, {"status": "ok", "mqtt": True})
+    assert (reply.status, reply.json()) == (200, {"status": "ok", "mqtt": True, "token": True})
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
@@ -249,20 +211,28 @@ def test_dashboard_and_its_icon_are_served_with_a_strict_policy(service: Service
     assert page.status == 200
     assert page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
-    assert "script-src 'sha256-" in policy
+    assert "script-src 'self';" in policy  # the page's own script file, and no inline script
     assert "default-src 'none'" in policy
     assert b"<title>homeflow</title>" in page.body
     # Self-contained: nothing is fetched from another host (the SVG namespace is a name, not a fetch).
     assert not re.search(rb"(src|href)=[\"']?(https?:)?//|@import|url\(", page.body)
     # Relative, so the page also works below a path prefix (Home Assistant's Ingress).
-    assert re.findall(rb"(?:src|href)=\"([^\"]*)\"", page.body) == [b"static/favicon.svg"]
+    assert re.findall(rb"(?:src|href)=\"([^\"]*)\"", page.body) == [b"static/favicon.svg", b"static/app.js"]
+    assert b"<script>" not in page.body
     assert "frame-ancestors 'none'" in policy and "base-uri 'none'" in policy
     icon = service.request("GET", "/static/favicon.svg", token=None)
     assert (icon.status, icon.headers["content-type"]) == (200, "image/svg+xml")
+    script = service.request("GET", "/static/app.js", token=None)
+    assert script.status == 200
+    assert script.headers["content-type"].split(";")[0] in ("text/javascript", "application/javascript")
+    assert script.headers["x-content-type-options"] == "nosniff"
+    # Its URLs are relative too, and name no other host.
+    assert not re.search(rb"""(?:fetch|api)\(\s*[`"']/|https?://(?!www\.w3\.org/2000/svg)""", script.body)
 
 
 def test_without_a_token_only_loopback_names_and_same_origin_commands(tmp_path: Path, broker: Broker) -> None:
     with running(tmp_path, broker, "open", token=None) as open_service:
+        assert open_service.request("GET", "/api/health").json()["token"] is False  # the page asks none
         assert open_service.request("GET", "/api/routines").status == 200
         rebound = open_service.request("GET", "/api/routines", headers={"Host": "evil.example:8765"})
         assert rebound.status == 403

@@ -161,3 +161,39 @@ def running(
         yield service
     finally:
         service.stop()
+
+
+class Events:
+    """An open `/api/events` stream, read one event at a time."""
+
+    def __init__(self, service: Service) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+        headers = {"Authorization": f"Bearer {service.token}"} if service.token else {}
+        self.connection.request("GET", "/api/events", headers=headers)
+        self.response = self.connection.getresponse()
+        assert self.response.status == 200
+        assert self.response.getheader("Content-Type") == "text/event-stream"
+
+    def next(self) -> dict[str, Any] | None:
+        """The next event's data; None once the server has ended the stream cleanly."""
+        kind, data = "", ""
+        while True:
+            line = self.response.readline().decode()
+            if not line:
+                return None
+            if line == "\n" and data:
+                assert kind == "state"
+                return dict(json.loads(data))
+            if line.startswith("event: "):
+                kind = line[7:].strip()
+            elif line.startswith("data: "):
+                data = line[6:]
+
+    def until(self, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        while (event := self.next()) is not None:
+            if check(event):
+                return event
+        raise AssertionError("the event stream ended first")
+
+    def close(self) -> None:
+        self.connection.close()

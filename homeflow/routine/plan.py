@@ -52,6 +52,7 @@ class Cue:
     text: str | None = None
     ambience: Ambience | None = None
     duration_s: float = 0.0
+    count: tuple[int, int] | None = None  # a number of a spoken count: (n, of), e.g. 3 of 5
 
     def describe(self) -> str:
         if self.ambience is not None:
@@ -209,10 +210,17 @@ class _Planner:
                 words = count_words(_number(to, scope, int))
                 # A steady beat: one count per movement, slower only if a number takes longer to say.
                 beat = max(_number(tempo, scope, float), *(self.speech_s(w) for w in words))
-                for word in words:
+                for n, word in enumerate(words, start=1):
                     self.t += beat
                     self.cues.append(
-                        Cue(self.t, CueKind.COUNT, step, text=word, duration_s=self.speech_s(word))
+                        Cue(
+                            self.t,
+                            CueKind.COUNT,
+                            step,
+                            text=word,
+                            duration_s=self.speech_s(word),
+                            count=(n, len(words)),
+                        )
                     )
                 self.t += self.speech_s(words[-1]) if words else 0.0
             case Light(ambience):

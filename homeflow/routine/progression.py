@@ -24,6 +24,15 @@ class Level:
     gentle: bool = False  # the last answer was "it hurt": the next run offers the gentler option
 
 
+def towards(reps: Reps, level: Level) -> dict[str, int] | None:
+    """How far good runs in a row have come towards the next level: `good` of `needed` towards `reps`
+    (e.g. 1 of 2 good runs towards 10); None at the highest level."""
+    if level.reps >= reps.max:
+        return None
+    up = min(reps.max, level.reps + reps.step)
+    return {"good": level.good_in_row, "needed": reps.good_sessions_to_progress, "reps": up}
+
+
 def first_level(reps: Reps) -> Level:
     return Level(reps.start, "starting level")
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from homeflow.commands import OWNED_ELSEWHERE, Command
 from homeflow.errors import HomeflowError
 from homeflow.journal import JournalError, utcnow
-from homeflow.web.keys import CONDUCTOR, ApiError
+from homeflow.web.keys import CONDUCTOR, ApiError, needs_token
 
 # The web may steer a routine like a button does, and answer its question (the open one, or late the
 # last completed run's); `toggle` is left to buttons, whose one key needs it.
@@ -37,10 +37,12 @@ def now_text() -> str:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness for container health checks: no token needed, nothing private told."""
+    """Liveness for container health checks: no token needed, nothing private told. `token` says
+    whether this client must send one, so the page asks for it before calling anything that needs it."""
     status = request.app[CONDUCTOR].status
     health: dict[str, object] = {"status": "degraded" if status.degraded else "ok"}
     health["mqtt"] = status.mqtt.connected.is_set()
+    health["token"] = needs_token(request)
     if status.degraded:
         health["problem"] = status.degraded
     return web.json_response(health)
@@ -53,7 +55,7 @@ async def routines(request: web.Request) -> web.Response:
             "id": routine_id,
             "name": room.routine.name,
             "description": room.routine.description,
-            "state": conductor.status.current(routine_id),
+            "state": conductor.status.live(routine_id),
             "stats": conductor.status.current_stats(routine_id),
         }
         for routine_id, room in conductor.rooms.items()
@@ -92,7 +94,7 @@ async def command(request: web.Request) -> web.Response:
             "routine": routine_id,
             "command": word,
             "result": result,
-            "state": conductor.status.current(routine_id),
+            "state": conductor.status.live(routine_id),
         }
     )
 

@@ -38,7 +38,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     unsubscribe = conductor.status.watch(on_state)
     try:
         for routine_id in conductor.rooms:
-            queue.put_nowait(_event(routine_id, conductor.status.current(routine_id)))
+            queue.put_nowait(_event(routine_id, conductor.status.live(routine_id)))
         while True:
             try:
                 async with asyncio.timeout(HEARTBEAT_S):

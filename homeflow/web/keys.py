@@ -27,6 +27,15 @@ class ApiError(Exception):
         self.message = message
 
 
+def needs_token(request: web.Request) -> bool:
+    """Whether this client must send the token to the API: not when none is set, nor through Home
+    Assistant's Ingress proxy (as the application's guard decides)."""
+    http = request.app[HTTP]
+    if http.ingress_proxy is not None and request.remote == http.ingress_proxy:
+        return False
+    return bool(http.token)  # an empty token guards nothing: never compare against it
+
+
 def error(status: int, message: str) -> web.Response:
     response = web.json_response({"error": message, "status": status}, status=status)
     if status == 401:
