@@ -182,7 +182,8 @@ MISTAKES = [
     Mistake("GET", "/api/routines/nope/plan", None, 404, "unknown routine 'nope'"),
     Mistake("POST", "/api/routines/nope/start", None, 404, "unknown routine 'nope'"),
     Mistake("POST", "/api/routines/stretch/explode", None, 404,
-            "unknown command 'explode'; use one of start, pause, resume, skip, cancel, good, too_much, hurt"),
+            "unknown command 'explode'; use one of start, pause, resume, skip, cancel, good, too_much, hurt, "
+            "safety"),
     Mistake("GET", "/api/runs?routine=nope", None, 404, "unknown routine 'nope'"),
     Mistake("GET", "/api/nothing-here", None, 404, "no such resource: /api/nothing-here"),
     Mistake("GET", "/api/routines/stretch/start", None, 405, "GET is not allowed here; use POST"),

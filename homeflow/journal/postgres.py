@@ -288,8 +288,8 @@ class PostgresJournal(Journal):
     def record_safety(self, routine: str, fingerprint: str) -> None:
         with self._write() as db:
             db.execute(
-                "INSERT INTO safety_heard (routine, fingerprint, at) VALUES (%s, %s, %s) ON CONFLICT (routine)"
-                " DO UPDATE SET fingerprint = excluded.fingerprint, at = excluded.at",
+                "INSERT INTO safety_heard (routine, fingerprint, at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (routine) DO UPDATE SET fingerprint = excluded.fingerprint, at = excluded.at",
                 (routine, fingerprint, self._now()),
             )
 
