@@ -200,14 +200,14 @@ class Conductor:
         text = on_demand(self.rooms[routine_id].routine)
         if text is None or run is not None:
             return self._said(routine_id, "safety: " + ("a run is on" if run else "this routine has none"))
-        self._speak(routine_id, text)
+        self._speak(routine_id, text, kind="safety")
         return self._said(routine_id, "safety: said")
 
-    def _speak(self, routine_id: str, text: str) -> None:
-        self._spawn(self._say_outside_a_run(routine_id, text), f"say {routine_id}")
+    def _speak(self, routine_id: str, text: str, kind: str = "say") -> None:
+        self._spawn(self._say_outside_a_run(routine_id, text, kind), f"say {routine_id}")
 
-    async def _say_outside_a_run(self, routine_id: str, text: str) -> None:
-        self.status.said(routine_id, text, kind="say", run_id=None)
+    async def _say_outside_a_run(self, routine_id: str, text: str, kind: str = "say") -> None:
+        self.status.said(routine_id, text, kind=kind, run_id=None)
         await say_once(self.rooms[routine_id].speakers, text, self.house.clock)
 
     @staticmethod
