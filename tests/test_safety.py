@@ -54,7 +54,8 @@ def careful(safety: tuple[str, ...] = SAFETY) -> str:
 def settings(folder: Path, broker: Broker, prefix: str, safety: tuple[str, ...] = SAFETY) -> Path:
     body = (
         f"speakers: {{room: {{local: {{player: {recording_player(folder)}}}}}}}\n"
-        "automations: [{routine: careful, speakers: [room]}]\n"
+        "buttons: {knob: {zigbee2mqtt: Knob, gestures: {single: toggle, hold: safety}}}\n"
+        "automations: [{routine: careful, when: [{button: knob}], speakers: [room]}]\n"
     )
     return write_settings(folder, broker, prefix, body, {"careful": careful(safety)})
 
@@ -172,6 +173,10 @@ async def test_safety_on_demand_is_said_now_and_owes_nothing(
         said = await watch.wait_for(f"{base}/careful/say", since=mark)
         assert said.json["text"] == " ".join(SAFETY)
         assert (said.json["kind"], said.json["run_id"]) == ("safety", None)
+        mark = len(watch.messages)
+        await watch.client.publish(f"{prefix}/z2m/Knob", json.dumps({"action": "hold"}), qos=1)
+        by_button = await watch.wait_for(f"{base}/careful/say", since=mark)
+        assert (by_button.json["text"], by_button.json["kind"]) == (" ".join(SAFETY), "safety")
         assert spoken_safety(await shown_plan(config)) == list(SAFETY)  # a run still says it first
 
         # While a run is on, the command says nothing more.
