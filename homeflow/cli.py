@@ -22,7 +22,7 @@ from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
 from homeflow.journal import open_journal
-from homeflow.planning import prepare_plan
+from homeflow.planning import prepare_plan, safety_owed
 from homeflow.probe import probe
 from homeflow.routine.plan import Cue, CueKind, Plan
 from homeflow.routine.progression import Level, next_level
@@ -255,12 +255,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_ARGUMENT
-    if args.reps is not None:
-        level = Level(args.reps, "as asked")
-    else:
-        with open_journal(settings.journal) as journal:
-            level = next_level(routine.reps, journal.feedback_history(routine.id))
-    plan = asyncio.run(_timed_plan(settings, args.routine, level))
+    with open_journal(settings.journal) as journal:  # the journal says the level and what was heard
+        history = journal.feedback_history(routine.id) if args.reps is None else []
+        owed = safety_owed(journal, routine)
+    level = Level(args.reps, "as asked") if args.reps is not None else next_level(routine.reps, history)
+    plan = asyncio.run(_timed_plan(settings, args.routine, level, owed))
     if args.json:
         print(json.dumps({**plan.to_json(), "reps_reason": level.reason}, indent=2))
     else:
@@ -274,12 +273,12 @@ def _unknown_routine(settings: Settings, routine_id: str) -> int:
     return EXIT_BAD_ARGUMENT
 
 
-async def _timed_plan(settings: Settings, routine_id: str, level: Level) -> Plan:
+async def _timed_plan(settings: Settings, routine_id: str, level: Level, safety: bool) -> Plan:
     """The plan the service would play, timed by the speech it would render (cached), or by an
     estimate where there is no speech engine."""
     speakers = build_rooms(settings, {}, build_speakers(settings))[routine_id].speakers
     rendered = speakers if engine_problem() is None else []
-    return await prepare_plan(settings.routines[routine_id], level, rendered)
+    return await prepare_plan(settings.routines[routine_id], level, rendered, safety=safety)
 
 
 def clock_text(seconds: float) -> str:
@@ -288,14 +287,13 @@ def clock_text(seconds: float) -> str:
 
 
 def format_plan(plan: Plan, reason: str) -> str:
-    lines = [
+    head = (
         f"{plan.routine_name} ({plan.routine_id}): {plan.reps} repetitions ({reason}), "
-        f"{len(plan.steps)} steps, {clock_text(plan.total_s)} in all",
-        "",
-    ]
-    for cue in plan.cues:
-        lines.append(_cue_line(cue))
-    return "\n".join(lines)
+        f"{len(plan.steps)} steps, {clock_text(plan.total_s)} in all"
+    )
+    if plan.safety and not plan.safety_owed:
+        head += "\nsafety introduction: heard; said again when its text changes"
+    return "\n".join((head, "", *map(_cue_line, plan.cues)))
 
 
 def _cue_line(cue: Cue) -> str:

@@ -15,6 +15,7 @@ class Command(StrEnum):
     SKIP = "skip"
     CANCEL = "cancel"
     FORCE = "force"  # start even beyond the routine's limits (never from a button)
+    SAFETY = "safety"  # say the routine's safety introduction now (while no run is active)
     GOOD = "good"  # the answers: to the open question, or late to the last completed run
     TOO_MUCH = "too_much"
     HURT = "hurt"

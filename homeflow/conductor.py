@@ -20,10 +20,11 @@ from homeflow.devices.speakers.voice import say_once
 from homeflow.homeassistant.entities import HOME_ASSISTANT
 from homeflow.journal import RunStatus
 from homeflow.mqtt import MqttConnection, describe, payload_text
-from homeflow.planning import prepare_plan
+from homeflow.planning import prepare_plan, safety_owed
 from homeflow.routine.guidance import light_in_use, refusal
 from homeflow.routine.plan import Plan
 from homeflow.routine.progression import Level
+from homeflow.routine.safety import on_demand
 from homeflow.run import House, Room, Run, figures
 from homeflow.runner import RunState
 from homeflow.settings.model import ScheduleTrigger, Zigbee2MqttButton
@@ -110,6 +111,8 @@ class Conductor:
             log.debug("%s: %s by %s left to its owner", routine_id, command, trigger)
             return OWNED_ELSEWHERE
         run = self.active.get(routine_id)
+        if command is Command.SAFETY:
+            return self._safety(routine_id, run)
         if run is not None and run.asking:
             return self._said(routine_id, self.answers.to_question(run, command))
         if (feedback := ANSWERS.get(command)) is not None:
@@ -155,7 +158,8 @@ class Conductor:
     async def preview(self, routine_id: str) -> Plan:
         """The plan the next run will play."""
         room = self.rooms[routine_id]
-        return await prepare_plan(room.routine, self.levels[routine_id], room.speakers)
+        owed = safety_owed(self.journal, room.routine)
+        return await prepare_plan(room.routine, self.levels[routine_id], room.speakers, safety=owed)
 
     # -- starting ----------------------------------------------------------------------------------
     def _start(self, routine_id: str, trigger: str, *, force: bool, hint: str | None = None) -> str:
@@ -199,11 +203,19 @@ class Conductor:
             self.status.state(run.routine_id, idle())
 
     # -- speaking outside a run --------------------------------------------------------------------
-    def _speak(self, routine_id: str, text: str) -> None:
-        self._spawn(self._say_outside_a_run(routine_id, text), f"say {routine_id}")
+    def _safety(self, routine_id: str, run: Run | None) -> str:
+        """The safety introduction on demand, said now outside a run (a run still says it until heard)."""
+        text = on_demand(self.rooms[routine_id].routine)
+        if text is None or run is not None:
+            return self._said(routine_id, "safety: " + ("a run is on" if run else "this routine has none"))
+        self._speak(routine_id, text, kind="safety")
+        return self._said(routine_id, "safety: said")
 
-    async def _say_outside_a_run(self, routine_id: str, text: str) -> None:
-        self.status.said(routine_id, text, kind="say", run_id=None)
+    def _speak(self, routine_id: str, text: str, kind: str = "say") -> None:
+        self._spawn(self._say_outside_a_run(routine_id, text, kind), f"say {routine_id}")
+
+    async def _say_outside_a_run(self, routine_id: str, text: str, kind: str = "say") -> None:
+        self.status.said(routine_id, text, kind=kind, run_id=None)
         await say_once(self.rooms[routine_id].speakers, text, self.house.clock)
 
     @staticmethod

@@ -10,10 +10,12 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+from homeflow.journal.base import Journal, JournalError
 from homeflow.routine.guidance import PHRASES, feedback_reply, gentle_announcement, level_announcement
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, scope_of, sentences
 from homeflow.routine.progression import Feedback, Level, advance
+from homeflow.routine.safety import owed
 
 
 class Renders(Protocol):
@@ -28,12 +30,28 @@ def replies(routine: Routine, level: Level) -> tuple[str, ...]:
     return tuple(text for text in said if text)
 
 
+def safety_owed(journal: Journal, routine: Routine) -> bool:
+    """Whether the next run of `routine` says its safety introduction: not yet heard in this text.
+    A journal that cannot be read owes it: better said once too often than not at all."""
+    if not routine.safety:
+        return False
+    try:
+        return owed(routine, journal.safety_heard(routine.id))
+    except JournalError:
+        return True
+
+
 async def prepare_plan(
-    routine: Routine, level: Level, speakers: Sequence[Renders], hint: str | None = None
+    routine: Routine,
+    level: Level,
+    speakers: Sequence[Renders],
+    hint: str | None = None,
+    *,
+    safety: bool = False,
 ) -> Plan:
     """Render every sentence on every speaker, then time the plan by the longest rendering (by an
     estimate without speakers). `hint` follows the question: how the button that started the run
-    answers it."""
+    answers it. `safety`: the routine's safety introduction is owed (`safety_owed`), said first."""
     good_sessions = routine.reps.good_sessions_to_progress
     announcement = level_announcement(level, good_sessions) or gentle_announcement(level, routine)
     preface = (announcement,) if announcement else ()
@@ -43,7 +61,7 @@ async def prepare_plan(
     if question and hint:
         question = f"{question} {hint}"
     phrases = (*PHRASES, *replies(routine, level))
-    texts = (*sentences(routine, level.reps, preface, question), *phrases)
+    texts = (*sentences(routine, level.reps, preface, question, safety=safety), *phrases)
     durations: dict[str, float] = {}
     for measured in await asyncio.gather(*(s.prepare(texts) for s in speakers)):
         for text, seconds in measured.items():
@@ -52,5 +70,5 @@ async def prepare_plan(
     def speech_s(text: str) -> float:
         return durations.get(text) or estimate_speech_s(text)
 
-    plan = build_plan(routine, level.reps, speech_s, preface, question)
+    plan = build_plan(routine, level.reps, speech_s, preface, question, safety=safety)
     return dataclasses.replace(plan, phrases={text: speech_s(text) for text in phrases})

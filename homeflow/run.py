@@ -17,11 +17,12 @@ from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
 from homeflow.journal import Journal, JournalError, RunStatus
-from homeflow.planning import prepare_plan
+from homeflow.planning import prepare_plan, safety_owed
 from homeflow.routine.guidance import CANCELLED, PAUSED, RESUMING, advice, feedback_reply
 from homeflow.routine.model import Reps, Routine
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
 from homeflow.routine.progression import Feedback, Level, advance, towards
+from homeflow.routine.safety import fingerprint
 from homeflow.runner import Runner, RunState
 from homeflow.status import RoutineState, RunEvent, Status
 
@@ -82,6 +83,8 @@ class Run:
         self.answer: asyncio.Future[Feedback | None] | None = None  # open while the question is
         self._stopping = False
         self._ended = False
+        self.safety: str | None = None  # the fingerprint of the safety introduction this run says
+        self._safety_said = 0  # its sentences due so far
 
     @property
     def asking(self) -> bool:
@@ -171,7 +174,10 @@ class Run:
             await self._hear_answer()
 
     async def _prepare(self) -> Plan:
-        plan = await prepare_plan(self.room.routine, self.level, self.room.speakers, self.hint)
+        routine = self.room.routine
+        owed = safety_owed(self.house.journal, routine)
+        self.safety = fingerprint(routine) if owed else None
+        plan = await prepare_plan(routine, self.level, self.room.speakers, self.hint, safety=owed)
         if self.run_id is not None:
             self._write(self.house.journal.set_planned, self.run_id, plan.total_s)
         return plan
@@ -222,11 +228,23 @@ class Run:
             self.house.status.said(
                 self.routine_id, cue.text, kind=str(cue.kind), step=cue.step, run_id=self.run_id, **count
             )
+        self._heard_safety(cue)
         if cue.kind is CueKind.END:
             self._end(RunStatus.COMPLETED)
         elif cue.kind is CueKind.ASK:
             self.answer = asyncio.get_running_loop().create_future()
             self.state_changed()
+
+    def _heard_safety(self, cue: Cue) -> None:
+        """The safety introduction is heard once the cue after its last sentence is due, each sentence
+        having been due in turn: a run cancelled during it, or skipped past it, owes it again."""
+        if self.safety is None:
+            return
+        if cue.kind is CueKind.SAFETY:
+            self._safety_said += 1
+        elif self._safety_said == len(self.room.routine.safety):
+            self._write(self.house.journal.record_safety, self.routine_id, self.safety)
+            self.safety = None
 
     def state_changed(self) -> None:
         self.house.status.state(self.routine_id, self.view())

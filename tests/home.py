@@ -11,6 +11,10 @@ from pathlib import Path
 
 import aiomqtt
 
+from homeflow.journal import open_journal
+from homeflow.routine.safety import fingerprint
+from homeflow.settings import load
+
 from .harness import (
     Collector,
     ShiftedClock,
@@ -53,6 +57,16 @@ automations:
     speakers: [room]
 """
     return write_settings(folder, broker, prefix, body, {"back-massage": shipped_routine(edits)}, cache=cache)
+
+
+def safety_heard(config: Path) -> None:
+    """Journal the shipped routine's safety introduction as heard: for tests of what comes after it."""
+    settings = load(config)
+    routine = settings.routines["back-massage"]
+    heard = fingerprint(routine)
+    assert heard is not None and isinstance(settings.journal, Path)
+    with open_journal(settings.journal) as journal:
+        journal.record_safety(routine.id, heard)
 
 
 @dataclass

@@ -154,7 +154,13 @@ def test_plans_chart_and_history_fit_a_phone(page: Page, service: Service) -> No
     massage = page.locator("article[data-routine=back-massage]")
     expect(massage.locator(".timeline span")).to_have_count(10)
     expect(page.locator("article[data-routine=stretch] .timeline span")).to_have_count(3)
-    massage.locator("summary").click()
+    # The safety introduction is shown, open while the next run still owes it.
+    safety = massage.locator("details.safety")
+    expect(safety).to_have_attribute("open", "")
+    expect(safety.locator("summary")).to_have_text("Safety: said before the next run starts")
+    expect(safety.locator("li").nth(1)).to_contain_text("Stop at once if you feel sharp, shooting")
+    expect(safety.locator("button")).to_have_text("Hear it now")
+    massage.locator("details.plan summary").click()
     expect(massage.locator("ol.steps li").first).to_contain_text("Get ready")
     # A mark for every run (two on day 3, one above the other), marked by its answer (none here), and
     # the repetition line across the days.

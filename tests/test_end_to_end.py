@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from homeflow.journal import RunStatus, open_journal
+from homeflow.settings import load
 
 from .harness import handled_so_far
 from .home import BEFORE, home
@@ -33,7 +34,11 @@ async def test_a_press_runs_the_whole_routine(
 
     # Announcements: relayed on the say topic and played by the speaker, in plan order.
     said = [p["text"] for p in h.watch.payloads(h.topic("say"))]
-    assert said[0].startswith("Time for your back massage.")
+    kinds = [p["kind"] for p in h.watch.payloads(h.topic("say"))]
+    safety = load(h.config).routines["back-massage"].safety
+    assert said[: len(safety)] == list(safety)  # the first run begins with the safety introduction
+    assert kinds[: len(safety) + 1] == ["safety"] * len(safety) + ["say"]
+    assert said[len(safety)].startswith("Time for your back massage.")
     assert said.count("Five.") == 6  # circles each way and up-and-down, on both sides
     assert any("never" in s.lower() and "spine" in s for s in said)
     played = (tmp_path / "played.log").read_text().split()

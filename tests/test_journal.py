@@ -108,6 +108,17 @@ def test_cues_and_speaker_failures_keep_the_last_word(journal_at: Path | Databas
         assert journal.runs()[0].planned_s == 99.5
 
 
+def test_the_safety_introduction_heard_is_kept_per_routine(journal_at: Path | Database) -> None:
+    with open_journal(journal_at) as journal:
+        assert journal.safety_heard("a") is None
+        journal.record_safety("a", "first text")
+        journal.record_safety("b", "its own")
+        journal.record_safety("a", "changed text")  # the routine's safety text changed, and was heard
+    with open_journal(journal_at) as journal:
+        heard = [journal.safety_heard(routine) for routine in ("a", "b", "c")]
+        assert heard == ["changed text", "its own", None]
+
+
 def test_a_new_journal_is_migrated_to_the_current_schema(
     journal_at: Path | Database, postgres_if: Postgres | None
 ) -> None:
@@ -117,11 +128,11 @@ def test_a_new_journal_is_migrated_to_the_current_schema(
         pass
     if isinstance(journal_at, Path):
         version = sqlite3.connect(journal_at).execute("PRAGMA user_version").fetchone()[0]
-        assert version == sqlite_journal.SCHEMA_VERSION == 2
+        assert version == sqlite_journal.SCHEMA_VERSION == 3
     else:
         assert postgres_if is not None
         versions = postgres_if.sql(journal_at, "SELECT string_agg(version::text, ',') FROM schema_version")
-        assert versions == "1,2,3" and pg_journal.SCHEMA_VERSION == 3
+        assert versions == "1,2,3,4" and pg_journal.SCHEMA_VERSION == 4
 
 
 def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
@@ -136,7 +147,7 @@ def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
         postgres_if.sql(journal_at, "INSERT INTO schema_version (version) VALUES (9)")
     with pytest.raises(JournalError) as caught:
         open_journal(journal_at)
-    known = 2 if isinstance(journal_at, Path) else 3  # PostgreSQL's third: the cluster's leases
+    known = 3 if isinstance(journal_at, Path) else 4  # PostgreSQL's fourth: the cluster's leases
     assert str(caught.value) == (
         f"journal {journal_at} was written by a newer homeflow (schema 9; this homeflow knows up to {known})"
     )
@@ -162,7 +173,8 @@ def test_a_postgresql_journal_at_schema_1_is_upgraded(postgres: Postgres) -> Non
         )
         journal.record_speaker_failure(run.id, 3, "kitchen", "Sonos at 10.0.0.2: cannot connect")
         assert [f["error"] for f in journal.speaker_failures(run.id)] == ["Sonos at 10.0.0.2: cannot connect"]
-    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == "3"
+        assert journal.safety_heard("a") is None
+    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == "4"
 
 
 def test_an_unreachable_postgresql_is_one_line_without_the_password() -> None:

@@ -80,3 +80,24 @@ def test_progression_moves_up_after_good_runs_and_back_after_too_much() -> None:
     assert next_level(reps, [g, g, g, g, g, g]).reps == 10
     assert next_level(reps, [g, g, t]).reps == 5
     assert "too much" in next_level(reps, [g, g, t]).reason
+
+
+def test_the_safety_introduction_comes_first_only_when_owed() -> None:
+    careful = dataclasses.replace(SHORT, safety=("Stop if it hurts.", "Ask first when pregnant."))
+    owed = build_plan(careful, 3, two_seconds, ("Today we go up.",), safety=True)
+    first = [(c.at, str(c.kind), c.step, c.text) for c in owed.cues[:5]]
+    assert first == [
+        (0.0, "light", -1, None),
+        (0.0, "safety", -1, "Stop if it hurts."),
+        (2.0, "safety", -1, "Ask first when pregnant."),
+        (4.0, "say", -1, "Today we go up."),
+        (6.0, "step", 0, "Start"),
+    ]
+    assert (owed.safety, owed.safety_owed) == (careful.safety, True)
+    assert owed.to_json()["safety"] == list(careful.safety) and owed.to_json()["safety_owed"] is True
+    heard = build_plan(careful, 3, two_seconds, safety=False)
+    assert CueKind.SAFETY not in {c.kind for c in heard.cues}
+    assert (heard.safety, heard.safety_owed) == (careful.safety, False)
+    # A routine without a safety text owes none.
+    assert build_plan(SHORT, 3, two_seconds, safety=True).safety_owed is False
+    assert owed.total_s == heard.total_s + 4.0 + 2.0

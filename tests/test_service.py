@@ -19,7 +19,7 @@ from homeflow.settings import load
 from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
 
 from .harness import Message, collecting, stopped
-from .home import BEFORE, home, home_settings
+from .home import BEFORE, home, home_settings, safety_heard
 from .mosquitto import Broker
 from .z2m import SimulatedLight
 
@@ -30,6 +30,7 @@ async def test_sigterm_mid_run_restores_the_lights_and_says_offline(
     tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
 ) -> None:
     config = home_settings(tmp_path, broker, prefix, speech_cache)
+    safety_heard(config)  # the run is stopped in its second step, soon after it begins
     light = SimulatedLight(f"{prefix}/z2m", "Living Room Lamp", BEFORE)
     base = f"{prefix}/hf"
     async with light.running(broker), collecting(broker, f"{prefix}-watcher", f"{base}/#") as watch:

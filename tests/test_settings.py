@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from homeflow.routine.model import Ambience, Count, RepeatSteps, Step, Wait
+from homeflow.routine.model import Ambience, Count, RepeatSteps, Say, Step, Wait
 from homeflow.settings import Problem, SettingsError, load, summary
 from homeflow.settings.model import Automation, ButtonTrigger, LocalSpeaker, VirtualLight
 
@@ -78,10 +78,15 @@ def test_example_config_loads_with_paths_beside_it() -> None:
     repeat = routine.steps[1]
     assert isinstance(repeat, RepeatSteps)
     assert (repeat.var, repeat.values) == ("side", ("left", "right"))
-    assert repeat.steps[1].actions == (Count("{reps}", "{tempo}", "Make slow circles, {reps} one way."),)
+    assert repeat.steps[1].actions == (
+        Say("Make slow circles, {reps} one way."),
+        Count("{reps}", "{tempo}", "Begin."),
+        Wait(3.0, "Breathe out, and let your shoulders drop."),
+    )
     first = routine.steps[0]
     assert isinstance(first, Step)
-    assert first.actions[2] == Wait(10.0, "Find a free spot of wall and stand with your back to it.")
+    assert first.actions[4] == Wait(10.0, "Find a free spot of wall and stand with your back to it.")
+    assert routine.safety[0] == "Before you begin, some safety advice. Listen to it once now."
 
 
 def test_summary_of_example() -> None:

@@ -65,6 +65,7 @@ def test_routines_with_state_and_stats(service: Service) -> None:
     ]
     stretch = listed["routines"][1]
     assert stretch["description"] == "A short routine for the web tests."
+    assert stretch["safety"] == [] and listed["routines"][0]["safety"][0].startswith("Before you begin")
     assert stretch["state"] == {"state": "idle", "step": None, "step_index": None}
     assert stretch["stats"]["reps_level"] == 3
     assert {"last_completed", "streak_days", "completed_today", "reps_reason"} <= set(stretch["stats"])
@@ -75,10 +76,13 @@ def test_plan_is_the_one_the_next_run_would_follow(service: Service) -> None:
     routine = load(service.config).routines["back-massage"]
     reply = service.request("GET", "/api/routines/back-massage/plan").json()
     # No speakers here: the service times sentences by estimate, exactly as `build_plan` does; the
-    # question after the end is part of the plan.
+    # safety introduction (never heard yet) before the first step and the question after the end are
+    # part of the plan.
     assert routine.feedback is not None
-    expected = build_plan(routine, 5, estimate_speech_s, question=routine.feedback.question)
+    expected = build_plan(routine, 5, estimate_speech_s, question=routine.feedback.question, safety=True)
     assert reply == {**expected.to_json(), "reps_reason": "starting level"}
+    assert reply["safety"] == list(routine.safety) and reply["safety_owed"] is True
+    assert [c["text"] for c in reply["cues"] if c["kind"] == "safety"] == list(routine.safety)
     assert reply["cues"][-1]["kind"] == "ask"
     assert reply["steps"][0] == "Get ready"
     assert reply["total_s"] > 200
@@ -144,7 +148,8 @@ MISTAKES = [
     Mistake("GET", "/api/routines/nope/plan", None, 404, "unknown routine 'nope'"),
     Mistake("POST", "/api/routines/nope/start", None, 404, "unknown routine 'nope'"),
     Mistake("POST", "/api/routines/stretch/explode", None, 404,
-            "unknown command 'explode'; use one of start, pause, resume, skip, cancel, good, too_much, hurt"),
+            "unknown command 'explode'; use one of start, pause, resume, skip, cancel, good, too_much, hurt, "
+            "safety"),
     Mistake("GET", "/api/runs?routine=nope", None, 404, "unknown routine 'nope'"),
     Mistake("GET", "/api/nothing-here", None, 404, "no such resource: /api/nothing-here"),
     Mistake("GET", "/api/routines/stretch/start", None, 405, "GET is not allowed here; use POST"),

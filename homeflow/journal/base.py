@@ -178,6 +178,14 @@ class Journal(ABC):
     @abstractmethod
     def cues(self, run_id: int) -> list[dict[str, Any]]: ...
 
+    @abstractmethod
+    def safety_heard(self, routine: str) -> str | None:
+        """The fingerprint of the safety introduction of `routine` last heard to its end, if any."""
+
+    @abstractmethod
+    def record_safety(self, routine: str, fingerprint: str) -> None:
+        """The safety introduction of `routine` with `fingerprint` was heard to its end."""
+
     def last_completed(self, routine: str) -> RunRecord | None:
         """The latest completed run of `routine`: what a late answer answers."""
         found = self.runs(routine, limit=1, status=RunStatus.COMPLETED)

@@ -56,6 +56,13 @@ MIGRATIONS = (
         PRIMARY KEY (run_id, idx, speaker)
     )
     """,
+    """
+    CREATE TABLE safety_heard (
+        routine TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        at TIMESTAMPTZ NOT NULL
+    )
+    """,
     # Who owns which routine when several homeflow share the journal (homeflow.leases).
     """
     CREATE TABLE instances (name TEXT PRIMARY KEY, seen_until TIMESTAMPTZ NOT NULL);
@@ -279,6 +286,18 @@ class PostgresJournal(Journal):
         )
         keys = ("index", "kind", "step", "text", "planned_at", "late_s", "at")
         return [dict(zip(keys, (*row[:-1], row[-1].isoformat()), strict=True)) for row in rows]
+
+    def safety_heard(self, routine: str) -> str | None:
+        rows = self._read("SELECT fingerprint FROM safety_heard WHERE routine = %s", (routine,))
+        return str(rows[0][0]) if rows else None
+
+    def record_safety(self, routine: str, fingerprint: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO safety_heard (routine, fingerprint, at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (routine) DO UPDATE SET fingerprint = excluded.fingerprint, at = excluded.at",
+                (routine, fingerprint, self._now()),
+            )
 
 
 def _reason(exc: psycopg.Error) -> str:

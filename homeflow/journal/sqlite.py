@@ -54,6 +54,13 @@ MIGRATIONS = (
         PRIMARY KEY (run_id, idx, speaker)
     );
     """,
+    """
+    CREATE TABLE IF NOT EXISTS safety_heard (
+        routine TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -216,6 +223,18 @@ class SqliteJournal(Journal):
         )
         keys = ("index", "kind", "step", "text", "planned_at", "late_s", "at")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def safety_heard(self, routine: str) -> str | None:
+        rows = self._read("SELECT fingerprint FROM safety_heard WHERE routine = ?", (routine,))
+        return str(rows[0][0]) if rows else None
+
+    def record_safety(self, routine: str, fingerprint: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO safety_heard (routine, fingerprint, at) VALUES (?, ?, ?) ON CONFLICT (routine)"
+                " DO UPDATE SET fingerprint = excluded.fingerprint, at = excluded.at",
+                (routine, fingerprint, self._now().isoformat()),
+            )
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:

@@ -141,3 +141,6 @@ class Routine:
     description: str = ""
     limits: Limits = field(default_factory=Limits)
     feedback: FeedbackPrompt | None = None
+    # The safety introduction: said before the first step of the first run, and again whenever it
+    # changes (see homeflow.routine.safety).
+    safety: tuple[str, ...] = ()

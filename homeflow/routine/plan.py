@@ -33,6 +33,7 @@ SpeechDurations = Callable[[str], float]
 
 class CueKind(StrEnum):
     STEP = "step"  # a new step begins (state only, nothing is said)
+    SAFETY = "safety"  # a sentence of the safety introduction, said before the first step
     LIGHT = "light"
     SAY = "say"
     COUNT = "count"  # one number of a spoken count
@@ -41,7 +42,7 @@ class CueKind(StrEnum):
     ASK = "ask"  # after the end: the question how it felt, which the button answers
 
 
-SPOKEN = frozenset({CueKind.SAY, CueKind.COUNT, CueKind.ASK})
+SPOKEN = frozenset({CueKind.SAY, CueKind.SAFETY, CueKind.COUNT, CueKind.ASK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,9 @@ class Plan:
     variables: Mapping[str, str | int] = field(default_factory=dict)
     # Spoken lengths of what may be said around the cues (paused, resuming, the replies to the question).
     phrases: Mapping[str, float] = field(default_factory=dict)
+    # The routine's safety introduction, and whether this run says it (its SAFETY cues).
+    safety: tuple[str, ...] = ()
+    safety_owed: bool = False
 
     @property
     def total_s(self) -> float:
@@ -110,6 +114,8 @@ class Plan:
             "reps": self.reps,
             "total_s": round(self.total_s, 3),
             "steps": list(self.steps),
+            "safety": list(self.safety),
+            "safety_owed": self.safety_owed,
             "cues": [c.to_json() for c in self.cues],
         }
 
@@ -135,10 +141,13 @@ def build_plan(
     speech_s: SpeechDurations,
     preface: tuple[str, ...] = (),
     question: str | None = None,
+    *,
+    safety: bool = False,
 ) -> Plan:
     """Lay out every cue of `routine` at `reps` repetitions; sentences take `speech_s(text)` seconds.
-    `preface` sentences (e.g. a new level) are said before the first step, `question` after the end."""
-    return _Planner(routine, reps, speech_s).plan(preface, question)
+    With `safety` the routine's safety introduction is said first; then `preface` sentences (e.g. a new
+    level) before the first step, and `question` after the end."""
+    return _Planner(routine, reps, speech_s).plan(preface, question, safety)
 
 
 def count_words(to: int) -> list[str]:
@@ -146,10 +155,15 @@ def count_words(to: int) -> list[str]:
 
 
 def sentences(
-    routine: Routine, reps: int, preface: tuple[str, ...] = (), question: str | None = None
+    routine: Routine,
+    reps: int,
+    preface: tuple[str, ...] = (),
+    question: str | None = None,
+    *,
+    safety: bool = False,
 ) -> tuple[str, ...]:
     """The sentences a run at `reps` says, to render before the plan is timed."""
-    return build_plan(routine, reps, lambda _text: 1.0, preface, question).sentences()
+    return build_plan(routine, reps, lambda _text: 1.0, preface, question, safety=safety).sentences()
 
 
 def scope_of(routine: Routine, reps: int) -> dict[str, str | int]:
@@ -167,8 +181,11 @@ class _Planner:
         self.titles: list[str] = []
         self.t = 0.0
 
-    def plan(self, preface: tuple[str, ...], question: str | None) -> Plan:
+    def plan(self, preface: tuple[str, ...], question: str | None, safety: bool) -> Plan:
         self.cues.append(opening(self.routine))
+        owed = safety and bool(self.routine.safety)
+        for text in self.routine.safety if owed else ():
+            self._say(text, -1, CueKind.SAFETY)
         for text in preface:
             self._say(text, -1)
         for step, scope in _expand_steps(self.routine.steps, self.base_vars):
@@ -188,6 +205,8 @@ class _Planner:
             cues=tuple(self.cues),
             ambience=self.routine.ambience,
             variables=self.base_vars,
+            safety=self.routine.safety,
+            safety_owed=owed,
         )
 
     def _say(self, text: str, step: int, kind: CueKind = CueKind.SAY) -> None:

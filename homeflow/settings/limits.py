@@ -19,6 +19,8 @@ MAX_CUES = 10_000
 MAX_PLAN_S = 4 * 3600
 # Every sentence is rendered to audio before the run: a paragraph is the most one cue should say.
 MAX_SENTENCE_CHARS = 500
+# A routine's safety introduction is said before its first run: a minute or two, not a lecture.
+MAX_SAFETY_SENTENCES = 20
 # Names and titles show on one line of the dashboard and in the state topic.
 MAX_TITLE_CHARS = 100
 MAX_DESCRIPTION_CHARS = 2000

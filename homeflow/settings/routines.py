@@ -30,17 +30,30 @@ from homeflow.settings.limits import (
     MAX_FEEDBACK_TIMEOUT_S,
     MAX_GAP_MINUTES,
     MAX_REPS,
+    MAX_SAFETY_SENTENCES,
     MAX_SENTENCE_CHARS,
     MAX_TIMES,
     MAX_TITLE_CHARS,
     MAX_TRANSITION_S,
 )
 from homeflow.settings.problems import child, index, quote
-from homeflow.settings.yamlnodes import Map, Node, Scalar
+from homeflow.settings.yamlnodes import Map, Node, Scalar, Seq
 
 # Routine ids become MQTT topic levels.
 ROUTINE_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_ROUTINE_KEYS = ("name", "description", "ambience", "reps", "variables", "limits", "feedback", "steps")
+_ROUTINE_KEYS = (
+    "name",
+    "description",
+    "ambience",
+    "reps",
+    "variables",
+    "limits",
+    "feedback",
+    "safety",
+    "steps",
+)
+# Where a safety text given as one text is cut into the sentences said one by one.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _LIMITS_KEYS = ("max_per_day", "min_gap_minutes")
 _FEEDBACK_KEYS = ("ask", "timeout", "gentle")
 _AMBIENCE_KEYS = ("brightness", "transition", "color_temperature")
@@ -67,10 +80,20 @@ def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
     steps = _steps(ch, f.get("steps"), "steps", scope, nested=False)
     limits = _limits(ch, f.get("limits"))
     feedback = _feedback(ch, f.get("feedback"), scope)
+    safety = _safety(ch, f.get("safety"))
     if len(ch.problems) > before or ambience is None:
         return None
     routine = Routine(
-        routine_id, name, tuple(steps), ambience, reps, variables, description.strip(), limits, feedback
+        routine_id,
+        name,
+        tuple(steps),
+        ambience,
+        reps,
+        variables,
+        description.strip(),
+        limits,
+        feedback,
+        safety,
     )
     return routine if routine_size.fits(ch, routine, f["steps"]) else None
 
@@ -101,6 +124,33 @@ def _feedback(ch: Checker, node: Node | None, scope: ph.Scope) -> FeedbackPrompt
     )
     gentle = ph.optional_text(ch, f, "gentle", "feedback", scope)
     return FeedbackPrompt(question or default.question, timeout, gentle or default.gentle)
+
+
+def _safety(ch: Checker, node: Node | None) -> tuple[str, ...]:
+    """The safety introduction: a list of sentences, or a text cut into sentences; each said as written
+    (no placeholders), at most MAX_SENTENCE_CHARS each and MAX_SAFETY_SENTENCES in all."""
+    if node is None:
+        return ()
+    if isinstance(node, Seq):
+        if not node.items:
+            ch.report(node, "safety", "needs at least one sentence")
+        said = (
+            ch.text(item, index("safety", i), most=MAX_SENTENCE_CHARS) for i, item in enumerate(node.items)
+        )
+        sentences = [text.strip() for text in said if text is not None]
+    elif isinstance(node, Scalar) and isinstance(node.value, str):
+        text = ch.text(node, "safety", "")
+        sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+        if (longest := max(map(len, sentences), default=0)) > MAX_SENTENCE_CHARS:
+            ch.report(node, "safety", f"a sentence of {longest} characters; at most {MAX_SENTENCE_CHARS}")
+            return ()
+    else:
+        ch.report(node, "safety", f"expected a list of sentences or a text, got {describe(node)}")
+        return ()
+    if len(sentences) > MAX_SAFETY_SENTENCES:
+        ch.report(node, "safety", f"at most {MAX_SAFETY_SENTENCES} sentences, got {len(sentences)}")
+        return ()
+    return tuple(sentences)
 
 
 def parse_ambience(ch: Checker, node: Node, path: str) -> Ambience | None:

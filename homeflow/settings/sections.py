@@ -48,8 +48,9 @@ _TLS_KEYS = ("ca_file", "cert_file", "key_file", "insecure")
 _AUTOMATION_KEYS = ("routine", "when", "lights", "speakers")
 # Names that automations may refer to, by kind: "routine", "button", "light", "speaker".
 Known = dict[str, Collection[str]]
-# What a button's gesture may do: a command, or an answer to the end-of-run question.
-COMMANDS = ("start", "toggle", "pause", "resume", "skip", "cancel", "good", "too_much", "hurt")
+# What a button's gesture may do: a command, an answer to the end-of-run question, or say the routine's
+# safety introduction.
+COMMANDS = ("start", "toggle", "pause", "resume", "skip", "cancel", "good", "too_much", "hurt", "safety")
 # Home Assistant's rule for entity ids, in the one domain homeflow drives.
 LIGHT_ENTITY_ID = re.compile(r"light\.(?!_)[a-z0-9_]+(?<!_)")
 

@@ -14,7 +14,8 @@ from homeflow.journal import JournalError, utcnow
 from homeflow.web.keys import CONDUCTOR, ApiError, needs_token
 
 # The web may steer a routine like a button does, and answer its question (the open one, or late the
-# last completed run's); `toggle` is left to buttons, whose one key needs it.
+# last completed run's), and say the safety introduction; `toggle` is left to buttons, whose one key
+# needs it.
 COMMANDS = (
     Command.START,
     Command.PAUSE,
@@ -24,6 +25,7 @@ COMMANDS = (
     Command.GOOD,
     Command.TOO_MUCH,
     Command.HURT,
+    Command.SAFETY,
 )
 TRIGGER = "web"
 MAX_RUNS = 1000
@@ -55,6 +57,7 @@ async def routines(request: web.Request) -> web.Response:
             "id": routine_id,
             "name": room.routine.name,
             "description": room.routine.description,
+            "safety": list(room.routine.safety),
             "state": conductor.status.live(routine_id),
             "stats": conductor.status.current_stats(routine_id),
         }

@@ -130,6 +130,7 @@ function renderRoutines() {
         el("span", { class: "streak" }, "streak ", el("b", {}, plural(stats.streak_days ?? 0, "day"))),
         el("span", {}, "today ", el("b", {}, String(stats.completed_today ?? 0)))));
     if (stats.advice) card.append(el("p", { class: "advice", role: "note" }, stats.advice));
+    if (routine.safety?.length) card.append(safetyNotes(routine, plan, routine.state.state));
     if (routine.state.lights) card.append(lamps(routine.state.lights));
     if (plan) {
       const steps = el("ol", { class: "steps" });
@@ -146,6 +147,16 @@ function renderRoutines() {
     }
     box.append(card);
   }
+}
+
+// The routine's safety introduction: open while the next run still owes it; it can be heard now.
+function safetyNotes(routine, plan, state) {
+  const owed = !plan || plan.safety_owed;
+  return el("details", { class: "safety", ...(owed ? { open: "" } : {}) },
+    el("summary", {}, owed ? "Safety: said before the next run starts" : "Safety"),
+    el("ul", {}, ...routine.safety.map((sentence) => el("li", {}, sentence))),
+    el("button", { type: "button", onclick: () => command(routine.id, "safety"),
+      ...(state === "idle" ? {} : { disabled: "" }) }, "Hear it now"));
 }
 
 // A virtual light (no lamp configured) is drawn at its level, so the routine's dimming can be seen.
