@@ -98,7 +98,8 @@ async def measure(rooms: int, ticks: int) -> dict[str, Any]:
                         if len(heard) % 500 == 0:
                             peak_rss = max(peak_rss, rss_mb(proc.pid))
                 span = time.perf_counter() - wall
-                cpu_percent = 100 * (cpu_seconds(proc.pid) - cpu) / span
+                cpu_used = cpu_seconds(proc.pid) - cpu
+                cpu_percent = 100 * cpu_used / span
                 peak_rss = max(peak_rss, rss_mb(proc.pid))
             finally:
                 proc.terminate()
@@ -108,6 +109,7 @@ async def measure(rooms: int, ticks: int) -> dict[str, Any]:
             "completed": ended,
             "span_s": round(span, 1),
             "cpu_percent": round(cpu_percent, 1),
+            "cpu_us_per_sentence": round(1e6 * cpu_used / max(1, len(heard))),
             "peak_rss_mb": round(peak_rss, 1),
             **lateness(folder / "journal.db", heard),
         }
