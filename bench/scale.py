@@ -5,28 +5,38 @@ virtual lamp; its sentences go out on `<base>/<routine>/say`, as to a network sp
 process per sentence). All runs are started together, so their cues fall due at the same moments.
 Measured: cue lateness as the runner saw it (the journal's `late_s`) and where a listener on the `say`
 topics receives each sentence, the process's peak RSS and its CPU while the runs play.
-Run: `python -m bench.scale [--rooms 10 100 1000] [--ticks 40]`. Prints JSON.
+With `--processes 3`, three homeflow share the rooms through a PostgreSQL journal (a throwaway
+cluster, as the tests start it) and its leases, each process with a third of the routines.
+Run: `python -m bench.scale [--rooms 10 100 1000] [--ticks 40] [--processes 1 3]`. Prints JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import psycopg
 
 from bench.common import REPO, mosquitto, percentile
 from bench.service import cpu_seconds, rss_mb
+from tests.postgres import Postgres
 
 BASE = "benchrooms"
+# A cue row: run id, kind, text, planned offset, lateness, when it was carried out.
+Row = tuple[Any, str, str | None, float, float, datetime]
+CUES = "SELECT run_id, kind, text, planned_at, late_s, at FROM cues WHERE idx > 0"
+LEASES = "SELECT owner, count(*) FROM leases WHERE expires_at > now() GROUP BY owner"
 
 ROUTINE = """\
 name: Room {index}
@@ -42,101 +52,177 @@ steps:
 """
 
 
-def write_home(folder: Path, port: int, rooms: int, ticks: int) -> Path:
+def write_home(
+    folder: Path, port: int, rooms: int, ticks: int, *, journal: str, instances: int
+) -> list[Path]:
+    """One settings file per process, the same but for the instance's name."""
     (folder / "routines").mkdir()
+    for i in range(rooms):
+        (folder / "routines" / f"room{i}.yaml").write_text(ROUTINE.format(index=i, ticks=ticks))
     lines = [
         f"mqtt: {{host: 127.0.0.1, port: {port}, base_topic: {BASE}, client_id: bench-rooms}}",
         "http: {port: 0}",
         "home_assistant: {discovery: false}",
-        "journal: journal.db",
+        f"journal: {journal}",
         "lights:",
         *(f"  lamp{i}: {{virtual: {{}}}}" for i in range(rooms)),
         "automations:",
         *(f"  - {{routine: room{i}, when: [], lights: [lamp{i}]}}" for i in range(rooms)),
     ]
-    for i in range(rooms):
-        (folder / "routines" / f"room{i}.yaml").write_text(ROUTINE.format(index=i, ticks=ticks))
-    config = folder / "homeflow.yaml"
-    config.write_text("\n".join(lines) + "\n")
-    return config
+    if instances == 1:
+        config = folder / "homeflow.yaml"
+        config.write_text("\n".join(lines) + "\n")
+        return [config]
+    names = [f"i{n}" for n in range(instances)]
+    configs = []
+    for name in names:
+        config = folder / f"homeflow-{name}.yaml"
+        cluster = f"cluster: {{instance: {name}, peers: [{', '.join(names)}]}}"
+        config.write_text("\n".join([*lines, cluster]) + "\n")
+        configs.append(config)
+    return configs
 
 
-async def measure(rooms: int, ticks: int) -> dict[str, Any]:
+def status_topic(instances: int, n: int) -> str:
+    return f"{BASE}/status" if instances == 1 else f"{BASE}/instances/i{n}/status"
+
+
+@contextlib.contextmanager
+def journal_for(folder: Path, instances: int) -> Iterator[tuple[str, Callable[[], list[Row]]]]:
+    """SQLite for one process; a throwaway PostgreSQL cluster that several share. Yields the journal
+    setting and a function that reads every cue row."""
+    if instances == 1:
+        path = folder / "journal.db"
+
+        def sqlite_rows() -> list[Row]:
+            with sqlite3.connect(path) as db:
+                rows = db.execute(f"{CUES} ORDER BY run_id, idx").fetchall()
+            return [(run_id, k, t, p, late, datetime.fromisoformat(at)) for run_id, k, t, p, late, at in rows]
+
+        yield str(path), sqlite_rows
+        return
+    server = Postgres()
+    server.start()
+    try:
+        url = server.database().url
+
+        def postgres_rows() -> list[Row]:
+            with psycopg.connect(url) as db:
+                rows: list[Row] = db.execute(f"{CUES} ORDER BY run_id, idx").fetchall()
+                return rows
+
+        yield url, postgres_rows
+    finally:
+        server.stop()
+
+
+async def spread(url: str, rooms: int, instances: int) -> None:
+    """Until every instance holds its share of the routines' leases."""
+    async with asyncio.timeout(120):
+        while True:
+            with psycopg.connect(url) as db:
+                held: dict[str, int] = dict(db.execute(LEASES).fetchall())
+            if (
+                sum(held.values()) == rooms
+                and len(held) == instances
+                and min(held.values()) >= rooms // instances
+            ):
+                return
+            await asyncio.sleep(0.5)
+
+
+async def measure(rooms: int, ticks: int, instances: int = 1) -> dict[str, Any]:
     heard: list[tuple[float, str, str]] = []  # (wall time received, run id, text)
     ended = 0
     with mosquitto() as port, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config = write_home(folder, port, rooms, ticks)
-        async with aiomqtt.Client(
-            "127.0.0.1", port, identifier="bench-rooms-watch", max_queued_incoming_messages=0
-        ) as client:
-            await client.subscribe(f"{BASE}/#", qos=0)
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "homeflow.cli", "run", "-c", str(config),
-                stderr=asyncio.subprocess.DEVNULL, cwd=REPO,
-            )  # fmt: skip
-            peak_rss = 0.0
-            try:
-                async with asyncio.timeout(60):
-                    async for message in client.messages:
-                        if message.topic.matches(f"{BASE}/status") and message.payload == b"online":
-                            break
-                await asyncio.sleep(1)  # let start-up work settle
-                for i in range(rooms):
-                    await client.publish(f"{BASE}/room{i}/set", "force", qos=1)
-                cpu, wall = cpu_seconds(proc.pid), time.perf_counter()
-                async with asyncio.timeout(ticks * 2 + 60):
-                    async for message in client.messages:
-                        payload = message.payload if isinstance(message.payload, bytes) else b""
-                        if message.topic.matches(f"{BASE}/+/say"):
-                            said = json.loads(payload)
-                            heard.append((time.time(), str(said["run_id"]), said["text"]))
-                        elif message.topic.matches(f"{BASE}/+/event") and b'"completed"' in payload:
-                            ended += 1
-                            if ended == rooms:
-                                break
-                        if len(heard) % 500 == 0:
-                            peak_rss = max(peak_rss, rss_mb(proc.pid))
-                span = time.perf_counter() - wall
-                cpu_used = cpu_seconds(proc.pid) - cpu
-                cpu_percent = 100 * cpu_used / span
-                peak_rss = max(peak_rss, rss_mb(proc.pid))
-            finally:
-                proc.terminate()
-                await proc.wait()
+        with journal_for(folder, instances) as (journal, cue_rows):
+            configs = write_home(folder, port, rooms, ticks, journal=journal, instances=instances)
+            async with aiomqtt.Client(
+                "127.0.0.1", port, identifier="bench-rooms-watch", max_queued_incoming_messages=0
+            ) as client:
+                await client.subscribe(f"{BASE}/#", qos=0)
+                procs = [
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "homeflow.cli",
+                        "run",
+                        "-c",
+                        str(config),
+                        stderr=asyncio.subprocess.DEVNULL,
+                        cwd=REPO,
+                    )
+                    for config in configs
+                ]
+                peak_rss = [0.0] * instances
+                try:
+                    online = {status_topic(instances, n) for n in range(instances)}
+                    async with asyncio.timeout(120):
+                        async for message in client.messages:
+                            if message.payload == b"online":
+                                online.discard(message.topic.value)
+                                if not online:
+                                    break
+                    if instances > 1:
+                        await spread(journal, rooms, instances)
+                    await asyncio.sleep(1)  # let start-up work settle
+                    for i in range(rooms):
+                        await client.publish(f"{BASE}/room{i}/set", "force", qos=1)
+                    cpu, wall = sum(cpu_seconds(p.pid) for p in procs), time.perf_counter()
+                    async with asyncio.timeout(ticks * 2 + 60):
+                        async for message in client.messages:
+                            payload = message.payload if isinstance(message.payload, bytes) else b""
+                            if message.topic.matches(f"{BASE}/+/say"):
+                                said = json.loads(payload)
+                                heard.append((time.time(), str(said["run_id"]), said["text"]))
+                            elif message.topic.matches(f"{BASE}/+/event") and b'"completed"' in payload:
+                                ended += 1
+                                if ended == rooms:
+                                    break
+                            if len(heard) % 500 == 0:
+                                peak_rss = [
+                                    max(m, rss_mb(p.pid)) for m, p in zip(peak_rss, procs, strict=True)
+                                ]
+                    span = time.perf_counter() - wall
+                    cpu_used = sum(cpu_seconds(p.pid) for p in procs) - cpu
+                    peak_rss = [max(m, rss_mb(p.pid)) for m, p in zip(peak_rss, procs, strict=True)]
+                finally:
+                    for proc in procs:
+                        proc.terminate()
+                    for proc in procs:
+                        await proc.wait()
+            rows = cue_rows()
         return {
             "rooms": rooms,
+            "processes": instances,
             "completed": ended,
             "span_s": round(span, 1),
-            "cpu_percent": round(cpu_percent, 1),
+            "cpu_percent": round(100 * cpu_used / span, 1),
             "cpu_us_per_sentence": round(1e6 * cpu_used / max(1, len(heard))),
-            "peak_rss_mb": round(peak_rss, 1),
-            **lateness(folder / "journal.db", heard),
+            "peak_rss_mb": round(max(peak_rss), 1),
+            **lateness(rows, heard),
         }
 
 
-def lateness(journal: Path, heard: list[tuple[float, str, str]]) -> dict[str, Any]:
+def lateness(rows: list[Row], heard: list[tuple[float, str, str]]) -> dict[str, Any]:
     """Every run's cue lateness from the journal, and each sentence's lateness at the listener: the time
     it arrived minus the wall time its run's plan gave it."""
-    with sqlite3.connect(journal) as db:
-        rows = db.execute(
-            "SELECT run_id, kind, text, planned_at, late_s, at FROM cues WHERE idx > 0 ORDER BY run_id, idx"
-        ).fetchall()
     late_ms = [abs(late) * 1000 for *_, late, _ in rows]
     base: dict[str, float] = {}
     planned: dict[str, list[float]] = {}
     for run_id, kind, text, at_plan, late, at in rows:
-        start = datetime.fromisoformat(at).timestamp() - late - at_plan
+        start = at.timestamp() - late - at_plan
         base[str(run_id)] = min(start, base.get(str(run_id), start))
         if kind == "say" and text:
             planned.setdefault(str(run_id), []).append(at_plan)
     heard_ms: list[float] = []
     seen: dict[str, int] = {}
-    for at, run_id, _text in heard:
+    for received, run_id, _text in heard:
         index = seen.get(run_id, 0)
         seen[run_id] = index + 1
         if run_id in base and index < len(planned.get(run_id, [])):
-            heard_ms.append((at - base[run_id] - planned[run_id][index]) * 1000)
+            heard_ms.append((received - base[run_id] - planned[run_id][index]) * 1000)
     return {
         "cues": len(rows),
         "late_p50_ms": round(percentile(late_ms, 50), 2),
@@ -153,8 +239,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rooms", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--ticks", type=int, default=40, help="sentences per run")
+    parser.add_argument(
+        "--processes", type=int, nargs="+", default=[1], help="homeflow processes sharing the rooms"
+    )
     args = parser.parse_args()
-    print(json.dumps([await measure(rooms, args.ticks) for rooms in args.rooms], indent=2))
+    results = [
+        await measure(rooms, args.ticks, instances) for instances in args.processes for rooms in args.rooms
+    ]
+    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
