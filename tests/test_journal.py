@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -221,3 +223,47 @@ def test_streak_counts_consecutive_days_back_from_today_or_yesterday() -> None:
     assert streak([date(2026, 3, 29), date(2026, 3, 28)], today) == 2  # today is not over yet
     assert streak([date(2026, 3, 28)], today) == 0
     assert streak([], today) == 0
+
+
+async def test_the_cues_of_one_moment_are_read_back_at_once_and_kept(journal_at: Path | Database) -> None:
+    with open_journal(journal_at) as journal:
+        run = journal.start_run("a", "mqtt", 5, 10.0, {})
+        for index in range(50):
+            journal.record_cue(run, index, Cue(float(index), CueKind.COUNT, 0, text=f"{index}."), 0.0)
+        assert len(journal.cues(run)) == 50  # a read in the same moment sees them
+        journal.record_cue(run, 50, Cue(50.0, CueKind.END, 0), 0.0)
+        await asyncio.sleep(0)  # the moment passes
+        with open_journal(journal_at) as other:  # another reader (another homeflow) sees them too
+            assert len(other.cues(run)) == 51
+        journal.record_cue(run, 51, Cue(51.0, CueKind.END, 0), 0.0)
+    with open_journal(journal_at) as journal:  # closing writes what is left
+        assert len(journal.cues(run)) == 52
+
+
+async def test_the_cues_of_one_moment_are_one_transaction(postgres: Postgres) -> None:
+    """Many rooms' cues fall due at once: a transaction (a round trip to PostgreSQL) each would hold
+    the loop for all of them."""
+    database = postgres.database()
+    with open_journal(database) as journal:  # its schema, a run: a handful of transactions
+        run = journal.start_run("a", "mqtt", 5, 10.0, {})
+        for index in range(200):
+            journal.record_cue(run, index, Cue(float(index), CueKind.COUNT, 0, text=f"{index}."), 0.0)
+        await asyncio.sleep(0)
+        assert len(journal.cues(run)) == 200
+    assert commits(postgres, database) < 30
+
+
+def commits(postgres: Postgres, database: Database) -> int:
+    """Transactions committed in `database` once its sessions have ended (a session's statistics are
+    counted when it ends); asked from another database, so the asking is not counted."""
+    name = database.url.rpartition("/")[2]
+    admin = Database(postgres.url("postgres"))
+    seen = -1
+    for _ in range(100):
+        sessions = postgres.sql(admin, f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'")
+        count = int(postgres.sql(admin, f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{name}'"))
+        if sessions == "0" and count == seen:
+            return count
+        seen = count
+        time.sleep(0.1)
+    raise AssertionError(f"the sessions of {name} did not end")

@@ -3,6 +3,8 @@ implement it: SQLite (a file, the default) and PostgreSQL (a server several home
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -64,6 +66,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# A cue's record: run id, index, kind, step, text, planned offset, lateness, when it came due.
+CueRow = tuple[int, int, str, int, str | None, float, float, datetime]
+
+
 class Executes(Protocol):
     """What a store's write transaction offers: sqlite3's and psycopg's connections both do."""
 
@@ -84,6 +90,7 @@ class Journal(ABC):
         # before anything else once writing works again, so no completion is lost. Cues are not kept: a
         # cue's record is the moment's, and a long outage would pile them up.
         self._owed: list[tuple[str, tuple[Any, ...]]] = []
+        self._cues: list[CueRow] = []  # recorded this moment, not yet written (`record_cue`)
 
     @abstractmethod
     def close(self) -> None: ...
@@ -135,8 +142,28 @@ class Journal(ABC):
     @abstractmethod
     def set_planned(self, run_id: int, planned_s: float) -> None: ...
 
+    def record_cue(self, run_id: int, index: int, cue: Cue, late_s: float) -> None:
+        """Keep the cue's record until this moment's work is done (the end of the event loop's turn),
+        then write it with the moment's other cues in one transaction: the cues of many rooms fall due
+        together. A read, closing, or a call without a running loop writes what is kept first."""
+        self._cues.append((run_id, index, str(cue.kind), cue.step, cue.text, cue.at, late_s, self._now()))
+        if len(self._cues) > 1:
+            return  # the write is arranged already
+        try:
+            asyncio.get_running_loop().call_soon(self.write_cues)
+        except RuntimeError:
+            self.write_cues()
+
+    def write_cues(self) -> None:
+        """Write the cues kept so far. A failure costs their record, as it would any cue's (the journal
+        says so once, and goes on)."""
+        rows, self._cues = self._cues, []
+        if rows:
+            with contextlib.suppress(JournalError), self._write() as db:
+                self._insert_cues(db, rows)
+
     @abstractmethod
-    def record_cue(self, run_id: int, index: int, cue: Cue, late_s: float) -> None: ...
+    def _insert_cues(self, db: Executes, rows: list[CueRow]) -> None: ...
 
     @abstractmethod
     def record_speaker_failure(self, run_id: int, index: int, speaker: str, error: str) -> None:

@@ -13,8 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from homeflow.devices.base import LightSnapshot
-from homeflow.journal.base import Journal, JournalError, RunRecord, RunStatus, utcnow
-from homeflow.routine.plan import Cue
+from homeflow.journal.base import CueRow, Executes, Journal, JournalError, RunRecord, RunStatus, utcnow
 from homeflow.routine.progression import Feedback
 from homeflow.settings.model import Database
 
@@ -71,6 +70,7 @@ MIGRATIONS = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+CUES_PER_STATEMENT = 1000  # 8 parameters a cue; PostgreSQL takes 65,535 in a statement
 CONNECT_TIMEOUT_S = 2  # libpq's least
 # A lost server is tried again at most once a second, and at least ten times as long after a try as
 # the try took: a try blocks the loop (a refusal on loopback is instant, a silent host the timeout).
@@ -140,6 +140,7 @@ class PostgresJournal(Journal):
                 self._db.execute("INSERT INTO schema_version (version) VALUES (%s)", (number + 1,))
 
     def close(self) -> None:
+        self.write_cues()
         self._db.close()
 
     @contextmanager
@@ -162,6 +163,7 @@ class PostgresJournal(Journal):
         self._paid()
 
     def _read(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[Any]:
+        self.write_cues()
         try:
             if self._db.closed or self._db.broken:
                 if monotonic.monotonic() < self._next_try:
@@ -187,14 +189,18 @@ class PostgresJournal(Journal):
         with self._write() as db:
             db.execute("UPDATE runs SET planned_s = %s WHERE id = %s", (planned_s, run_id))
 
-    def record_cue(self, run_id: int, index: int, cue: Cue, late_s: float) -> None:
-        with self._write() as db:
+    def _insert_cues(self, db: Executes, rows: list[CueRow]) -> None:
+        # One statement, one round trip; a cue recorded twice in the moment counts once (its last).
+        latest = list({(row[0], row[1]): row for row in rows}.values())
+        for start in range(0, len(latest), CUES_PER_STATEMENT):
+            chunk = latest[start : start + CUES_PER_STATEMENT]
             db.execute(
-                "INSERT INTO cues (run_id, idx, kind, step, text, planned_at, late_s, at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id, idx) DO UPDATE SET"
+                "INSERT INTO cues (run_id, idx, kind, step, text, planned_at, late_s, at) VALUES "
+                + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+                + " ON CONFLICT (run_id, idx) DO UPDATE SET"
                 " kind = excluded.kind, step = excluded.step, text = excluded.text,"
                 " planned_at = excluded.planned_at, late_s = excluded.late_s, at = excluded.at",
-                (run_id, index, str(cue.kind), cue.step, cue.text, cue.at, late_s, self._now()),
+                [value for row in chunk for value in row],
             )
 
     def record_speaker_failure(self, run_id: int, index: int, speaker: str, error: str) -> None:

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from homeflow.devices.base import LightSnapshot
-from homeflow.journal.base import Journal, JournalError, RunRecord, RunStatus, utcnow
-from homeflow.routine.plan import Cue
+from homeflow.journal.base import CueRow, Executes, Journal, JournalError, RunRecord, RunStatus, utcnow
 from homeflow.routine.progression import Feedback
 
 # Migration N takes a journal from schema N to N + 1; `PRAGMA user_version` is the schema a file is at.
@@ -99,6 +98,7 @@ class SqliteJournal(Journal):
                 self._db.execute(f"PRAGMA user_version={number + 1}")
 
     def close(self) -> None:
+        self.write_cues()
         self._db.close()
 
     @contextmanager
@@ -114,6 +114,7 @@ class SqliteJournal(Journal):
         self._paid()
 
     def _read(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[Any]:
+        self.write_cues()
         try:
             return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
@@ -135,12 +136,12 @@ class SqliteJournal(Journal):
         with self._write() as db:
             db.execute("UPDATE runs SET planned_s = ? WHERE id = ?", (planned_s, run_id))
 
-    def record_cue(self, run_id: int, index: int, cue: Cue, late_s: float) -> None:
-        with self._write() as db:
+    def _insert_cues(self, db: Executes, rows: list[CueRow]) -> None:
+        for *values, at in rows:  # one transaction: a statement each costs little
             db.execute(
                 "INSERT OR REPLACE INTO cues (run_id, idx, kind, step, text, planned_at, late_s, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, index, str(cue.kind), cue.step, cue.text, cue.at, late_s, self._now().isoformat()),
+                (*values, at.isoformat()),
             )
 
     def record_speaker_failure(self, run_id: int, index: int, speaker: str, error: str) -> None:
