@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 
 import aiohttp
 from aiohttp import web
@@ -16,49 +16,58 @@ PREFIX = "/some/prefix"
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
+@contextlib.asynccontextmanager
+async def proxying(
+    upstream: str, prefix: str, headers: Mapping[str, str] | None = None
+) -> AsyncIterator[str]:
+    """Serve `upstream` below `prefix` on this event loop, adding `headers` to every request (Home
+    Assistant's Ingress adds `X-Ingress-Path`); yields the proxy's origin (`http://127.0.0.1:PORT`)."""
+    async with aiohttp.ClientSession(auto_decompress=False) as client:
+
+        async def forward(request: web.Request) -> web.StreamResponse:
+            sent = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+            async with client.request(
+                request.method,
+                upstream.rstrip("/") + (request.match_info["path"] or "/"),
+                headers=sent | dict(headers or {}),
+                params=request.query,
+                data=await request.read(),
+                allow_redirects=False,
+            ) as answer:
+                response = web.StreamResponse(
+                    status=answer.status,
+                    headers={k: v for k, v in answer.headers.items() if k.lower() not in _HOP},
+                )
+                await response.prepare(request)
+                async for chunk in answer.content.iter_any():
+                    await response.write(chunk)
+                return response
+
+        app = web.Application()
+        app.router.add_route("*", prefix + "{path:.*}", forward)
+        runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        finally:
+            await runner.cleanup()
+
+
 @contextlib.contextmanager
 def reverse_proxy(upstream: str, prefix: str = PREFIX) -> Iterator[str]:
-    """Serve `upstream` below `prefix` from an event loop in a thread of its own; yields the proxy's
-    origin (`http://127.0.0.1:PORT`)."""
+    """`proxying` from an event loop in a thread of its own, for the browser tests."""
     ready = threading.Event()
     place: dict[str, object] = {}
 
     async def main() -> None:
         stop = asyncio.Event()
         place["stop"] = (asyncio.get_running_loop(), stop)
-        async with aiohttp.ClientSession(auto_decompress=False) as client:
-
-            async def forward(request: web.Request) -> web.StreamResponse:
-                headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
-                async with client.request(
-                    request.method,
-                    upstream + "/" + request.match_info["path"],
-                    headers=headers,
-                    params=request.query,
-                    data=await request.read(),
-                    allow_redirects=False,
-                ) as answer:
-                    response = web.StreamResponse(
-                        status=answer.status,
-                        headers={k: v for k, v in answer.headers.items() if k.lower() not in _HOP},
-                    )
-                    await response.prepare(request)
-                    async for chunk in answer.content.iter_any():
-                        await response.write(chunk)
-                    return response
-
-            app = web.Application()
-            app.router.add_route("*", prefix + "/{path:.*}", forward)
-            runner = web.AppRunner(app, shutdown_timeout=0.1)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            place["url"] = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with proxying(upstream, prefix) as url:
+            place["url"] = url
             ready.set()
-            try:
-                await stop.wait()
-            finally:
-                await runner.cleanup()
+            await stop.wait()
 
     def run() -> None:
         try:

@@ -15,14 +15,13 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
-from aiohttp import web
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from homeflow.addon import INGRESS_PROXY, Addon, AddonError, OptionsError, addon_settings, is_addon
@@ -42,6 +41,7 @@ from .fake_supervisor import TOKEN, FakeSupervisor
 from .faults import WAIT_S, Credentials, password_file
 from .harness import SHORT_ROUTINE, collecting
 from .mosquitto import Mosquitto, free_port
+from .proxy import proxying
 from .web import STRETCH
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -314,45 +314,6 @@ async def through_ingress(url: str) -> None:
 PREFIX = "/api/hassio_ingress/abc"
 
 
-@contextlib.asynccontextmanager
-async def ingress_proxy(upstream: str) -> AsyncIterator[str]:
-    """Home Assistant's Ingress, in short: `PREFIX/PATH` is `upstream/PATH` with the X-Ingress-Path
-    header, the answer streamed back as it comes (the page's events); yields its own URL."""
-    async with aiohttp.ClientSession(auto_decompress=False) as client:
-
-        async def forward(request: web.Request) -> web.StreamResponse:
-            skip = {"host", "content-length"}
-            headers = {k: v for k, v in request.headers.items() if k.lower() not in skip}
-            url = upstream + (request.match_info["path"] or "/")
-            async with client.request(
-                request.method,
-                url,
-                headers=headers | {"X-Ingress-Path": PREFIX},
-                params=request.query,
-                data=await request.read(),
-            ) as answer:
-                skip = {"content-length", "transfer-encoding", "connection"}
-                response = web.StreamResponse(
-                    status=answer.status,
-                    headers={k: v for k, v in answer.headers.items() if k.lower() not in skip},
-                )
-                await response.prepare(request)
-                async for chunk in answer.content.iter_any():
-                    await response.write(chunk)
-                return response
-
-        app = web.Application()
-        app.router.add_route("*", PREFIX + "{path:.*}", forward)
-        runner = web.AppRunner(app, shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        try:
-            yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-        finally:
-            await runner.cleanup()
-
-
 @contextlib.contextmanager
 def addon_behind_ingress(tmp_path: Path, broker_port: int) -> Iterator[str]:
     """The add-on's homeflow (settings from a fake Supervisor) behind a fake Ingress proxy, served by an
@@ -376,7 +337,7 @@ def addon_behind_ingress(tmp_path: Path, broker_port: int) -> Iterator[str]:
             )
             await asyncio.wait((serving, ready), return_when=asyncio.FIRST_COMPLETED)
             if not serving.done():
-                async with ingress_proxy(ready.result()) as url:
+                async with proxying(ready.result(), PREFIX, {"X-Ingress-Path": PREFIX}) as url:
                     place["url"] = url
                     started.set()
                     await stop.wait()
