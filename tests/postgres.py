@@ -40,9 +40,13 @@ def _as_user() -> list[str]:
     try:
         pwd.getpwnam(USER)
     except KeyError:
+        # Test processes side by side may both add it: whichever comes second is refused, and fine.
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], check=True
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+            check=False,
+            capture_output=True,
         )
+        pwd.getpwnam(USER)  # there now, or the error says why not
     return ["runuser", "-u", USER, "--"]
 
 
