@@ -128,6 +128,7 @@ async def addon_settings(addon: Addon) -> Settings:
     async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
         broker = _broker(await _get(session, addon, "/services/mqtt"))
         time_zone = options.get("time_zone") or await _time_zone(session, addon)
+        panel = await _panel(session, addon)
     document["mqtt"] = {
         "host": broker.host,
         "port": broker.port,
@@ -143,7 +144,7 @@ async def addon_settings(addon: Addon) -> Settings:
     settings = dataclasses.replace(
         loaded,
         path=addon.options_file,
-        http=dataclasses.replace(loaded.http, ingress_proxy=INGRESS_PROXY),
+        http=dataclasses.replace(loaded.http, ingress_proxy=INGRESS_PROXY, panel_url=panel),
     )
     log.info("%s", summary(settings))
     if not options.get("http_token"):
@@ -342,6 +343,17 @@ async def _time_zone(session: aiohttp.ClientSession, addon: Addon) -> str | None
         log.warning("%s; using the system's time zone", exc)
         return None
     return zone if isinstance(zone, str) and zone else None
+
+
+async def _panel(session: aiohttp.ClientSession, addon: Addon) -> str | None:
+    """Home Assistant's link to this add-on's Ingress panel, from the slug the Supervisor installed it
+    under; None (no "Visit" link) if the Supervisor does not say."""
+    try:
+        slug = (await _get(session, addon, "/addons/self/info")).get("slug")
+    except AddonError as exc:
+        log.warning("%s; the devices get no link to the dashboard", exc)
+        return None
+    return f"homeassistant://hassio/ingress/{slug}" if isinstance(slug, str) and slug else None
 
 
 def _load(document: dict[str, Any], values: dict[str, str], places: dict[str, str]) -> Settings:

@@ -1,7 +1,8 @@
 """A fake Home Assistant Supervisor on loopback: the parts of its API the add-on uses. `/services/mqtt`
 answers like the Supervisor does with the Mosquitto add-on installed (or without it, `Service not
-enabled`), `/info` with the system's time zone, and `/core/api/...` is a fake Home Assistant's REST API,
-as the Supervisor proxies Home Assistant's for add-ons with `homeassistant_api: true`."""
+enabled`), `/info` with the system's time zone, `/addons/self/info` with the add-on's slug, and
+`/core/api/...` is a fake Home Assistant's REST API, as the Supervisor proxies Home Assistant's for
+add-ons with `homeassistant_api: true`."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class FakeSupervisor:
     home_assistant: FakeHomeAssistant = field(default_factory=lambda: FakeHomeAssistant({}))
     mqtt: dict[str, Any] | None = None
     time_zone: str = "Europe/Berlin"
+    slug: str = "local_homeflow"  # the add-on's, as installed from a local folder
     requests: list[str] = field(default_factory=list)
     url: str = ""
 
@@ -49,11 +51,15 @@ class FakeSupervisor:
         data = {"supervisor": "2026.08.0", "homeassistant": "2026.8.1", "timezone": self.time_zone}
         return web.json_response({"result": "ok", "data": data})
 
+    async def _addon_info(self, _request: web.Request) -> web.Response:
+        return web.json_response({"result": "ok", "data": {"name": "homeflow", "slug": self.slug}})
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[FakeSupervisor]:
         app = web.Application(middlewares=[self._authorised])
         app.router.add_get("/services/mqtt", self._mqtt)
         app.router.add_get("/info", self._info)
+        app.router.add_get("/addons/self/info", self._addon_info)
         fake = self.home_assistant
         app.router.add_get("/core/api/states/{entity_id}", fake._get_state)
         app.router.add_post("/core/api/services/{domain}/{service}", fake._call_service)

@@ -82,7 +82,8 @@ async def test_the_options_become_homeflows_settings(tmp_path: Path, monkeypatch
     monkeypatch.setattr(tempfile, "tempdir", str(private))
     async with FakeSupervisor(mqtt=broker_service()).running() as supervisor:
         settings = await addon_settings(addon(tmp_path, supervisor, OPTIONS))
-    assert supervisor.requests == ["GET /services/mqtt", "GET /info"]
+    assert supervisor.requests == ["GET /services/mqtt", "GET /info", "GET /addons/self/info"]
+    assert settings.http.panel_url == "homeassistant://hassio/ingress/local_homeflow"
     mqtt = settings.mqtt
     assert (mqtt.host, mqtt.port, mqtt.tls) == ("127.0.0.1", 1883, None)
     assert (mqtt.username, mqtt.password) == (USER.username, USER.password)
@@ -132,7 +133,7 @@ async def test_bare_options_and_a_broker_over_tls(tmp_path: Path) -> None:
     async with FakeSupervisor(mqtt=service).running() as supervisor:
         first = await addon_settings(addon(tmp_path, supervisor, options))
         second = await addon_settings(addon(tmp_path, supervisor, options))
-    assert supervisor.requests == ["GET /services/mqtt"] * 2
+    assert supervisor.requests == ["GET /services/mqtt", "GET /addons/self/info"] * 2
     assert (first.mqtt.port, first.mqtt.tls, first.mqtt.username, first.mqtt.password) == (
         8883,
         Tls(),
@@ -266,6 +267,10 @@ async def test_the_entry_starts_homeflow_which_connects_announces_and_serves_und
             await watch.wait_for("homeflow/status", lambda m: m.text == "online", within=WAIT_S)
             start = await watch.wait_for("homeassistant/button/homeflow/short_start/config")
             assert start.json["command_topic"] == "homeflow/short/home_assistant/set"
+            # The device's "Visit" link opens the dashboard in Home Assistant's sidebar (Ingress).
+            assert (
+                start.json["device"]["configuration_url"] == "homeassistant://hassio/ingress/local_homeflow"
+            )
             await through_ingress(f"http://127.0.0.1:{port}")
             await watch.wait_for(
                 "homeflow/short/event", lambda m: m.json["event"] == "completed", within=WAIT_S

@@ -65,10 +65,12 @@ def node_id(base_topic: str) -> str:
 
 
 def dashboard_url(http: HttpSettings) -> str | None:
-    """Where Home Assistant's "Visit" link on each device leads: `http.public_url`, else the address
-    homeflow listens on when other machines can reach it by that address. None when it listens on
-    loopback only (Home Assistant on another machine could not open it), on every address (no single
-    address to name), or on a port picked at start."""
+    """Where Home Assistant's "Visit" link on each device leads: the add-on's panel, `http.public_url`,
+    else the address homeflow listens on when other machines can reach it by that address. None when it
+    listens on loopback only (Home Assistant on another machine could not open it), on every address
+    (no single address to name), or on a port picked at start."""
+    if http.panel_url:
+        return http.panel_url
     if http.public_url:
         return http.public_url
     if is_loopback(http.bind) or http.port == 0:

@@ -217,6 +217,9 @@ class HttpSettings:
     # The address of Home Assistant's Ingress proxy (the Supervisor), whose requests need no token:
     # Home Assistant has authenticated them. Set only for the add-on, never from a settings file.
     ingress_proxy: str | None = None
+    # Home Assistant's own link to the dashboard (`homeassistant://hassio/ingress/<slug>`, the add-on's
+    # panel), which each device's "Visit" opens. Set only for the add-on.
+    panel_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
