@@ -52,6 +52,7 @@ class FakeCast:
     volume: float = 0.5
     received: list[Received] = field(default_factory=list)
     app_running: bool = False
+    plays: bool = True  # False: a LOAD is never answered (the media never starts)
     port: int = 0
     _clients: set[asyncio.StreamWriter] = field(default_factory=set)
 
@@ -84,6 +85,8 @@ class FakeCast:
             return self._receiver_status(request_id)
         if namespace == MEDIA:
             if kind == "LOAD":
+                if not self.plays:
+                    return None
                 media = data["media"]
                 status = [{"mediaSessionId": 1, "playerState": "PLAYING", "media": media, "volume": {}}]
                 return {"type": "MEDIA_STATUS", "requestId": request_id, "status": status}

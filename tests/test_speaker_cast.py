@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from homeflow.clock import FakeClock
+from homeflow.devices.speakers import cast as cast_module
 from homeflow.devices.speakers.cast import CastSpeakerDevice
 from homeflow.devices.speakers.clips import ClipServer
 from homeflow.errors import SpeakerError
@@ -107,3 +108,21 @@ async def test_an_absent_speaker_is_one_line(tmp_path: Path) -> None:
         await device.say("Breathe in.")
     assert str(caught.value) == f"Cast speaker at 127.0.0.1:{port}: cannot connect: connection refused"
     await device.restore()
+
+
+async def test_media_that_never_starts_playing_is_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A speaker that takes the clip's URL but never plays it has not said the sentence."""
+    monkeypatch.setattr(cast_module, "TIMEOUT_S", 0.5)
+    async with FakeCast(plays=False).running(tmp_path) as cast:
+        device = CastSpeakerDevice(
+            CastSpeaker("bedroom", "127.0.0.1", cast.port),
+            ClipServer(SpeechCache(tmp_path / "cache"), "http://192.168.1.20:8765"),
+            FakeClock(),
+        )
+        await device.prepare(["Breathe in."])
+        with pytest.raises(SpeakerError) as caught:
+            await device.say("Breathe in.")
+        assert str(caught.value) == "Cast speaker at 127.0.0.1: the media did not start playing"
+        await device.restore()

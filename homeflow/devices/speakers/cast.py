@@ -121,7 +121,10 @@ class CastSpeakerDevice:
             self._volume_set = volume
         controller = self._cast.media_controller
         controller.play_media(url, MP3, title="homeflow", stream_type="BUFFERED")
-        controller.block_until_active(timeout=TIMEOUT_S)
+        # The media session starts once the speaker plays the clip; a lost connection or a speaker
+        # that never fetches it leaves it unset.
+        if not controller.session_active_event.wait(timeout=TIMEOUT_S):
+            raise TimeoutError("the media did not start playing")
 
     async def _blocking(self, work: Callable[..., None], *args: Any) -> None:
         try:
