@@ -21,7 +21,7 @@ from homeflow.homeassistant.entities import HOME_ASSISTANT
 from homeflow.journal import RunStatus
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.planning import prepare_plan, safety_owed
-from homeflow.routine.guidance import light_in_use, refusal
+from homeflow.routine.guidance import light_in_use, refusal, said
 from homeflow.routine.plan import Plan
 from homeflow.routine.progression import Level
 from homeflow.routine.safety import on_demand
@@ -73,8 +73,8 @@ class Conductor:
             self.report(routine_id)
 
     def report(self, routine_id: str) -> None:
-        level, reps = self.levels[routine_id], self.rooms[routine_id].routine.reps
-        self.status.stats(routine_id, figures(self.journal, routine_id, level, reps, self.house.tz))
+        routine = self.rooms[routine_id].routine
+        self.status.stats(routine_id, figures(self.journal, routine, self.levels[routine_id], self.house.tz))
 
     # -- inputs ------------------------------------------------------------------------------------
     async def on_gesture(self, button: Zigbee2MqttButton, action: str) -> None:
@@ -84,8 +84,8 @@ class Conductor:
             return
         for routine_id, room in self.rooms.items():
             if button.name in room.buttons:
-                trigger = f"button:{button.name}"
-                self.command(routine_id, Command(command), trigger, hint=button_hint(button))
+                hint = button_hint(button, said(room.routine))
+                self.command(routine_id, Command(command), f"button:{button.name}", hint=hint)
 
     async def _on_set(self, message: aiomqtt.Message) -> None:
         if message.retain:
@@ -191,7 +191,7 @@ class Conductor:
         for other in self.active.values():
             shared = sorted(wanted & {light.name for light in other.room.lights})
             if shared:
-                return light_in_use(shared[0], other.room.routine.name)
+                return light_in_use(shared[0], other.room.routine.name, said(self.rooms[routine_id].routine))
         return None
 
     async def _play(self, run: Run) -> None:

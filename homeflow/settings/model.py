@@ -98,6 +98,7 @@ class LocalSpeaker:
     rate_wpm: int = 150
     player: tuple[str, ...] = ("aplay", "-q")
     lead_in_s: float = 0.2
+    voice_given: bool = field(default=False, compare=False)  # `voice` written: kept in any language
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ class HomeAssistantSpeaker:
     voice: str = "en-us"
     rate_wpm: int = 150
     lead_in_s: float = 0.0
+    voice_given: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,7 @@ class SonosSpeaker:
     voice: str = "en-us"
     rate_wpm: int = 150
     lead_in_s: float = 0.5  # a Sonos starts a stream a moment late: silence, not the first word, is lost
+    voice_given: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,7 @@ class CastSpeaker:
     voice: str = "en-us"
     rate_wpm: int = 150
     lead_in_s: float = 0.5
+    voice_given: bool = field(default=False, compare=False)
 
 
 SpeakerSettings = LocalSpeaker | HomeAssistantSpeaker | SonosSpeaker | CastSpeaker

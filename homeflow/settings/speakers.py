@@ -61,7 +61,9 @@ def parse_speakers(
             default = LocalSpeaker(name)
             voice = _voice(ch, f, path, default, base)
             player = command_line(ch, f.get("player"), child(path, "player"), default.player)
-            speakers[name] = LocalSpeaker(name, voice["voice"], voice["rate_wpm"], player, voice["lead_in_s"])
+            speakers[name] = LocalSpeaker(
+                name, voice["voice"], voice["rate_wpm"], player, voice["lead_in_s"], voice["voice_given"]
+            )
         elif kind == "home_assistant":
             speakers[name] = _home_assistant(ch, body, f, path, name=name, settings=home_assistant, base=base)
         elif kind == "sonos":
@@ -117,7 +119,8 @@ def _voice(
     ch: Checker, f: dict[str, Node], path: str, default: SpeakerSettings, base: Path | None
 ) -> dict[str, Any]:
     """The voice that renders (or, for Home Assistant, times) this speaker's sentences: an espeak-ng
-    voice name, or a Piper model file (`.onnx`, relative to the settings file)."""
+    voice name, or a Piper model file (`.onnx`, relative to the settings file). Without one, each
+    routine's runs take its language's voice (homeflow.language.voices)."""
     voice = ch.text(f.get("voice"), child(path, "voice"), default.voice)
     if is_piper_voice(voice) and "voice" in f:
         model = resolve(base, voice) if base else Path(voice)
@@ -136,6 +139,7 @@ def _voice(
             f.get("rate"), child(path, "rate"), default.rate_wpm, lo=80, hi=450, what="words per minute"
         ),
         "lead_in_s": ch.number(f.get("lead_in"), child(path, "lead_in"), default.lead_in_s, hi=MAX_LEAD_IN_S),
+        "voice_given": "voice" in f,
     }
 
 

@@ -1,0 +1,26 @@
+"""A speaker in a routine's language: the espeak-ng voice of the language unless the speaker's settings
+name one, and for Home Assistant's TTS the language itself."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from homeflow.language import Phrases
+from homeflow.settings.model import HomeAssistantSpeaker, SpeakerSettings
+
+
+def in_language(spec: SpeakerSettings, table: Phrases) -> SpeakerSettings:
+    """`spec` as it speaks a routine in `table`'s language (unchanged for English on a default voice)."""
+    if not spec.voice_given and spec.voice != table.voice:
+        spec = dataclasses.replace(spec, voice=table.voice)
+    if isinstance(spec, HomeAssistantSpeaker) and _asks_for_another(spec.language, table):
+        spec = dataclasses.replace(spec, language=table.code)
+    return spec
+
+
+def _asks_for_another(language: str | None, table: Phrases) -> bool:
+    """Whether a Home Assistant speaker's `language` is not the routine's: none set (the TTS's own
+    default) suits English only; "de-CH" suits "de"."""
+    if language is None:
+        return table.code != "en"
+    return language.lower().replace("_", "-").split("-")[0] != table.code
