@@ -21,7 +21,8 @@ from homeflow.homeassistant.entities import HOME_ASSISTANT
 from homeflow.journal import RunStatus
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.planning import prepare_plan, safety_owed
-from homeflow.routine.guidance import light_in_use, refusal, said
+from homeflow.refusals import beyond_limits, lights_held
+from homeflow.routine.guidance import said
 from homeflow.routine.plan import Plan
 from homeflow.routine.progression import Level
 from homeflow.routine.safety import on_demand
@@ -146,7 +147,8 @@ class Conductor:
         if trigger.skip_if_done_today and self.journal.completed_today(routine_id, self.house.tz)[0]:
             self._said(routine_id, f"{label} skipped: already done today")
             return
-        if why := self._refusal(routine_id) or self._lights_held(routine_id):
+        room = self.rooms[routine_id]
+        if why := beyond_limits(room, self.house) or lights_held(room, self.active.values()):
             self._said(routine_id, f"{label} skipped: {why}")
             return
         if trigger.announce:
@@ -167,32 +169,16 @@ class Conductor:
             return self._said(routine_id, "already running")
         if self._stopping:
             return self._said(routine_id, "not started: homeflow is stopping")
-        why = self._lights_held(routine_id) or (None if force else self._refusal(routine_id))
+        room = self.rooms[routine_id]
+        why = lights_held(room, self.active.values()) or (None if force else beyond_limits(room, self.house))
         if why is not None:
             self.status.event(routine_id, RunEvent.REFUSED, reason=why, trigger=trigger)
             self._speak(routine_id, why)
             return self._said(routine_id, f"not started: {why}")
-        run = Run(self.rooms[routine_id], trigger, self.levels[routine_id], self.house, hint)
+        run = Run(room, trigger, self.levels[routine_id], self.house, hint)
         self.active[routine_id] = run
         self._spawn(self._play(run), f"run {routine_id}")
         return self._said(routine_id, f"started by {trigger}")
-
-    def _refusal(self, routine_id: str) -> str | None:
-        routine = self.rooms[routine_id].routine
-        if routine.limits.max_per_day is None and routine.limits.min_gap_s <= 0:
-            return None  # the common case costs no query on the way from button to light
-        today, last_ended = self.journal.completed_today(routine_id, self.house.tz)
-        return refusal(routine, today, last_ended, self.house.clock.wall())
-
-    def _lights_held(self, routine_id: str) -> str | None:
-        """A lamp belongs to one run at a time: a second run would take the first one's dimmed look
-        as its snapshot and leave the lamp dimmed."""
-        wanted = {light.name for light in self.rooms[routine_id].lights}
-        for other in self.active.values():
-            shared = sorted(wanted & {light.name for light in other.room.lights})
-            if shared:
-                return light_in_use(shared[0], other.room.routine.name, said(self.rooms[routine_id].routine))
-        return None
 
     async def _play(self, run: Run) -> None:
         try:

@@ -10,17 +10,23 @@ import re
 import string
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
+from homeflow.addon import _unnamed
 from homeflow.defaults import ROUTINES, load_settings
+from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.speakers.local import LocalSpeakerDevice
 from homeflow.language import ENGLISH, LANGUAGES, Phrases, de, phrases
 from homeflow.planning import prepare_plan, replies
+from homeflow.refusals import lights_held
 from homeflow.routine.guidance import answer_hint, light_in_use, refusal
 from homeflow.routine.model import Limits
 from homeflow.routine.plan import CueKind, Plan
 from homeflow.routine.progression import Feedback, Level
+from homeflow.run import Room, Run
 from homeflow.service import build_rooms, build_speakers
 from homeflow.settings import load
 from homeflow.settings.model import HomeAssistantSpeaker, LocalSpeaker, Settings
@@ -159,6 +165,19 @@ def test_refusals_name_the_routine_and_its_focus(bundled: Settings) -> None:
     )
 
 
+def test_a_light_in_use_is_refused_in_the_starting_routines_language(bundled: Settings) -> None:
+    lamp = VirtualLight("lamp")
+    english = Room(bundled.routines["back-massage"], lights=[lamp])
+    german = Room(bundled.routines["back-massage-de"], lights=[lamp])
+    running = cast(Run, SimpleNamespace(room=english))
+    assert lights_held(german, [running]) == (
+        "Das Licht lamp ist gerade bei Back massage im Einsatz. Starte noch einmal, wenn das vorbei ist."
+    )
+    assert lights_held(english, [cast(Run, SimpleNamespace(room=german))]) == (
+        "The lamp light is in use by Rückenmassage mit dem Ball. Start again when it is over."
+    )
+
+
 async def test_speakers_take_the_voice_of_the_routines_language(bundled: Settings) -> None:
     rooms = build_rooms(bundled, {}, build_speakers(bundled))
     english, german = rooms["back-massage"].speakers[0], rooms["back-massage-de"].speakers[0]
@@ -174,7 +193,11 @@ async def test_speakers_take_the_voice_of_the_routines_language(bundled: Setting
     assert in_language(ha, ENGLISH) == ha
     assert in_language(ha, phrases("de")).language == "de"  # type: ignore[union-attr]
     assert in_language(dataclasses.replace(ha, language="de-CH"), phrases("de")).language == "de-CH"  # type: ignore[union-attr]
-    assert in_language(dataclasses.replace(ha, language="en-GB"), phrases("de")).language == "de"  # type: ignore[union-attr]
+    british = dataclasses.replace(ha, language="en-GB", options={"voice": "en_GB-alba-medium", "x": 1})
+    assert in_language(british, phrases("de")) == dataclasses.replace(
+        ha, language="de", options={"x": 1}, voice="de"
+    )
+    assert in_language(british, ENGLISH) == british
 
 
 @pytest.mark.skipif(engine_problem() is not None, reason="needs espeak-ng")
@@ -187,6 +210,13 @@ def test_the_german_routine_renders_with_the_german_voice(bundled: Settings, tmp
     for text in texts:
         assert cache.path_for(text, "de", 150, 0.2).is_file()
         assert not cache.path_for(text, "en-us", 150, 0.2).exists()
+
+
+def test_an_addon_button_without_a_routine_starts_the_back_massage_in_the_addons_language() -> None:
+    bundled = ["back-massage", "back-massage-de"]
+    assert _unnamed(bundled, None) == "back-massage" and _unnamed(bundled, "en-GB") == "back-massage"
+    assert _unnamed(bundled, "de-DE") == "back-massage-de" and _unnamed(["stretch"], "de") == "stretch"
+    assert _unnamed(["stretch", "yoga"], "de") is None
 
 
 def test_a_routine_language_is_checked(here: Path) -> None:

@@ -1,5 +1,6 @@
 """A speaker in a routine's language: the espeak-ng voice of the language unless the speaker's settings
-name one, and for Home Assistant's TTS the language itself."""
+name one, and for Home Assistant's TTS the language itself (without a `voice` option chosen for
+another language)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ def in_language(spec: SpeakerSettings, table: Phrases) -> SpeakerSettings:
     if not spec.voice_given and spec.voice != table.voice:
         spec = dataclasses.replace(spec, voice=table.voice)
     if isinstance(spec, HomeAssistantSpeaker) and _asks_for_another(spec.language, table):
-        spec = dataclasses.replace(spec, language=table.code)
+        # A TTS voice option was chosen for the other language: the TTS's own voice of this one speaks.
+        options = {key: value for key, value in spec.options.items() if key != "voice"}
+        spec = dataclasses.replace(spec, language=table.code, options=options)
     return spec
 
 
