@@ -31,7 +31,10 @@ from homeflow.service import build_rooms, build_speakers
 from homeflow.settings import load
 from homeflow.settings.model import HomeAssistantSpeaker, LocalSpeaker, Settings
 from homeflow.speech import SpeechCache, engine_problem
+from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
 
+from .home import home
+from .mosquitto import Broker
 from .test_settings import problems, write
 
 TEXTS = [
@@ -253,3 +256,33 @@ def test_a_german_routine_asks_the_german_question_by_default(here: Path) -> Non
     plan = asyncio.run(prepare_plan(routine, Level(3, "start"), []))
     assert [c.text for c in plan.cues if c.kind is CueKind.COUNT] == ["Eins.", "Zwei.", "Drei."]
     assert plan.cues[-1].text == phrases("de").question
+
+
+@pytest.mark.skipif(engine_problem() is not None, reason="needs espeak-ng")
+async def test_a_german_run_through_a_broker_speaks_german_in_the_german_voice(
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+) -> None:
+    edits = {"timeout: 30 ": "timeout: 600 ", "min_gap_minutes: 120": "min_gap_minutes: 0"}
+    german_home = home(tmp_path, broker, prefix, speech_cache, edits=edits, routine="back-massage-de.yaml")
+    async with german_home as h:
+        state = h.topic("state")
+        for awaited in ("running", "paused", "running"):  # start, pause, go on
+            since = len(h.watch.messages)
+            await h.press("single")
+            await h.watch.wait_for(state, lambda m, s=awaited: m.json["state"] == s, since=since, within=30)
+            h.clock.shift(DUPLICATE_WINDOW_S)
+        await h.watch.wait_for(state, lambda m: m.json["state"] == "asking", since=since, within=30)
+        since = len(h.watch.messages)
+        await h.press("single")  # felt good
+        await h.watch.wait_for(state, lambda m: m.json["state"] == "idle", since=since, within=30)
+        said = [p["text"] for p in h.watch.payloads(h.topic("say"))]
+    german = phrases("de")
+    assert german.paused in said and german.resuming in said and german.reply_good in said
+    assert said[0].startswith("Bevor du anfängst") and "Fünf." in said
+    assert said[-2].startswith("Wie hat sich dein Rücken angefühlt? Drück einmal, wenn es gutgetan hat")
+    assert not [(t, ENGLISH_WORDS.findall(t)) for t in said if ENGLISH_WORDS.search(t)]
+    played = (tmp_path / "played.log").read_text().split()
+    cache = SpeechCache(speech_cache)
+    for text in (said[0], "Fünf.", german.paused, german.reply_good):
+        assert str(cache.path_for(text, "de", 150, 0.2)) in played, text
+    assert str(cache.path_for("Fünf.", "en-us", 150, 0.2)) not in played
