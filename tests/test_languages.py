@@ -20,6 +20,7 @@ from homeflow.defaults import ROUTINES, load_settings
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.speakers.local import LocalSpeakerDevice
 from homeflow.language import ENGLISH, LANGUAGES, Phrases, de, phrases
+from homeflow.language.voices import in_language
 from homeflow.planning import prepare_plan, replies
 from homeflow.refusals import lights_held
 from homeflow.routine.guidance import answer_hint, light_in_use, refusal
@@ -190,8 +191,6 @@ async def test_speakers_take_the_voice_of_the_routines_language(bundled: Setting
     assert (
         build_rooms(named, {}, build_speakers(named))["back-massage"].speakers[0]._settings.voice == "de+f3"
     )  # type: ignore[attr-defined]
-    from homeflow.language.voices import in_language  # noqa: PLC0415
-
     ha = HomeAssistantSpeaker("kitchen", "media_player.kitchen", "tts.piper")
     assert in_language(ha, ENGLISH) == ha
     assert in_language(ha, phrases("de")).language == "de"  # type: ignore[union-attr]
@@ -286,3 +285,28 @@ async def test_a_german_run_through_a_broker_speaks_german_in_the_german_voice(
     for text in (said[0], "Fünf.", german.paused, german.reply_good):
         assert str(cache.path_for(text, "de", 150, 0.2)) in played, text
     assert str(cache.path_for("Fünf.", "en-us", 150, 0.2)) not in played
+
+
+def test_a_speaker_names_a_voice_per_language(here: Path) -> None:
+    (here / "voices").mkdir()
+    for name in ("de_DE-thorsten-medium.onnx", "de_DE-thorsten-medium.onnx.json"):
+        (here / "voices" / name).write_text("{}")
+    config = write(here, "homeflow.yaml", """\
+        speakers:
+          desk: {local: {voice: {en: en-gb, de: voices/de_DE-thorsten-medium.onnx}}}
+          hall: {local: {voice: {de: de+f3}}}
+        """)  # fmt: skip
+    speakers = load(config).speakers
+    desk, hall = speakers["desk"], speakers["hall"]
+    german = phrases("de")
+    model = str(here / "voices" / "de_DE-thorsten-medium.onnx")
+    assert (in_language(desk, ENGLISH).voice, in_language(desk, german).voice) == ("en-gb", model)
+    assert (in_language(hall, ENGLISH).voice, in_language(hall, german).voice) == ("en-us", "de+f3")
+    write(here, "homeflow.yaml", """\
+        speakers:
+          desk: {local: {voice: {fr: fr, de: voices/missing.onnx}}}
+        """)  # fmt: skip
+    assert problems(config) == [
+        'homeflow.yaml:2:26: speakers.desk.local.voice.fr: unknown language "fr"; known: "en", "de"',
+        'homeflow.yaml:2:38: speakers.desk.local.voice.de: no such Piper voice model: "voices/missing.onnx"',
+    ]

@@ -99,6 +99,7 @@ class LocalSpeaker:
     player: tuple[str, ...] = ("aplay", "-q")
     lead_in_s: float = 0.2
     voice_given: bool = field(default=False, compare=False)  # `voice` written: kept in any language
+    voices: tuple[tuple[str, str], ...] = ()  # (language, voice): `voice: {de: de+f3}`
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class HomeAssistantSpeaker:
     rate_wpm: int = 150
     lead_in_s: float = 0.0
     voice_given: bool = field(default=False, compare=False)
+    voices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,7 @@ class SonosSpeaker:
     rate_wpm: int = 150
     lead_in_s: float = 0.5  # a Sonos starts a stream a moment late: silence, not the first word, is lost
     voice_given: bool = field(default=False, compare=False)
+    voices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,7 @@ class CastSpeaker:
     rate_wpm: int = 150
     lead_in_s: float = 0.5
     voice_given: bool = field(default=False, compare=False)
+    voices: tuple[tuple[str, str], ...] = ()
 
 
 SpeakerSettings = LocalSpeaker | HomeAssistantSpeaker | SonosSpeaker | CastSpeaker
