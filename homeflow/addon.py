@@ -178,7 +178,7 @@ def _routines(folder: Path) -> list[str]:
             for routine in sorted(ROUTINES.glob("*.yaml")):
                 shutil.copyfile(routine, folder / routine.name)
             log.info("wrote homeflow's routines to %s: edit them there, or add your own", folder)
-        files = sorted(folder.iterdir())
+        files = sorted(folder.iterdir(), key=lambda file: (file.stem, file.suffix))  # as the loader does
     except OSError as exc:
         raise OptionsError([f"cannot use the routines folder {folder}: {exc.strerror or exc}"]) from None
     return [
@@ -219,8 +219,8 @@ def _document(
         name = _name(device, child(where, "zigbee2mqtt"), problems, buttons, whole=True)
         buttons[name] = {"zigbee2mqtt": device}
         places[child("buttons", name)] = where
-        if routine is None and len(routines) == 1:
-            routine = routines[0]
+        if routine is None:
+            routine = _unnamed(routines, options.get("language"))
         if routine in started:
             started[routine].append(name)
         elif routine is None:
@@ -287,6 +287,16 @@ def _speaker(entry: Any, options: dict[str, Any], where: str, problems: list[str
     if "voice" in options:
         speaker["options"] = {"voice": options["voice"]}
     return speaker
+
+
+def _unnamed(routines: list[str], language: object) -> str | None:
+    """The routine of a button that names none: the only one; else the bundled back massage, in German
+    when the add-on's `language` is German (`de`, `de-DE`), if the folder still holds it."""
+    if len(routines) == 1:
+        return routines[0]
+    german = isinstance(language, str) and language.lower()[:2] == "de"
+    bundled = "back-massage-de" if german else "back-massage"
+    return bundled if bundled in routines else None
 
 
 def _known(routines: list[str]) -> str:

@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 
 from homeflow.commands import ANSWERS, WHILE_ASKING, Command
 from homeflow.journal import JournalError
-from homeflow.routine.guidance import answer_hint, feedback_reply
+from homeflow.language import ENGLISH, Phrases
+from homeflow.routine.guidance import answer_hint, feedback_reply, said
 from homeflow.routine.progression import Feedback, Level, next_level
 from homeflow.run import House, Room, Run, figures
 from homeflow.settings.model import Zigbee2MqttButton
@@ -16,11 +17,11 @@ from homeflow.settings.model import Zigbee2MqttButton
 log = logging.getLogger(__name__)
 
 
-def button_hint(button: Zigbee2MqttButton) -> str | None:
+def button_hint(button: Zigbee2MqttButton, table: Phrases = ENGLISH) -> str | None:
     """How `button` answers the question, said after it when the button started the run; None when none
     of its gestures is an answer."""
     answers = {action: ANSWERS[Command(word)] for action, word in button.gestures.items() if word in ANSWERS}
-    return answer_hint(button.name, answers)
+    return answer_hint(button.name, answers, table)
 
 
 class Answers:
@@ -68,14 +69,14 @@ class Answers:
             return f"late feedback owed to the journal, level unchanged for now: {exc}"
         try:
             level = next_level(routine.reps, journal.feedback_history(routine_id))
-            stats = figures(journal, routine_id, level, routine.reps, self.house.tz)
+            stats = figures(journal, routine, level, self.house.tz)
         except JournalError as exc:
             return f"late feedback journaled, level not recomputed: {exc}"
         self.levels[routine_id] = level
         if run is not None:
             run.level = level  # the run is past its question: it hands this level back when it ends
         self.house.status.stats(routine_id, stats)
-        if reply := feedback_reply(feedback, level, routine.reps.start):
+        if reply := feedback_reply(feedback, level, routine.reps.start, said(routine)):
             self.speak(routine_id, reply)
         log.info("%s: run %d feedback %s (late)", routine_id, last.id, feedback)
         return f"late feedback {feedback} for run {last.id}: next run {level.reps} repetitions"

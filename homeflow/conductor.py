@@ -21,7 +21,8 @@ from homeflow.homeassistant.entities import HOME_ASSISTANT
 from homeflow.journal import RunStatus
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.planning import prepare_plan, safety_owed
-from homeflow.routine.guidance import light_in_use, refusal
+from homeflow.refusals import beyond_limits, lights_held
+from homeflow.routine.guidance import said
 from homeflow.routine.plan import Plan
 from homeflow.routine.progression import Level
 from homeflow.routine.safety import on_demand
@@ -73,8 +74,8 @@ class Conductor:
             self.report(routine_id)
 
     def report(self, routine_id: str) -> None:
-        level, reps = self.levels[routine_id], self.rooms[routine_id].routine.reps
-        self.status.stats(routine_id, figures(self.journal, routine_id, level, reps, self.house.tz))
+        routine = self.rooms[routine_id].routine
+        self.status.stats(routine_id, figures(self.journal, routine, self.levels[routine_id], self.house.tz))
 
     # -- inputs ------------------------------------------------------------------------------------
     async def on_gesture(self, button: Zigbee2MqttButton, action: str) -> None:
@@ -84,8 +85,8 @@ class Conductor:
             return
         for routine_id, room in self.rooms.items():
             if button.name in room.buttons:
-                trigger = f"button:{button.name}"
-                self.command(routine_id, Command(command), trigger, hint=button_hint(button))
+                hint = button_hint(button, said(room.routine))
+                self.command(routine_id, Command(command), f"button:{button.name}", hint=hint)
 
     async def _on_set(self, message: aiomqtt.Message) -> None:
         if message.retain:
@@ -146,7 +147,8 @@ class Conductor:
         if trigger.skip_if_done_today and self.journal.completed_today(routine_id, self.house.tz)[0]:
             self._said(routine_id, f"{label} skipped: already done today")
             return
-        if why := self._refusal(routine_id) or self._lights_held(routine_id):
+        room = self.rooms[routine_id]
+        if why := beyond_limits(room, self.house) or lights_held(room, self.active.values()):
             self._said(routine_id, f"{label} skipped: {why}")
             return
         if trigger.announce:
@@ -167,32 +169,16 @@ class Conductor:
             return self._said(routine_id, "already running")
         if self._stopping:
             return self._said(routine_id, "not started: homeflow is stopping")
-        why = self._lights_held(routine_id) or (None if force else self._refusal(routine_id))
+        room = self.rooms[routine_id]
+        why = lights_held(room, self.active.values()) or (None if force else beyond_limits(room, self.house))
         if why is not None:
             self.status.event(routine_id, RunEvent.REFUSED, reason=why, trigger=trigger)
             self._speak(routine_id, why)
             return self._said(routine_id, f"not started: {why}")
-        run = Run(self.rooms[routine_id], trigger, self.levels[routine_id], self.house, hint)
+        run = Run(room, trigger, self.levels[routine_id], self.house, hint)
         self.active[routine_id] = run
         self._spawn(self._play(run), f"run {routine_id}")
         return self._said(routine_id, f"started by {trigger}")
-
-    def _refusal(self, routine_id: str) -> str | None:
-        routine = self.rooms[routine_id].routine
-        if routine.limits.max_per_day is None and routine.limits.min_gap_s <= 0:
-            return None  # the common case costs no query on the way from button to light
-        today, last_ended = self.journal.completed_today(routine_id, self.house.tz)
-        return refusal(routine, today, last_ended, self.house.clock.wall())
-
-    def _lights_held(self, routine_id: str) -> str | None:
-        """A lamp belongs to one run at a time: a second run would take the first one's dimmed look
-        as its snapshot and leave the lamp dimmed."""
-        wanted = {light.name for light in self.rooms[routine_id].lights}
-        for other in self.active.values():
-            shared = sorted(wanted & {light.name for light in other.room.lights})
-            if shared:
-                return light_in_use(shared[0], other.room.routine.name)
-        return None
 
     async def _play(self, run: Run) -> None:
         try:

@@ -18,7 +18,6 @@ import aiomqtt
 from homeflow.conductor import Conductor
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.routine.progression import Level
-from homeflow.run import figures
 from homeflow.settings.model import ScheduleTrigger
 
 log = logging.getLogger(__name__)
@@ -108,10 +107,7 @@ class Controls:
             self.conductor.levels[routine_id] = Level(int(wanted), SET_IN_HOME_ASSISTANT)
             log.info("%s: next run %d repetitions (%s)", routine_id, int(wanted), SET_IN_HOME_ASSISTANT)
         # Always the figures as they are now, so Home Assistant's number shows the level in force.
-        house = self.conductor.house
-        level = self.conductor.levels[routine_id]
-        reps = self.conductor.rooms[routine_id].routine.reps
-        self.conductor.status.stats(routine_id, figures(house.journal, routine_id, level, reps, house.tz))
+        self.conductor.report(routine_id)
 
     def _routine(self, message: aiomqtt.Message, from_end: int) -> str | None:
         routine_id = message.topic.value.split("/")[-from_end]

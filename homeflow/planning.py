@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from homeflow.journal.base import Journal, JournalError
-from homeflow.routine.guidance import PHRASES, feedback_reply, gentle_announcement, level_announcement
+from homeflow.routine.guidance import around, feedback_reply, gentle_announcement, level_announcement, said
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, scope_of, sentences
 from homeflow.routine.progression import Feedback, Level, advance
@@ -26,8 +26,9 @@ class Renders(Protocol):
 
 def replies(routine: Routine, level: Level) -> tuple[str, ...]:
     """What may be said after the end-of-run question, whatever the answer."""
-    said = (feedback_reply(a, advance(routine.reps, level, a), routine.reps.start) for a in Feedback)
-    return tuple(text for text in said if text)
+    table = said(routine)
+    texts = (feedback_reply(a, advance(routine.reps, level, a), routine.reps.start, table) for a in Feedback)
+    return tuple(text for text in texts if text)
 
 
 def safety_owed(journal: Journal, routine: Routine) -> bool:
@@ -53,14 +54,16 @@ async def prepare_plan(
     estimate without speakers). `hint` follows the question: how the button that started the run
     answers it. `safety`: the routine's safety introduction is owed (`safety_owed`), said first."""
     good_sessions = routine.reps.good_sessions_to_progress
-    announcement = level_announcement(level, good_sessions) or gentle_announcement(level, routine)
+    announcement = level_announcement(level, good_sessions, said(routine)) or gentle_announcement(
+        level, routine
+    )
     preface = (announcement,) if announcement else ()
     question = (
         routine.feedback.question.format_map(scope_of(routine, level.reps)) if routine.feedback else None
     )
     if question and hint:
         question = f"{question} {hint}"
-    phrases = (*PHRASES, *replies(routine, level))
+    phrases = (*around(routine), *replies(routine, level))
     texts = (*sentences(routine, level.reps, preface, question, safety=safety), *phrases)
     durations: dict[str, float] = {}
     for measured in await asyncio.gather(*(s.prepare(texts) for s in speakers)):

@@ -18,8 +18,8 @@ from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
 from homeflow.journal import Journal, JournalError, RunStatus
 from homeflow.planning import prepare_plan, safety_owed
-from homeflow.routine.guidance import CANCELLED, PAUSED, RESUMING, advice, feedback_reply
-from homeflow.routine.model import Reps, Routine
+from homeflow.routine.guidance import advice, feedback_reply, said
+from homeflow.routine.model import Routine
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
 from homeflow.routine.progression import Feedback, Level, advance, towards
 from homeflow.routine.safety import fingerprint
@@ -52,16 +52,16 @@ class House:
     tz: tzinfo | None = None
 
 
-def figures(journal: Journal, routine_id: str, level: Level, reps: Reps, tz: tzinfo | None) -> dict[str, Any]:
+def figures(journal: Journal, routine: Routine, level: Level, tz: tzinfo | None) -> dict[str, Any]:
     """History at a glance: last completion, streak, the level the next run will use and how far good
     runs have come towards the one after it, and the advice to show while it is the gentler one (after
-    "it hurt")."""
+    "it hurt"), in the routine's language."""
     return {
-        **journal.stats(routine_id, tz),
+        **journal.stats(routine.id, tz),
         "reps_level": level.reps,
         "reps_reason": level.reason,
-        "towards": towards(reps, level),
-        "advice": advice(level),
+        "towards": towards(routine.reps, level),
+        "advice": advice(level, said(routine)),
     }
 
 
@@ -97,10 +97,10 @@ class Run:
 
     # -- commands ----------------------------------------------------------------------------------
     def pause(self) -> bool:
-        return self._spoken(self.runner.pause(), PAUSED)
+        return self._spoken(self.runner.pause(), said(self.room.routine).paused)
 
     def resume(self) -> bool:
-        return self._spoken(self.runner.resume(), RESUMING)
+        return self._spoken(self.runner.resume(), said(self.room.routine).resuming)
 
     def skip(self) -> bool:
         return self.runner.skip()
@@ -167,7 +167,7 @@ class Run:
                 for voice in self.voices:
                     voice.interrupt()
                 if outcome is RunStatus.CANCELLED:
-                    self.say(CANCELLED)
+                    self.say(said(self.room.routine).cancelled)
             self.lights.restore(self.room.routine.ambience.transition_s)
             self._end(outcome)
         if outcome is RunStatus.COMPLETED and self.answer is not None:
@@ -214,7 +214,8 @@ class Run:
             self._write(self.house.journal.set_feedback, self.run_id, answer)
             log.info("%s: run %d feedback %s", self.routine_id, self.run_id, answer or "none")
         self.level = advance(self.room.routine.reps, self.level, answer)
-        if reply := feedback_reply(answer, self.level, self.room.routine.reps.start):
+        routine = self.room.routine
+        if reply := feedback_reply(answer, self.level, routine.reps.start, said(routine)):
             self.say(reply)
         self.state_changed()
         self._report_figures()
@@ -298,8 +299,7 @@ class Run:
 
     def _report_figures(self) -> None:
         try:
-            reps = self.room.routine.reps
-            stats = figures(self.house.journal, self.routine_id, self.level, reps, self.house.tz)
+            stats = figures(self.house.journal, self.room.routine, self.level, self.house.tz)
         except JournalError as exc:
             log.warning("%s: figures not updated: %s", self.routine_id, exc)
             return

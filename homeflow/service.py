@@ -25,6 +25,8 @@ from homeflow.homeassistant.api import HomeAssistantApi
 from homeflow.homeassistant.discovery import Discovery
 from homeflow.homeassistant.entities import dashboard_url
 from homeflow.journal import Database, open_journal
+from homeflow.language import ENGLISH, Phrases, phrases
+from homeflow.language.voices import in_language
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.progression import next_level
 from homeflow.run import House, Room
@@ -43,16 +45,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class Speakers:
+    """The speakers of the settings, each built once per language its routines speak in (a speaker
+    without a `voice` of its own takes the routine's language's voice)."""
+
+    def __init__(self, settings: Settings, clock: Clock, server: ClipServer) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.server = server
+        self.tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
+        self._built: dict[tuple[str, str], Speaker] = {}
+
+    def get(self, name: str, table: Phrases = ENGLISH) -> Speaker | None:
+        spec = self.settings.speakers.get(name)
+        if spec is None:
+            return None
+        key = (name, table.code)
+        if key not in self._built:
+            spec = in_language(spec, table)
+            self._built[key] = build_speaker(
+                spec, self.server, self.clock, self.settings.home_assistant, self.tz
+            )
+        return self._built[key]
+
+
 def build_speakers(
     settings: Settings, clock: Clock | None = None, server: ClipServer | None = None
-) -> dict[str, Speaker]:
+) -> Speakers:
     server = server or ClipServer(SpeechCache(settings.cache_dir), settings.http.public_url)
-    clock = clock or LoopClock()
-    tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
-    return {
-        name: build_speaker(spec, server, clock, settings.home_assistant, tz)
-        for name, spec in settings.speakers.items()
-    }
+    return Speakers(settings, clock or LoopClock(), server)
 
 
 def build_lights(settings: Settings, mqtt: MqttConnection) -> dict[str, Light]:
@@ -78,16 +99,18 @@ def schedules(settings: Settings) -> list[tuple[str, ScheduleTrigger]]:
     ]
 
 
-def build_rooms(
-    settings: Settings, lights: Mapping[str, Light], speakers: Mapping[str, Speaker]
-) -> dict[str, Room]:
-    """Every routine gets a room (it can be started over MQTT); automations add devices and buttons."""
+def build_rooms(settings: Settings, lights: Mapping[str, Light], speakers: Speakers) -> dict[str, Room]:
+    """Every routine gets a room (it can be started over MQTT); automations add devices and buttons;
+    its speakers speak its language."""
     rooms = {routine_id: Room(routine) for routine_id, routine in settings.routines.items()}
     for automation in settings.automations:
         room = rooms[automation.routine]
         room.lights += [lights[n] for n in automation.lights if n in lights and lights[n] not in room.lights]
+        table = phrases(room.routine.language)
         room.speakers += [
-            speakers[n] for n in automation.speakers if n in speakers and speakers[n] not in room.speakers
+            speaker
+            for n in automation.speakers
+            if (speaker := speakers.get(n, table)) is not None and speaker not in room.speakers
         ]
         room.buttons += [
             t.button for t in automation.when if isinstance(t, ButtonTrigger) and t.button not in room.buttons

@@ -40,9 +40,10 @@ steps:
 """
 
 
-def shipped_routine(edits: Mapping[str, str] | None = None) -> str:
-    """The back-massage routine homeflow ships, each `old: new` of `edits` replaced (each must be in it)."""
-    routine = (REPO / "homeflow/defaults/routines/back-massage.yaml").read_text()
+def shipped_routine(edits: Mapping[str, str] | None = None, file: str = "back-massage.yaml") -> str:
+    """The back-massage routine homeflow ships (or its German `back-massage-de.yaml`), each `old: new`
+    of `edits` replaced (each must be in it)."""
+    routine = (REPO / "homeflow/defaults/routines" / file).read_text()
     for old, new in (edits or {}).items():
         assert old in routine, old
         routine = routine.replace(old, new)

@@ -39,9 +39,11 @@ def home_settings(
     *,
     edits: Mapping[str, str] | None = None,
     gestures: Mapping[str, str] | None = None,
+    routine: str = "back-massage.yaml",
 ) -> Path:
-    """The home's homeflow.yaml; `edits` replace text in the shipped back-massage routine, `gestures`
-    replace the button's default ones."""
+    """The home's homeflow.yaml; `edits` replace text in the shipped back-massage routine (`routine`
+    names its file: the German one is `back-massage-de.yaml`), `gestures` replace the button's default
+    ones."""
     mapped = f", gestures: {json.dumps(dict(gestures))}" if gestures else ""
     body = f"""\
 lights:
@@ -56,7 +58,9 @@ automations:
     lights: [lamp]
     speakers: [room]
 """
-    return write_settings(folder, broker, prefix, body, {"back-massage": shipped_routine(edits)}, cache=cache)
+    return write_settings(
+        folder, broker, prefix, body, {"back-massage": shipped_routine(edits, routine)}, cache=cache
+    )
 
 
 def safety_heard(config: Path) -> None:
@@ -105,9 +109,10 @@ async def home(
     time_scale: float = TIME_SCALE,
     edits: Mapping[str, str] | None = None,
     gestures: Mapping[str, str] | None = None,
+    routine: str = "back-massage.yaml",
 ) -> AsyncIterator[Home]:
     """The home with homeflow serving in it, entered once the routine is idle."""
-    config = home_settings(folder, broker, prefix, cache, edits=edits, gestures=gestures)
+    config = home_settings(folder, broker, prefix, cache, edits=edits, gestures=gestures, routine=routine)
     light = SimulatedLight(f"{prefix}/z2m", "Living Room Lamp", BEFORE)
     async with light.running(broker), collecting(broker, f"{prefix}-watcher", f"{prefix}/hf/#") as watch:
         the_home = Home(config, light, watch, prefix, ShiftedClock(time_scale))

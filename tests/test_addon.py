@@ -104,12 +104,14 @@ async def test_the_options_become_homeflows_settings(tmp_path: Path, monkeypatch
     assert settings.zigbee2mqtt.base_topic == "z2m"
     # The bundled routine, put into the add-on's config folder to be edited there; every routine gets
     # every light and speaker.
-    assert (tmp_path / "config/routines/back-massage.yaml").read_text() == (
-        REPO / "homeflow/defaults/routines/back-massage.yaml"
-    ).read_text()
+    for name in ("back-massage.yaml", "back-massage-de.yaml"):
+        assert (tmp_path / "config/routines" / name).read_text() == (
+            REPO / "homeflow/defaults/routines" / name
+        ).read_text()
     assert settings.routines_dir == tmp_path / "config/routines"
     assert settings.automations == (
         Automation("back-massage", (ButtonTrigger("Massage Button"),), ("desk",), ("kitchen", "bedroom")),
+        Automation("back-massage-de", (), ("desk",), ("kitchen", "bedroom")),
     )
     assert (settings.journal, settings.cache_dir) == (tmp_path / "data/homeflow.db", tmp_path / "data/cache")
     assert settings.time_zone == "Europe/Berlin"  # from the Supervisor's /info
@@ -141,7 +143,7 @@ async def test_bare_options_and_a_broker_over_tls(tmp_path: Path) -> None:
         None,
     )
     assert (first.lights, first.speakers, first.buttons) == ({}, {}, {})
-    assert first.automations == (Automation("back-massage", ()),)
+    assert first.automations == (Automation("back-massage", ()), Automation("back-massage-de", ()))
     assert first.time_zone == "America/New_York"
     assert first.http.token and second.http.token and re.fullmatch(r"[0-9a-f]{32}", first.http.token)
     assert first.http.token != second.http.token

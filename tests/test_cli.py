@@ -26,7 +26,7 @@ def test_check_accepts_the_example() -> None:
     result = homeflow("check", "-c", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
     assert "is valid" in result.stdout
-    assert "1 routine (back-massage" in result.stdout
+    assert "2 routines (back-massage: 10 steps, back-massage-de" in result.stdout
 
 
 def test_check_lists_every_mistake_on_its_own_line(tmp_path: Path) -> None:

@@ -53,7 +53,8 @@ def test_bundled_settings_keep_their_journal_in_the_user_data_dir(nowhere: Path)
     assert settings.cache_dir == nowhere / "data" / "homeflow" / "cache"
     assert settings.mqtt.embedded and settings.mqtt.port == 1883
     assert settings.lights == {"room": VirtualLightSettings("room")}
-    assert list(settings.routines) == ["back-massage"]
+    assert list(settings.routines) == ["back-massage", "back-massage-de"]
+    assert [a.routine for a in settings.automations] == ["back-massage", "back-massage-de"]
     assert settings.routines_dir == ROUTINES
 
 
@@ -75,10 +76,11 @@ def test_the_repository_example_runs_the_bundled_routine_file() -> None:
         text = (REPO / config).read_text()
         routines = yaml.safe_load(text.replace("!env", ""))["routines"]
         assert (REPO / config).parent.joinpath(routines).resolve() == folder
-    assert [p.name for p in (REPO / "routines").iterdir()] == ["back-massage.yaml"]
-    assert (REPO / "routines" / "back-massage.yaml").read_bytes() == (
-        ROUTINES / "back-massage.yaml"
-    ).read_bytes()
+    bundled = sorted(p.name for p in ROUTINES.iterdir())
+    assert bundled == ["back-massage-de.yaml", "back-massage.yaml"]
+    assert sorted(p.name for p in (REPO / "routines").iterdir()) == bundled
+    for name in bundled:
+        assert (REPO / "routines" / name).read_bytes() == (ROUTINES / name).read_bytes()
     assert not (REPO / "config" / "routines").exists()
 
 
@@ -88,6 +90,7 @@ def test_init_writes_settings_that_check_accepts(tmp_path: Path) -> None:
     folder = tmp_path / "mine"
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
         "homeflow.yaml",
+        "routines/back-massage-de.yaml",
         "routines/back-massage.yaml",
         "secrets.yaml",
     ]
@@ -100,7 +103,7 @@ def test_init_writes_settings_that_check_accepts(tmp_path: Path) -> None:
 
     checked = homeflow("check", "-c", "mine/homeflow.yaml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
-    assert "1 routine (back-massage" in checked.stdout
+    assert "2 routines (back-massage: 10 steps, back-massage-de: 10 steps)" in checked.stdout
     settings = load(folder / "homeflow.yaml")
     token = yaml.safe_load((folder / "secrets.yaml").read_text())["http_token"]
     assert settings.http.token == token and len(token) == 32

@@ -99,7 +99,7 @@ def test_init_then_run_in_that_folder_and_the_readme_curl_examples(
         answers.append(done.stdout)
     health, routines, start, runs, events = answers
     assert json.loads(health)["status"] == "ok"
-    assert [r["id"] for r in json.loads(routines)["routines"]] == ["back-massage"]
+    assert [r["id"] for r in json.loads(routines)["routines"]] == ["back-massage", "back-massage-de"]
     assert json.loads(start)["result"] == "started by web"
     assert "runs" in json.loads(runs)
     assert "event: state" in events

@@ -72,6 +72,8 @@ def test_run_without_settings_plays_the_back_massage_on_a_bare_machine(
 
     steps, levels, states = [], [], []
     for event in events:
+        if event["routine"] != "back-massage":
+            continue  # the German back massage, beside it, stays idle
         state = event["state"]
         states.append(state["state"])
         levels.append(state["lights"]["room"]["brightness"])

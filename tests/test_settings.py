@@ -70,7 +70,7 @@ def test_example_config_loads_with_paths_beside_it() -> None:
         Automation("back-massage", (ButtonTrigger("massage"),), ("living_room",), ("living_room",)),
     )
     routine = loaded.routines["back-massage"]
-    assert list(loaded.routines) == ["back-massage"]
+    assert list(loaded.routines) == ["back-massage", "back-massage-de"]  # by id: English first
     assert (routine.id, routine.name) == ("back-massage", "Back massage")
     assert routine.ambience == Ambience(35, 4.0, 2700)
     assert routine.variables == {"tempo": 4}
@@ -93,7 +93,7 @@ def test_summary_of_example() -> None:
     assert summary(load(EXAMPLE)) == (
         f"{EXAMPLE} is valid: MQTT 127.0.0.1:1883 (base topic homeflow, embedded broker unless one listens "
         "there); 1 light, 1 speaker, 1 button; "
-        "1 routine (back-massage: 10 steps); 1 automation."
+        "2 routines (back-massage: 10 steps, back-massage-de: 10 steps); 1 automation."
     )
 
 

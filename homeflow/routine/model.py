@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from homeflow.language import DEFAULT, ENGLISH
+
 # Named colour temperatures a routine may use instead of kelvin.
 COLOR_TEMPERATURES_K = {"warm": 2700, "neutral": 4000, "cool": 5500}
 
@@ -113,9 +115,10 @@ class Limits:
     min_gap_s: float = 0.0
 
 
-DEFAULT_QUESTION = "How did that feel? Press once if it felt good, twice if it was too much."
-# The gentler option the run after "it hurt" offers, unless the routine names its own.
-DEFAULT_GENTLE = "Use a light touch today, and stop at once if anything hurts."
+# The question, and the gentler option the run after "it hurt" offers, unless the routine names its own
+# (in a routine of another language, that language's table says them).
+DEFAULT_QUESTION = ENGLISH.question
+DEFAULT_GENTLE = ENGLISH.gentle_default
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +147,7 @@ class Routine:
     # The safety introduction: said before the first step of the first run, and again whenever it
     # changes (see homeflow.routine.safety).
     safety: tuple[str, ...] = ()
+    # The language of its texts: homeflow's own phrases in its runs come from that table (homeflow.language).
+    language: str = DEFAULT
+    # What a refusal asks to rest ("your back"), in the routine's words; None: the table's neutral one.
+    focus: str | None = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from homeflow.language import ENGLISH, Phrases, phrases
 from homeflow.routine.model import (
     Action,
     Ambience,
@@ -21,11 +22,6 @@ from homeflow.routine.model import (
 )
 
 _Num = TypeVar("_Num", int, float)
-
-NUMBER_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
-    " seventeen eighteen nineteen twenty"
-).split()
 
 # Spoken length of a sentence in seconds; the service measures rendered clips, `estimate_speech_s` guesses.
 SpeechDurations = Callable[[str], float]
@@ -126,10 +122,6 @@ def estimate_speech_s(text: str, rate_wpm: int = 150) -> float:
     return round(words * 60 / rate_wpm + 0.4, 2)
 
 
-def number_word(n: int) -> str:
-    return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
-
-
 def opening(routine: Routine) -> Cue:
     """Every plan's first cue: the routine's ambience, at once (known before any speech is rendered)."""
     return Cue(0.0, CueKind.LIGHT, -1, ambience=routine.ambience)
@@ -150,8 +142,9 @@ def build_plan(
     return _Planner(routine, reps, speech_s).plan(preface, question, safety)
 
 
-def count_words(to: int) -> list[str]:
-    return [number_word(i).capitalize() + "." for i in range(1, to + 1)]
+def count_words(to: int, said: Phrases = ENGLISH) -> list[str]:
+    """The numbers of a spoken count, "One." to `to`, in the language of `said`."""
+    return [said.counted(i) for i in range(1, to + 1)]
 
 
 def sentences(
@@ -226,7 +219,7 @@ class _Planner:
             case Count(to, tempo, text):
                 if text:
                     self._say(_sentence(text, scope), step)
-                words = count_words(_number(to, scope, int))
+                words = count_words(_number(to, scope, int), phrases(self.routine.language))
                 # A steady beat: one count per movement, slower only if a number takes longer to say.
                 beat = max(_number(tempo, scope, float), *(self.speech_s(w) for w in words))
                 for n, word in enumerate(words, start=1):

@@ -115,8 +115,10 @@ def _routines(
     if node is None and not _is_dir(folder):
         return folder, {}, set()  # No routines folder was asked for: none is fine.
     try:
+        # By id, then suffix: back-massage before back-massage-de, whatever "-" and "." sort as.
         files = sorted(
-            file for file in folder.iterdir() if file.suffix in _ROUTINE_SUFFIXES and file.is_file()
+            (file for file in folder.iterdir() if file.suffix in _ROUTINE_SUFFIXES and file.is_file()),
+            key=lambda file: (file.stem, file.suffix),
         )
     except (OSError, ValueError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)

@@ -98,6 +98,8 @@ class LocalSpeaker:
     rate_wpm: int = 150
     player: tuple[str, ...] = ("aplay", "-q")
     lead_in_s: float = 0.2
+    voice_given: bool = field(default=False, compare=False)  # `voice` written: kept in any language
+    voices: tuple[tuple[str, str], ...] = ()  # (language, voice): `voice: {de: de+f3}`
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,8 @@ class HomeAssistantSpeaker:
     voice: str = "en-us"
     rate_wpm: int = 150
     lead_in_s: float = 0.0
+    voice_given: bool = field(default=False, compare=False)
+    voices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +147,8 @@ class SonosSpeaker:
     voice: str = "en-us"
     rate_wpm: int = 150
     lead_in_s: float = 0.5  # a Sonos starts a stream a moment late: silence, not the first word, is lost
+    voice_given: bool = field(default=False, compare=False)
+    voices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +163,8 @@ class CastSpeaker:
     voice: str = "en-us"
     rate_wpm: int = 150
     lead_in_s: float = 0.5
+    voice_given: bool = field(default=False, compare=False)
+    voices: tuple[tuple[str, str], ...] = ()
 
 
 SpeakerSettings = LocalSpeaker | HomeAssistantSpeaker | SonosSpeaker | CastSpeaker

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from homeflow.language import DEFAULT, LANGUAGES, Phrases
 from homeflow.routine.model import (
     COLOR_TEMPERATURES_K,
     Action,
@@ -44,6 +45,8 @@ ROUTINE_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _ROUTINE_KEYS = (
     "name",
     "description",
+    "language",
+    "focus",
     "ambience",
     "reps",
     "variables",
@@ -69,6 +72,8 @@ def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
     f = ch.fields(node, "", _ROUTINE_KEYS, required=("name", "steps"))
     name = ch.text(f.get("name"), "name", "", most=MAX_TITLE_CHARS)
     description = ch.text(f.get("description"), "description", "", empty_ok=True, most=MAX_DESCRIPTION_CHARS)
+    language = ch.choice(f.get("language"), "language", DEFAULT, list(LANGUAGES), "language")
+    focus = ch.text(f.get("focus"), "focus", most=MAX_TITLE_CHARS)
     ambience = Ambience(35) if "ambience" not in f else parse_ambience(ch, f["ambience"], "ambience")
     reps = _reps(ch, f.get("reps"))
     variables = _variables(ch, f.get("variables"))
@@ -79,7 +84,7 @@ def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
     }
     steps = _steps(ch, f.get("steps"), "steps", scope, nested=False)
     limits = _limits(ch, f.get("limits"))
-    feedback = _feedback(ch, f.get("feedback"), scope)
+    feedback = _feedback(ch, f.get("feedback"), scope, LANGUAGES[language])
     safety = _safety(ch, f.get("safety"))
     if len(ch.problems) > before or ambience is None:
         return None
@@ -94,6 +99,8 @@ def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
         limits,
         feedback,
         safety,
+        language,
+        focus,
     )
     return routine if routine_size.fits(ch, routine, f["steps"]) else None
 
@@ -109,15 +116,15 @@ def _limits(ch: Checker, node: Node | None) -> Limits:
     )
 
 
-def _feedback(ch: Checker, node: Node | None, scope: ph.Scope) -> FeedbackPrompt | None:
-    """`feedback: true` asks the default question; a mapping sets `ask`, `timeout` (seconds) and `gentle`
-    (the gentler option offered after "it hurt")."""
+def _feedback(ch: Checker, node: Node | None, scope: ph.Scope, said: Phrases) -> FeedbackPrompt | None:
+    """`feedback: true` asks the language's question; a mapping sets `ask`, `timeout` (seconds) and
+    `gentle` (the gentler option offered after "it hurt")."""
     if node is None or (isinstance(node, Scalar) and node.value is False):
         return None
+    default = FeedbackPrompt(question=said.question, gentle=said.gentle_default)
     if isinstance(node, Scalar) and node.value is True:
-        return FeedbackPrompt()
+        return default
     f = ch.fields(node, "feedback", _FEEDBACK_KEYS)
-    default = FeedbackPrompt()
     question = ph.optional_text(ch, f, "ask", "feedback", scope)
     timeout = ch.number(
         f.get("timeout"), "feedback.timeout", default.timeout_s, above=True, hi=MAX_FEEDBACK_TIMEOUT_S

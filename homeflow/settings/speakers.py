@@ -7,6 +7,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+from homeflow.language import DEFAULT, LANGUAGES
 from homeflow.settings.checks import Checker
 from homeflow.settings.limits import MAX_LEAD_IN_S
 from homeflow.settings.model import (
@@ -20,7 +21,7 @@ from homeflow.settings.model import (
 )
 from homeflow.settings.problems import child, quote
 from homeflow.settings.sections import command_line, resolve
-from homeflow.settings.yamlnodes import Node, Scalar
+from homeflow.settings.yamlnodes import Map, Node, Scalar
 from homeflow.speech import is_piper_voice
 
 KINDS = ("local", "home_assistant", "sonos", "cast")
@@ -61,7 +62,7 @@ def parse_speakers(
             default = LocalSpeaker(name)
             voice = _voice(ch, f, path, default, base)
             player = command_line(ch, f.get("player"), child(path, "player"), default.player)
-            speakers[name] = LocalSpeaker(name, voice["voice"], voice["rate_wpm"], player, voice["lead_in_s"])
+            speakers[name] = LocalSpeaker(name, player=player, **voice)
         elif kind == "home_assistant":
             speakers[name] = _home_assistant(ch, body, f, path, name=name, settings=home_assistant, base=base)
         elif kind == "sonos":
@@ -117,26 +118,41 @@ def _voice(
     ch: Checker, f: dict[str, Node], path: str, default: SpeakerSettings, base: Path | None
 ) -> dict[str, Any]:
     """The voice that renders (or, for Home Assistant, times) this speaker's sentences: an espeak-ng
-    voice name, or a Piper model file (`.onnx`, relative to the settings file)."""
-    voice = ch.text(f.get("voice"), child(path, "voice"), default.voice)
-    if is_piper_voice(voice) and "voice" in f:
-        model = resolve(base, voice) if base else Path(voice)
-        if not model.is_file():
-            ch.report(f["voice"], child(path, "voice"), f"no such Piper voice model: {quote(voice)}")
-        elif not model.with_name(model.name + ".json").is_file():
-            ch.report(
-                f["voice"],
-                child(path, "voice"),
-                f"a Piper voice needs its config beside it: {model.name}.json",
-            )
-        voice = str(model)
+    voice name, or a Piper model file (`.onnx`, relative to the settings file); or one per language
+    (`voice: {en: en-gb, de: de+f3}`). Without one, each routine's runs take its language's voice
+    (homeflow.language.voices)."""
+    node, where = f.get("voice"), child(path, "voice")
+    voices: dict[str, str] = {}
+    if isinstance(node, Map):
+        for key, value in ch.entries(node, where):
+            language = ch.choice(key, child(where, key.text), "", list(LANGUAGES), "language")
+            voice = _one_voice(ch, value, child(where, key.text), base)
+            if language and voice:
+                voices[language] = voice
+        node = None
+    voice = _one_voice(ch, node, where, base) or voices.get(DEFAULT, default.voice)
     return {
         "voice": voice,
         "rate_wpm": ch.integer(
             f.get("rate"), child(path, "rate"), default.rate_wpm, lo=80, hi=450, what="words per minute"
         ),
         "lead_in_s": ch.number(f.get("lead_in"), child(path, "lead_in"), default.lead_in_s, hi=MAX_LEAD_IN_S),
+        "voice_given": node is not None,
+        "voices": tuple(voices.items()),
     }
+
+
+def _one_voice(ch: Checker, node: Node | None, path: str, base: Path | None) -> str | None:
+    """An espeak-ng voice name, or a Piper model file that exists with its config beside it."""
+    voice = ch.text(node, path)
+    if node is None or voice is None or not is_piper_voice(voice):
+        return voice
+    model = resolve(base, voice) if base else Path(voice)
+    if not model.is_file():
+        ch.report(node, path, f"no such Piper voice model: {quote(voice)}")
+    elif not model.with_name(model.name + ".json").is_file():
+        ch.report(node, path, f"a Piper voice needs its config beside it: {model.name}.json")
+    return str(model)
 
 
 def _announcing(ch: Checker, f: dict[str, Node], path: str) -> dict[str, Any]:

@@ -56,6 +56,7 @@ def library_problems(speakers: Iterable[SpeakerSettings]) -> list[str]:
     kinds = {type(spec) for spec in speakers}
     checks = ((SonosSpeaker, sonos.library_problem), (CastSpeaker, cast.library_problem))
     problems = [problem for kind, check in checks if kind in kinds and (problem := check()) is not None]
-    if any(is_piper_voice(spec.voice) for spec in speakers) and (problem := piper_problem()):
+    voices = [voice for spec in speakers for voice in (spec.voice, *dict(spec.voices).values())]
+    if any(is_piper_voice(voice) for voice in voices) and (problem := piper_problem()):
         problems.append(problem)
     return problems
