@@ -14,20 +14,19 @@ import aiomqtt
 from homeflow.answers import Answers, button_hint
 from homeflow.commands import ANSWERS, OWNED_ELSEWHERE, Command
 from homeflow.devices.base import Light
-from homeflow.devices.lights.session import restore_lights
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.speakers.voice import say_once
 from homeflow.homeassistant.entities import HOME_ASSISTANT
-from homeflow.journal import RunStatus
 from homeflow.mqtt import MqttConnection, describe, payload_text
+from homeflow.people import NAMED, key, report_all, split_command
 from homeflow.planning import prepare_plan, safety_owed
-from homeflow.routine.guidance import light_in_use, refusal
 from homeflow.routine.plan import Plan
 from homeflow.routine.progression import Level
 from homeflow.routine.safety import on_demand
-from homeflow.run import House, Room, Run, figures
+from homeflow.run import House, Room, Run
 from homeflow.runner import RunState
 from homeflow.settings.model import ScheduleTrigger, Zigbee2MqttButton
+from homeflow.starts import done_today, lights_held, limits_refuse, recover
 from homeflow.status import RunEvent, idle
 
 log = logging.getLogger(__name__)
@@ -73,8 +72,7 @@ class Conductor:
             self.report(routine_id)
 
     def report(self, routine_id: str) -> None:
-        level, reps = self.levels[routine_id], self.rooms[routine_id].routine.reps
-        self.status.stats(routine_id, figures(self.journal, routine_id, level, reps, self.house.tz))
+        report_all(self.house, self.rooms[routine_id], self.levels)
 
     # -- inputs ------------------------------------------------------------------------------------
     async def on_gesture(self, button: Zigbee2MqttButton, action: str) -> None:
@@ -84,17 +82,20 @@ class Conductor:
             return
         for routine_id, room in self.rooms.items():
             if button.name in room.buttons:
-                trigger = f"button:{button.name}"
-                self.command(routine_id, Command(command), trigger, hint=button_hint(button))
+                trigger, whose = f"button:{button.name}", room.profile_of(button.name)
+                self.command(routine_id, Command(command), trigger, hint=button_hint(button), profile=whose)
 
     async def _on_set(self, message: aiomqtt.Message) -> None:
         if message.retain:
             return  # a retained command is history, not a request
         from_home_assistant = message.topic.matches(self._from_home_assistant)
         routine_id = message.topic.value.split("/")[-3 if from_home_assistant else -2]
-        text = payload_text(message).strip().lower()
+        text, profile = split_command(payload_text(message).strip().lower())
         if routine_id not in self.rooms:
             log.warning("unknown routine %r: %s", routine_id, describe(message))
+            return
+        if profile is not None and (text not in NAMED or profile not in self.rooms[routine_id].profiles):
+            log.warning("%s: no profile %r to start for: %s", routine_id, profile, describe(message))
             return
         try:
             command = Command(text)
@@ -102,11 +103,20 @@ class Conductor:
             known = ", ".join(c.value for c in Command)
             log.warning("unknown command (expected one of %s): %s", known, describe(message))
             return
-        self.command(routine_id, command, trigger=HOME_ASSISTANT if from_home_assistant else "mqtt")
+        trigger = HOME_ASSISTANT if from_home_assistant else "mqtt"
+        self.command(routine_id, command, trigger, profile=profile)
 
-    def command(self, routine_id: str, command: Command, trigger: str, hint: str | None = None) -> str:
+    def command(
+        self,
+        routine_id: str,
+        command: Command,
+        trigger: str,
+        hint: str | None = None,
+        profile: str | None = None,
+    ) -> str:
         """Carry out a command now; returns what happened, in words. `hint`: how the button that gave
-        the command answers the question, said after it if this starts a run."""
+        the command answers the question, said after it if this starts a run; `profile`: whose run a
+        start is (None: the routine's first profile)."""
         if not self.owns(routine_id):  # every instance hears every command; the routine's owner acts
             log.debug("%s: %s by %s left to its owner", routine_id, command, trigger)
             return OWNED_ELSEWHERE
@@ -123,7 +133,8 @@ class Conductor:
             else:
                 command = Command.PAUSE if run.runner.state is RunState.RUNNING else Command.RESUME
         if command in (Command.START, Command.FORCE):
-            return self._start(routine_id, trigger, force=command is Command.FORCE, hint=hint)
+            force, whose = command is Command.FORCE, profile or self.rooms[routine_id].first
+            return self._start(routine_id, trigger, force=force, hint=hint, profile=whose)
         if run is None:
             return self._said(routine_id, f"{command}: not running")
         done = {
@@ -143,10 +154,12 @@ class Conductor:
         if routine_id in self.active:
             self._said(routine_id, f"{label} skipped: already running")
             return
-        if trigger.skip_if_done_today and self.journal.completed_today(routine_id, self.house.tz)[0]:
+        room = self.rooms[routine_id]
+        if trigger.skip_if_done_today and done_today(self.journal, room, self.house):
             self._said(routine_id, f"{label} skipped: already done today")
             return
-        if why := self._refusal(routine_id) or self._lights_held(routine_id):
+        refused = limits_refuse(self.journal, room, room.first, self.house)
+        if why := refused or lights_held(room, self.active.values()):
             self._said(routine_id, f"{label} skipped: {why}")
             return
         if trigger.announce:
@@ -155,50 +168,40 @@ class Conductor:
             return
         self.command(routine_id, Command.START, trigger="schedule")
 
-    async def preview(self, routine_id: str) -> Plan:
-        """The plan the next run will play."""
+    async def preview(self, routine_id: str, profile: str | None = None) -> Plan:
+        """The plan the next run (of `profile`, else of the first profile) will play."""
         room = self.rooms[routine_id]
         owed = safety_owed(self.journal, room.routine)
-        return await prepare_plan(room.routine, self.levels[routine_id], room.speakers, safety=owed)
+        level = self.levels[key(routine_id, profile or room.first)]
+        return await prepare_plan(room.routine, level, room.speakers, safety=owed)
 
     # -- starting ----------------------------------------------------------------------------------
-    def _start(self, routine_id: str, trigger: str, *, force: bool, hint: str | None = None) -> str:
+    def _start(
+        self, routine_id: str, trigger: str, *, force: bool, hint: str | None, profile: str | None
+    ) -> str:
         if routine_id in self.active:
             return self._said(routine_id, "already running")
         if self._stopping:
             return self._said(routine_id, "not started: homeflow is stopping")
-        why = self._lights_held(routine_id) or (None if force else self._refusal(routine_id))
+        room = self.rooms[routine_id]
+        refused = None if force else limits_refuse(self.journal, room, profile, self.house)
+        why = lights_held(room, self.active.values()) or refused
+        whose = {} if profile is None else {"profile": profile}
         if why is not None:
-            self.status.event(routine_id, RunEvent.REFUSED, reason=why, trigger=trigger)
+            self.status.event(routine_id, RunEvent.REFUSED, reason=why, trigger=trigger, **whose)
             self._speak(routine_id, why)
             return self._said(routine_id, f"not started: {why}")
-        run = Run(self.rooms[routine_id], trigger, self.levels[routine_id], self.house, hint)
+        level = self.levels[key(routine_id, profile)]
+        run = Run(room, trigger, level, self.house, hint, profile=profile)
         self.active[routine_id] = run
         self._spawn(self._play(run), f"run {routine_id}")
         return self._said(routine_id, f"started by {trigger}")
-
-    def _refusal(self, routine_id: str) -> str | None:
-        routine = self.rooms[routine_id].routine
-        if routine.limits.max_per_day is None and routine.limits.min_gap_s <= 0:
-            return None  # the common case costs no query on the way from button to light
-        today, last_ended = self.journal.completed_today(routine_id, self.house.tz)
-        return refusal(routine, today, last_ended, self.house.clock.wall())
-
-    def _lights_held(self, routine_id: str) -> str | None:
-        """A lamp belongs to one run at a time: a second run would take the first one's dimmed look
-        as its snapshot and leave the lamp dimmed."""
-        wanted = {light.name for light in self.rooms[routine_id].lights}
-        for other in self.active.values():
-            shared = sorted(wanted & {light.name for light in other.room.lights})
-            if shared:
-                return light_in_use(shared[0], other.room.routine.name)
-        return None
 
     async def _play(self, run: Run) -> None:
         try:
             await run.play()
         finally:
-            self.levels[run.routine_id] = run.level
+            self.levels[key(run.routine_id, run.profile)] = run.level
             del self.active[run.routine_id]
             self.status.state(run.routine_id, idle())
 
@@ -243,17 +246,4 @@ class Conductor:
 
     async def recover(self, lights: dict[str, Light], routine: str | None = None) -> None:
         """Close runs a crash left open (of `routine`, or of every routine), and give their lights back."""
-        for record in self.journal.unfinished_runs():
-            if routine is not None and record.routine != routine:
-                continue
-            known = {name: snap for name, snap in record.light_snapshot.items() if name in lights}
-            await restore_lights([lights[name] for name in known], known, 0.0)
-            self.journal.finish_run(record.id, RunStatus.INTERRUPTED)
-            self.status.event(record.routine, RunEvent.INTERRUPTED, run_id=record.id, trigger=record.trigger)
-            log.warning(
-                "%s: run %d was interrupted at %s; %d light(s) restored",
-                record.routine,
-                record.id,
-                record.started_at.isoformat(timespec="seconds"),
-                len(known),
-            )
+        await recover(self.journal, self.status, lights, routine)

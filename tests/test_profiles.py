@@ -1,0 +1,139 @@
+"""Profiles: two people do the back massage in one home, each with a button of their own, and each keeps
+a level, streak and history of their own; through a real broker and a real journal."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from homeflow.journal import open_journal
+from homeflow.settings import load
+from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
+
+from .harness import (
+    Collector,
+    ShiftedClock,
+    collecting,
+    recording_player,
+    serving,
+    shipped_routine,
+    write_settings,
+)
+from .mosquitto import Broker
+from .test_guidance import PATIENT
+
+EDITS = {**PATIENT, "max_per_day: 2 ": "max_per_day: 3 ", "min_gap_minutes: 120": "min_gap_minutes: 0"}
+PROFILES = """\
+buttons:
+  hall: {zigbee2mqtt: Hall Button}
+  bedroom: {zigbee2mqtt: Bedroom Button}
+speakers:
+  room: {local: {player: PLAYER}}
+automations:
+  - routine: back-massage
+    speakers: [room]
+    profiles:
+      anna: {button: hall}
+      ben: {button: bedroom}
+"""
+
+
+class People:
+    """The home: homeflow serving the back massage for Anna (hall button) and Ben (bedroom button)."""
+
+    def __init__(self, config: Path, watch: Collector, base: str, prefix: str, clock: ShiftedClock) -> None:
+        self.config, self.watch, self.base, self.prefix, self.clock = config, watch, base, prefix, clock
+
+    def topic(self, name: str) -> str:
+        return f"{self.base}/back-massage/{name}"
+
+    async def press(self, button: str, action: str = "single") -> None:
+        topic = f"{self.prefix}/z2m/{button.capitalize()} Button"
+        await self.watch.client.publish(topic, json.dumps({"action": action}), qos=1)
+
+    async def run(self, start: Any, answer: Any) -> dict[str, Any]:
+        """Start a run with `start()`, answer its question with `answer()`; its last state while asking."""
+        first = len(self.watch.messages)
+        await start()
+        asking = await self.watch.wait_for(
+            self.topic("state"), lambda m: m.json["state"] == "asking", since=first, within=30
+        )
+        await answer()
+        await self.watch.wait_for(self.topic("state"), lambda m: m.json["state"] == "idle", since=first + 1)
+        self.clock.shift(DUPLICATE_WINDOW_S)  # the next press is a new press
+        return dict(asking.json)
+
+    def stats(self, profile: str) -> dict[str, Any]:
+        return dict(self.watch.payloads(self.topic(f"stats/{profile}"))[-1])
+
+
+@contextlib.asynccontextmanager
+async def people(folder: Path, broker: Broker, prefix: str, cache: Path) -> AsyncIterator[People]:
+    body = PROFILES.replace("PLAYER", str(recording_player(folder)))
+    routines = {"back-massage": shipped_routine(EDITS)}
+    config = write_settings(folder, broker, prefix, body, routines, cache=cache)
+    base = f"{prefix}/hf"
+    async with collecting(broker, f"{prefix}-watcher", f"{base}/#") as watch:
+        clock = ShiftedClock(400)
+        async with serving(config, watch, base, clock=clock):
+            home = People(config, watch, base, prefix, clock)
+            await watch.wait_for(home.topic("state"), lambda m: m.json["state"] == "idle")
+            yield home
+
+
+async def test_each_person_levels_up_on_their_own_answers(
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+) -> None:
+    async with people(tmp_path, broker, prefix, speech_cache) as home:
+        # Anna presses her button and answers "felt good" with it, twice: she goes up to 10.
+        for _ in range(2):
+            asking = await home.run(lambda: home.press("hall"), lambda: home.press("hall"))
+            assert (asking["profile"], asking["reps"]) == ("anna", 5)
+        anna = await home.watch.wait_for(home.topic("stats/anna"), lambda m: m.json["reps_level"] == 10)
+        assert anna.json["completed_today"] == 2
+        assert home.stats("ben")["reps_level"] == 5  # Ben's next run stays at 5
+        assert home.stats("ben")["completed_today"] == 0
+
+        # Ben's button starts Ben's run, at his own level; "too much" touches only him.
+        asking = await home.run(lambda: home.press("bedroom"), lambda: home.press("bedroom", "double"))
+        assert (asking["profile"], asking["reps"]) == ("ben", 5)
+        # Over MQTT, `start:<profile>` names the person; Anna plays her 10.
+        mqtt = home.watch.client
+        start_anna = lambda: mqtt.publish(home.topic("set"), "start:anna", qos=1)  # noqa: E731
+        good = lambda: mqtt.publish(home.topic("set"), "good", qos=1)  # noqa: E731
+        asking = await home.run(start_anna, good)
+        assert (asking["profile"], asking["reps"]) == ("anna", 10)
+        # max_per_day counts each person's runs: Anna's third of the day is refused, Ben may go on.
+        first = len(home.watch.messages)
+        await mqtt.publish(home.topic("set"), "start:anna", qos=1)
+        refused = await home.watch.wait_for(home.topic("event"), since=first)
+        assert (refused.json["event"], refused.json["profile"]) == ("refused", "anna")
+        asking = await home.run(lambda: mqtt.publish(home.topic("set"), "start:ben", qos=1), good)
+        assert (asking["profile"], asking["reps"]) == ("ben", 5)
+        # An unknown person starts nothing.
+        first = len(home.watch.messages)
+        await mqtt.publish(home.topic("set"), "start:cleo", qos=1)
+        await mqtt.publish(home.topic("set"), "start", qos=1)  # no name: the first profile, Anna
+        started = await home.watch.wait_for(home.topic("event"), since=first)
+        assert (started.json["event"], started.json["profile"]) == ("refused", "anna")  # her fourth
+
+        anna_stats, ben_stats = home.stats("anna"), home.stats("ben")
+        assert (anna_stats["completed_today"], anna_stats["reps_level"]) == (3, 10)
+        assert (ben_stats["completed_today"], ben_stats["streak_days"]) == (2, 1)
+        # The routine's own stats topic shows its first profile's figures.
+        assert home.watch.payloads(home.topic("stats"))[-1]["reps_level"] == 10
+
+    settings = load(home.config)
+    assert isinstance(settings.journal, Path)
+    with open_journal(settings.journal) as journal:
+        runs = [(r.profile, r.reps, r.feedback) for r in reversed(journal.runs("back-massage"))]
+    assert runs == [
+        ("anna", 5, "good"),
+        ("anna", 5, "good"),
+        ("ben", 5, "too_much"),
+        ("anna", 10, "good"),
+        ("ben", 5, "good"),
+    ]
