@@ -190,7 +190,13 @@ async def serve(
         controls = Controls(conductor, mqtt)
         link = dashboard_url(settings.http)
         discovery = Discovery(
-            settings.home_assistant, mqtt, base, settings.routines, url=link, cluster=settings.cluster
+            settings.home_assistant,
+            mqtt,
+            base,
+            settings.routines,
+            url=link,
+            cluster=settings.cluster,
+            profiles={routine_id: list(room.profiles) for routine_id, room in rooms.items()},
         )
         discovery.listen()
         leases = _leases(settings, clock, conductor, discovery, lights)

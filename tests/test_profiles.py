@@ -3,27 +3,32 @@ a level, streak and history of their own; through a real broker and a real journ
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from homeflow.homeassistant.discovery import node_id
 from homeflow.journal import open_journal
 from homeflow.settings import load
 from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
 
+from .ha_schema import problems_of
 from .harness import (
     Collector,
     ShiftedClock,
     collecting,
     recording_player,
+    retained,
     serving,
     shipped_routine,
     write_settings,
 )
 from .mosquitto import Broker
 from .test_guidance import PATIENT
+from .test_home_assistant import render
 
 EDITS = {**PATIENT, "max_per_day: 2 ": "max_per_day: 3 ", "min_gap_minutes: 120": "min_gap_minutes: 0"}
 PROFILES = """\
@@ -137,3 +142,46 @@ async def test_each_person_levels_up_on_their_own_answers(
         ("anna", 10, "good"),
         ("ben", 5, "good"),
     ]
+
+
+async def test_home_assistant_has_a_sensor_set_per_person(
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+) -> None:
+    async with people(tmp_path, broker, prefix, speech_cache) as home:
+        node = node_id(home.base)
+        wanted = {
+            f"{prefix}/ha/{component}/{node}/back-massage_profile_{person}_{key}/config"
+            for person in ("anna", "ben")
+            for component, key in (
+                ("button", "start"),
+                *(("sensor", k) for k in ("streak", "last_completed", "reps")),
+            )
+        }
+        configs: dict[str, Any] = {}
+        async with asyncio.timeout(10):
+            while not wanted <= set(configs):  # discovery goes out just after homeflow is ready
+                await asyncio.sleep(0.05)
+                found = await retained(broker, f"{prefix}-ha", f"{prefix}/ha/#")
+                configs = {topic: json.loads(text) for topic, text in found.items() if text}
+        for topic, config in configs.items():
+            assert problems_of(topic, config) == [], topic
+        stats = {p: home.watch.on(home.topic(f"stats/{p}"))[-1].text for p in ("anna", "ben")}
+        for person in ("anna", "ben"):
+            for sensor, value in (("streak", "0"), ("last_completed", "None"), ("reps", "5")):
+                config = configs[f"{prefix}/ha/sensor/{node}/back-massage_profile_{person}_{sensor}/config"]
+                assert config["state_topic"] == home.topic(f"stats/{person}")
+                assert config["name"].startswith(person.capitalize())
+                assert config["device"]["identifiers"] == [f"{node}_back-massage"]
+                assert render(config["value_template"], stats[person]) == value
+        # Each person's Start button in Home Assistant starts that person's run.
+        start = configs[f"{prefix}/ha/button/{node}/back-massage_profile_ben_start/config"]
+        first = len(home.watch.messages)
+        await home.watch.client.publish(start["command_topic"], start["payload_press"], qos=1)
+        started = await home.watch.wait_for(home.topic("event"), since=first)
+        assert (started.json["event"], started.json["trigger"], started.json["profile"]) == (
+            "started",
+            "home_assistant",
+            "ben",
+        )
+        await home.watch.client.publish(home.topic("set"), "cancel", qos=1)
+        await home.watch.wait_for(home.topic("state"), lambda m: m.json["state"] == "idle", since=first + 1)
