@@ -29,6 +29,7 @@ from .harness import (
 from .mosquitto import Broker
 from .test_guidance import PATIENT
 from .test_home_assistant import render
+from .web import Events, running
 
 EDITS = {**PATIENT, "max_per_day: 2 ": "max_per_day: 3 ", "min_gap_minutes: 120": "min_gap_minutes: 0"}
 PROFILES = """\
@@ -185,3 +186,36 @@ async def test_home_assistant_has_a_sensor_set_per_person(
         )
         await home.watch.client.publish(home.topic("set"), "cancel", qos=1)
         await home.watch.wait_for(home.topic("state"), lambda m: m.json["state"] == "idle", since=first + 1)
+
+
+WEB_PROFILES = """\
+automations:
+  - routine: stretch
+    profiles: {anna: {}, ben: {}}
+"""
+
+
+def test_the_web_starts_a_run_for_the_person_chosen(tmp_path: Path, broker: Broker) -> None:
+    with running(tmp_path, broker, "webpeople", body=WEB_PROFILES) as service:
+        listed = service.request("GET", "/api/routines").json()["routines"]
+        stretch = next(r for r in listed if r["id"] == "stretch")
+        assert [p["name"] for p in stretch["profiles"]] == ["anna", "ben"]
+        assert [p["stats"]["reps_level"] for p in stretch["profiles"]] == [3, 3]
+        assert next(r for r in listed if r["id"] == "back-massage")["profiles"] == []
+        assert service.request("GET", "/api/routines/stretch/plan?profile=ben").json()["reps"] == 3
+
+        events = Events(service)
+        started = service.request("POST", "/api/routines/stretch/start", b'{"profile": "ben"}').json()
+        assert started["result"] == "started by web"
+        running_state = events.until(lambda e: e["routine"] == "stretch" and e["state"]["state"] == "running")
+        assert running_state["state"]["profile"] == "ben"
+        service.request("POST", "/api/routines/stretch/cancel")
+        events.until(lambda e: e["routine"] == "stretch" and e["state"]["state"] == "idle")
+        events.close()
+        refused = service.request("POST", "/api/routines/stretch/start", b'{"profile": "cleo"}')
+        assert (refused.status, refused.json()["error"]) == (
+            400,
+            "unknown profile 'cleo' of stretch; its profiles: anna, ben",
+        )
+        [run] = service.request("GET", "/api/runs?routine=stretch").json()["runs"]
+        assert (run["profile"], run["trigger"]) == ("ben", "web")
