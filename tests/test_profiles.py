@@ -119,6 +119,14 @@ async def test_each_person_levels_up_on_their_own_answers(
         assert (refused.json["event"], refused.json["profile"]) == ("refused", "anna")
         asking = await home.run(lambda: mqtt.publish(home.topic("set"), "start:ben", qos=1), good)
         assert (asking["profile"], asking["reps"]) == ("ben", 5)
+        assert home.stats("ben")["towards"]["good"] == 1
+        # Ben's third run closes its question unanswered; a late "too much" is his, not Anna's.
+        cancel = lambda: mqtt.publish(home.topic("set"), "cancel", qos=1)  # noqa: E731
+        await home.run(lambda: home.press("bedroom"), cancel)
+        first = len(home.watch.messages)
+        await mqtt.publish(home.topic("set"), "too_much", qos=1)
+        await home.watch.wait_for(home.topic("stats/ben"), since=first)
+        assert home.stats("ben")["towards"]["good"] == 0
         # An unknown person starts nothing.
         first = len(home.watch.messages)
         await mqtt.publish(home.topic("set"), "start:cleo", qos=1)
@@ -128,7 +136,7 @@ async def test_each_person_levels_up_on_their_own_answers(
 
         anna_stats, ben_stats = home.stats("anna"), home.stats("ben")
         assert (anna_stats["completed_today"], anna_stats["reps_level"]) == (3, 10)
-        assert (ben_stats["completed_today"], ben_stats["streak_days"]) == (2, 1)
+        assert (ben_stats["completed_today"], ben_stats["streak_days"], ben_stats["reps_level"]) == (3, 1, 5)
         # The routine's own stats topic shows its first profile's figures.
         assert home.watch.payloads(home.topic("stats"))[-1]["reps_level"] == 10
 
@@ -142,7 +150,12 @@ async def test_each_person_levels_up_on_their_own_answers(
         ("ben", 5, "too_much"),
         ("anna", 10, "good"),
         ("ben", 5, "good"),
+        ("ben", 5, "too_much"),
     ]
+    # At start-up each person's level is replayed from their own runs: Anna 10, Ben 5.
+    async with people(tmp_path, broker, prefix, speech_cache) as home:
+        await home.watch.wait_for(home.topic("stats/anna"), lambda m: m.json["reps_level"] == 10)
+        await home.watch.wait_for(home.topic("stats/ben"), lambda m: m.json["reps_level"] == 5)
 
 
 async def test_home_assistant_has_a_sensor_set_per_person(
