@@ -22,6 +22,7 @@ from homeflow.routine.progression import Level, next_level, towards
 
 if TYPE_CHECKING:
     from homeflow.run import House, Room
+    from homeflow.settings.model import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,13 @@ def figures(
         "towards": towards(reps, level),
         "advice": advice(level),
     }
+
+
+def first_person(settings: Settings, routine_id: str) -> Person | None:
+    """Whose runs the routine's own level and figures are (`homeflow plan`, `homeflow history`): its
+    first profile's, or every run's without profiles."""
+    names = [p.name for a in settings.automations if a.routine == routine_id for p in a.profiles]
+    return Person(names[0], first=True) if names else None
 
 
 def levels_of(journal: Journal, rooms: Mapping[str, Room]) -> dict[str, Level]:
