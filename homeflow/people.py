@@ -11,7 +11,7 @@ name no one and count as its first profile's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +102,7 @@ def report(house: House, room: Room, profile: str | None, level: Level) -> None:
         house.status.stats(routine_id, stats)
 
 
-def report_all(house: House, room: Room, levels: MutableMapping[str, Level]) -> None:
+def report_all(house: House, room: Room, levels: Mapping[str, Level]) -> None:
+    """Publish the figures of every person of the routine."""
     for profile in room.people:
         report(house, room, profile, levels[key(room.routine.id, profile)])

@@ -10,9 +10,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from homeflow.homeassistant.discovery import node_id
 from homeflow.journal import open_journal
 from homeflow.settings import load
+from homeflow.settings.model import ButtonTrigger, Profile
 from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
 
 from .ha_schema import problems_of
@@ -29,6 +32,7 @@ from .harness import (
 from .mosquitto import Broker
 from .test_guidance import PATIENT
 from .test_home_assistant import render
+from .test_settings import GOOD_ROUTINE, problems, write
 from .web import Events, running
 
 EDITS = {**PATIENT, "max_per_day: 2 ": "max_per_day: 3 ", "min_gap_minutes: 120": "min_gap_minutes: 0"}
@@ -45,6 +49,76 @@ automations:
       anna: {button: hall}
       ben: {button: bedroom}
 """
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder that is also the working directory, so problems show short relative paths."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_profiles_name_the_people_of_a_routine_and_their_buttons(here: Path) -> None:
+    write(here, "routines/short.yaml", GOOD_ROUTINE)
+    config = write(
+        here,
+        "homeflow.yaml",
+        """\
+        buttons:
+          hall: {zigbee2mqtt: Hall}
+          bedroom: {zigbee2mqtt: Bedroom}
+        automations:
+          - routine: short
+            profiles:
+              anna: {button: hall}
+              ben: {button: bedroom}
+              cleo:
+        """,
+    )
+    [automation] = load(config).automations
+    assert automation.profiles == (Profile("anna", "hall"), Profile("ben", "bedroom"), Profile("cleo"))
+    # A profile's button starts the routine (for that person) without being listed under `when`.
+    assert automation.when == (ButtonTrigger("hall"), ButtonTrigger("bedroom"))
+
+
+def test_bad_profiles_are_located(here: Path) -> None:
+    write(here, "routines/short.yaml", GOOD_ROUTINE)
+    write(here, "routines/other.yaml", GOOD_ROUTINE)
+    config = write(
+        here,
+        "homeflow.yaml",
+        """\
+        buttons:
+          hall: {zigbee2mqtt: Hall}
+        automations:
+          - routine: short
+            when: [button: hall]
+            profiles:
+              Anna: {}
+              a-very-long-name-for-one-person-x: {}
+              ben: {button: hal}
+              cleo: {button: hall, age: 3}
+              dora: {button: hall}
+              eve: [1]
+          - routine: other
+            profiles: [anna]
+          - routine: short
+            profiles: {cleo: {}}
+        """,
+    )
+    assert problems(config) == [
+        "homeflow.yaml:7:7: automations[0].profiles.Anna: a profile name is 1 to 32 of a-z, 0-9, _ and -"
+        ', starting with a letter or digit, got "Anna"',
+        "homeflow.yaml:8:7: automations[0].profiles.a-very-long-name-for-one-person-x: a profile name is 1 to"
+        ' 32 of a-z, 0-9, _ and -, starting with a letter or digit, got "a-very-long-name-for-one-person-x"',
+        'homeflow.yaml:9:21: automations[0].profiles.ben.button: unknown button "hal"; did you mean "hall"?',
+        'homeflow.yaml:10:28: automations[0].profiles.cleo.age: unknown key "age"; known: "button"',
+        'homeflow.yaml:11:22: automations[0].profiles.dora.button: button "hall" is already cleo\'s',
+        "homeflow.yaml:12:12: automations[0].profiles.eve: expected a mapping, got a list",
+        "homeflow.yaml:14:15: automations[1].profiles: expected a mapping, got a list",
+        'homeflow.yaml:16:16: automations[2].profiles.cleo: routine "short" already has a profile "cleo"'
+        " (automations[0])",
+    ]
 
 
 class People:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from homeflow.routine.model import Ambience, Count, RepeatSteps, Say, Step, Wait
 from homeflow.settings import Problem, SettingsError, load, summary
-from homeflow.settings.model import Automation, ButtonTrigger, LocalSpeaker, Profile, VirtualLight
+from homeflow.settings.model import Automation, ButtonTrigger, LocalSpeaker, VirtualLight
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "homeflow.yaml"
 
@@ -346,66 +346,3 @@ def test_random_structures_only_raise_settings_error(
 def test_random_text_only_raises_settings_error(text: str) -> None:
     found = outcome(text, text)
     assert found is None or (found and all("\n" not in line for line in found))
-
-
-def test_profiles_name_the_people_of_a_routine_and_their_buttons(here: Path) -> None:
-    write(here, "routines/short.yaml", GOOD_ROUTINE)
-    config = write(
-        here,
-        "homeflow.yaml",
-        """\
-        buttons:
-          hall: {zigbee2mqtt: Hall}
-          bedroom: {zigbee2mqtt: Bedroom}
-        automations:
-          - routine: short
-            profiles:
-              anna: {button: hall}
-              ben: {button: bedroom}
-              cleo:
-        """,
-    )
-    [automation] = load(config).automations
-    assert automation.profiles == (Profile("anna", "hall"), Profile("ben", "bedroom"), Profile("cleo"))
-    # A profile's button starts the routine (for that person) without being listed under `when`.
-    assert automation.when == (ButtonTrigger("hall"), ButtonTrigger("bedroom"))
-
-
-def test_bad_profiles_are_located(here: Path) -> None:
-    write(here, "routines/short.yaml", GOOD_ROUTINE)
-    write(here, "routines/other.yaml", GOOD_ROUTINE)
-    config = write(
-        here,
-        "homeflow.yaml",
-        """\
-        buttons:
-          hall: {zigbee2mqtt: Hall}
-        automations:
-          - routine: short
-            when: [button: hall]
-            profiles:
-              Anna: {}
-              a-very-long-name-for-one-person-x: {}
-              ben: {button: hal}
-              cleo: {button: hall, age: 3}
-              dora: {button: hall}
-              eve: [1]
-          - routine: other
-            profiles: [anna]
-          - routine: short
-            profiles: {cleo: {}}
-        """,
-    )
-    assert problems(config) == [
-        "homeflow.yaml:7:7: automations[0].profiles.Anna: a profile name is 1 to 32 of a-z, 0-9, _ and -"
-        ', starting with a letter or digit, got "Anna"',
-        "homeflow.yaml:8:7: automations[0].profiles.a-very-long-name-for-one-person-x: a profile name is 1 to"
-        ' 32 of a-z, 0-9, _ and -, starting with a letter or digit, got "a-very-long-name-for-one-person-x"',
-        'homeflow.yaml:9:21: automations[0].profiles.ben.button: unknown button "hal"; did you mean "hall"?',
-        'homeflow.yaml:10:28: automations[0].profiles.cleo.age: unknown key "age"; known: "button"',
-        'homeflow.yaml:11:22: automations[0].profiles.dora.button: button "hall" is already cleo\'s',
-        "homeflow.yaml:12:12: automations[0].profiles.eve: expected a mapping, got a list",
-        "homeflow.yaml:14:15: automations[1].profiles: expected a mapping, got a list",
-        'homeflow.yaml:16:16: automations[2].profiles.cleo: routine "short" already has a profile "cleo"'
-        " (automations[0])",
-    ]
