@@ -9,9 +9,10 @@ from collections.abc import Callable, Mapping
 from homeflow.commands import ANSWERS, WHILE_ASKING, Command
 from homeflow.journal import JournalError
 from homeflow.language import ENGLISH, Phrases
+from homeflow.people import key, report
 from homeflow.routine.guidance import answer_hint, feedback_reply, said
 from homeflow.routine.progression import Feedback, Level, next_level
-from homeflow.run import House, Room, Run, figures
+from homeflow.run import House, Room, Run
 from homeflow.settings.model import Zigbee2MqttButton
 
 log = logging.getLogger(__name__)
@@ -62,20 +63,22 @@ class Answers:
             return "late feedback: not now, a run is going (answer when it asks)"
         if last.feedback is not None:
             return f"late feedback: run {last.id} was answered already ({last.feedback})"
-        routine = self.rooms[routine_id].routine
+        room = self.rooms[routine_id]
+        routine = room.routine
         try:
             journal.set_feedback(last.id, feedback)
         except JournalError as exc:
             return f"late feedback owed to the journal, level unchanged for now: {exc}"
+        # The answered run's person: runs from before the routine had profiles are its first profile's.
+        profile = last.profile if last.profile in room.profiles else room.first
         try:
-            level = next_level(routine.reps, journal.feedback_history(routine_id))
-            stats = figures(journal, routine, level, self.house.tz)
+            level = next_level(routine.reps, journal.feedback_history(routine_id, room.person(profile)))
         except JournalError as exc:
             return f"late feedback journaled, level not recomputed: {exc}"
-        self.levels[routine_id] = level
+        self.levels[key(routine_id, profile)] = level
         if run is not None:
             run.level = level  # the run is past its question: it hands this level back when it ends
-        self.house.status.stats(routine_id, stats)
+        report(self.house, room, profile, level)
         if reply := feedback_reply(feedback, level, routine.reps.start, said(routine)):
             self.speak(routine_id, reply)
         log.info("%s: run %d feedback %s (late)", routine_id, last.id, feedback)

@@ -22,6 +22,7 @@ from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
 from homeflow.journal import open_journal
+from homeflow.people import first_person
 from homeflow.planning import prepare_plan, safety_owed
 from homeflow.probe import probe
 from homeflow.routine.plan import Cue, CueKind, Plan
@@ -255,8 +256,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_ARGUMENT
+    who = first_person(settings, routine.id)  # with profiles: the first one's level
     with open_journal(settings.journal) as journal:  # the journal says the level and what was heard
-        history = journal.feedback_history(routine.id) if args.reps is None else []
+        history = journal.feedback_history(routine.id, who) if args.reps is None else []
         owed = safety_owed(journal, routine)
     level = Level(args.reps, "as asked") if args.reps is not None else next_level(routine.reps, history)
     plan = asyncio.run(_timed_plan(settings, args.routine, level, owed))
@@ -315,12 +317,13 @@ def cmd_history(args: argparse.Namespace) -> int:
         runs = journal.runs(routine=args.routine, limit=args.limit)
         summaries = {}
         for routine_id in ids:
-            level = next_level(settings.routines[routine_id].reps, journal.feedback_history(routine_id))
+            who = first_person(settings, routine_id)  # with profiles: the first one's
+            level = next_level(settings.routines[routine_id].reps, journal.feedback_history(routine_id, who))
             summaries[routine_id] = {
-                **journal.stats(routine_id, tz),
+                **journal.stats(routine_id, tz, who),
                 "reps_level": level.reps,
                 "reps_reason": level.reason,
-                "levels": journal.levels(routine_id),
+                "levels": journal.levels(routine_id, who),
             }
     if args.json:
         print(json.dumps({"routines": summaries, "runs": [r.to_json() for r in runs]}, indent=2))
@@ -341,10 +344,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     for r in runs:
         started = r.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         took = clock_text((r.ended_at - r.started_at).total_seconds()) if r.ended_at else "-"
-        feedback = r.feedback or ""
         print(
             f"{r.id:>5}  {started}  {r.routine:<16} {r.status:<11} {r.reps:>3} reps  {took:>7}  "
-            f"{r.trigger:<16} {feedback}"
+            f"{r.trigger:<16} {r.feedback or ''}{f'  ({r.profile})' if r.profile else ''}"
         )
     return 0
 

@@ -14,21 +14,20 @@ import aiomqtt
 from homeflow.answers import Answers, button_hint
 from homeflow.commands import ANSWERS, OWNED_ELSEWHERE, Command
 from homeflow.devices.base import Light
-from homeflow.devices.lights.session import restore_lights
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.speakers.voice import say_once
 from homeflow.homeassistant.entities import HOME_ASSISTANT
-from homeflow.journal import RunStatus
 from homeflow.mqtt import MqttConnection, describe, payload_text
+from homeflow.people import NAMED, key, report_all, split_command
 from homeflow.planning import prepare_plan, safety_owed
-from homeflow.refusals import beyond_limits, lights_held
 from homeflow.routine.guidance import said
 from homeflow.routine.plan import Plan
 from homeflow.routine.progression import Level
 from homeflow.routine.safety import on_demand
-from homeflow.run import House, Room, Run, figures
+from homeflow.run import House, Room, Run
 from homeflow.runner import RunState
 from homeflow.settings.model import ScheduleTrigger, Zigbee2MqttButton
+from homeflow.starts import done_today, lights_held, limits_refuse, recover
 from homeflow.status import RunEvent, idle
 
 log = logging.getLogger(__name__)
@@ -74,8 +73,7 @@ class Conductor:
             self.report(routine_id)
 
     def report(self, routine_id: str) -> None:
-        routine = self.rooms[routine_id].routine
-        self.status.stats(routine_id, figures(self.journal, routine, self.levels[routine_id], self.house.tz))
+        report_all(self.house, self.rooms[routine_id], self.levels)
 
     # -- inputs ------------------------------------------------------------------------------------
     async def on_gesture(self, button: Zigbee2MqttButton, action: str) -> None:
@@ -85,17 +83,21 @@ class Conductor:
             return
         for routine_id, room in self.rooms.items():
             if button.name in room.buttons:
+                trigger, whose = f"button:{button.name}", room.profile_of(button.name)
                 hint = button_hint(button, said(room.routine))
-                self.command(routine_id, Command(command), f"button:{button.name}", hint=hint)
+                self.command(routine_id, Command(command), trigger, hint=hint, profile=whose)
 
     async def _on_set(self, message: aiomqtt.Message) -> None:
         if message.retain:
             return  # a retained command is history, not a request
         from_home_assistant = message.topic.matches(self._from_home_assistant)
         routine_id = message.topic.value.split("/")[-3 if from_home_assistant else -2]
-        text = payload_text(message).strip().lower()
+        text, profile = split_command(payload_text(message).strip().lower())
         if routine_id not in self.rooms:
             log.warning("unknown routine %r: %s", routine_id, describe(message))
+            return
+        if profile is not None and (text not in NAMED or profile not in self.rooms[routine_id].profiles):
+            log.warning("%s: no profile %r to start for: %s", routine_id, profile, describe(message))
             return
         try:
             command = Command(text)
@@ -103,11 +105,20 @@ class Conductor:
             known = ", ".join(c.value for c in Command)
             log.warning("unknown command (expected one of %s): %s", known, describe(message))
             return
-        self.command(routine_id, command, trigger=HOME_ASSISTANT if from_home_assistant else "mqtt")
+        trigger = HOME_ASSISTANT if from_home_assistant else "mqtt"
+        self.command(routine_id, command, trigger, profile=profile)
 
-    def command(self, routine_id: str, command: Command, trigger: str, hint: str | None = None) -> str:
+    def command(
+        self,
+        routine_id: str,
+        command: Command,
+        trigger: str,
+        hint: str | None = None,
+        profile: str | None = None,
+    ) -> str:
         """Carry out a command now; returns what happened, in words. `hint`: how the button that gave
-        the command answers the question, said after it if this starts a run."""
+        the command answers the question, said after it if this starts a run; `profile`: whose run a
+        start is (None: the routine's first profile)."""
         if not self.owns(routine_id):  # every instance hears every command; the routine's owner acts
             log.debug("%s: %s by %s left to its owner", routine_id, command, trigger)
             return OWNED_ELSEWHERE
@@ -124,7 +135,8 @@ class Conductor:
             else:
                 command = Command.PAUSE if run.runner.state is RunState.RUNNING else Command.RESUME
         if command in (Command.START, Command.FORCE):
-            return self._start(routine_id, trigger, force=command is Command.FORCE, hint=hint)
+            force, whose = command is Command.FORCE, profile or self.rooms[routine_id].first
+            return self._start(routine_id, trigger, force=force, hint=hint, profile=whose)
         if run is None:
             return self._said(routine_id, f"{command}: not running")
         done = {
@@ -144,11 +156,12 @@ class Conductor:
         if routine_id in self.active:
             self._said(routine_id, f"{label} skipped: already running")
             return
-        if trigger.skip_if_done_today and self.journal.completed_today(routine_id, self.house.tz)[0]:
+        room = self.rooms[routine_id]
+        if trigger.skip_if_done_today and done_today(self.journal, room, self.house):
             self._said(routine_id, f"{label} skipped: already done today")
             return
-        room = self.rooms[routine_id]
-        if why := beyond_limits(room, self.house) or lights_held(room, self.active.values()):
+        refused = limits_refuse(self.journal, room, room.first, self.house)
+        if why := refused or lights_held(room, self.active.values()):
             self._said(routine_id, f"{label} skipped: {why}")
             return
         if trigger.announce:
@@ -157,25 +170,31 @@ class Conductor:
             return
         self.command(routine_id, Command.START, trigger="schedule")
 
-    async def preview(self, routine_id: str) -> Plan:
-        """The plan the next run will play."""
+    async def preview(self, routine_id: str, profile: str | None = None) -> Plan:
+        """The plan the next run (of `profile`, else of the first profile) will play."""
         room = self.rooms[routine_id]
         owed = safety_owed(self.journal, room.routine)
-        return await prepare_plan(room.routine, self.levels[routine_id], room.speakers, safety=owed)
+        level = self.levels[key(routine_id, profile or room.first)]
+        return await prepare_plan(room.routine, level, room.speakers, safety=owed)
 
     # -- starting ----------------------------------------------------------------------------------
-    def _start(self, routine_id: str, trigger: str, *, force: bool, hint: str | None = None) -> str:
+    def _start(
+        self, routine_id: str, trigger: str, *, force: bool, hint: str | None, profile: str | None
+    ) -> str:
         if routine_id in self.active:
             return self._said(routine_id, "already running")
         if self._stopping:
             return self._said(routine_id, "not started: homeflow is stopping")
         room = self.rooms[routine_id]
-        why = lights_held(room, self.active.values()) or (None if force else beyond_limits(room, self.house))
+        refused = None if force else limits_refuse(self.journal, room, profile, self.house)
+        why = lights_held(room, self.active.values()) or refused
+        whose = {} if profile is None else {"profile": profile}
         if why is not None:
-            self.status.event(routine_id, RunEvent.REFUSED, reason=why, trigger=trigger)
+            self.status.event(routine_id, RunEvent.REFUSED, reason=why, trigger=trigger, **whose)
             self._speak(routine_id, why)
             return self._said(routine_id, f"not started: {why}")
-        run = Run(room, trigger, self.levels[routine_id], self.house, hint)
+        level = self.levels[key(routine_id, profile)]
+        run = Run(room, trigger, level, self.house, hint, profile=profile)
         self.active[routine_id] = run
         self._spawn(self._play(run), f"run {routine_id}")
         return self._said(routine_id, f"started by {trigger}")
@@ -184,7 +203,7 @@ class Conductor:
         try:
             await run.play()
         finally:
-            self.levels[run.routine_id] = run.level
+            self.levels[key(run.routine_id, run.profile)] = run.level
             del self.active[run.routine_id]
             self.status.state(run.routine_id, idle())
 
@@ -229,17 +248,4 @@ class Conductor:
 
     async def recover(self, lights: dict[str, Light], routine: str | None = None) -> None:
         """Close runs a crash left open (of `routine`, or of every routine), and give their lights back."""
-        for record in self.journal.unfinished_runs():
-            if routine is not None and record.routine != routine:
-                continue
-            known = {name: snap for name, snap in record.light_snapshot.items() if name in lights}
-            await restore_lights([lights[name] for name in known], known, 0.0)
-            self.journal.finish_run(record.id, RunStatus.INTERRUPTED)
-            self.status.event(record.routine, RunEvent.INTERRUPTED, run_id=record.id, trigger=record.trigger)
-            log.warning(
-                "%s: run %d was interrupted at %s; %d light(s) restored",
-                record.routine,
-                record.id,
-                record.started_at.isoformat(timespec="seconds"),
-                len(known),
-            )
+        await recover(self.journal, self.status, lights, routine)

@@ -17,6 +17,7 @@ import aiomqtt
 
 from homeflow.conductor import Conductor
 from homeflow.mqtt import MqttConnection, describe, payload_text
+from homeflow.people import key, report
 from homeflow.routine.progression import Level
 from homeflow.settings.model import ScheduleTrigger
 
@@ -91,7 +92,8 @@ class Controls:
     async def _on_reps(self, message: aiomqtt.Message) -> None:
         if message.retain or (routine_id := self._routine(message, 3)) is None:
             return
-        reps = self.conductor.rooms[routine_id].routine.reps
+        room = self.conductor.rooms[routine_id]
+        reps, first = room.routine.reps, room.first  # the routine's number sets its first profile's level
         levels = {*range(reps.start, reps.max + 1, reps.step), reps.max}
         try:
             wanted = float(payload_text(message).strip())
@@ -104,10 +106,10 @@ class Controls:
                 "%s: repetitions are set while the routine is idle: %s", routine_id, describe(message)
             )
         else:
-            self.conductor.levels[routine_id] = Level(int(wanted), SET_IN_HOME_ASSISTANT)
+            self.conductor.levels[key(routine_id, first)] = Level(int(wanted), SET_IN_HOME_ASSISTANT)
             log.info("%s: next run %d repetitions (%s)", routine_id, int(wanted), SET_IN_HOME_ASSISTANT)
         # Always the figures as they are now, so Home Assistant's number shows the level in force.
-        self.conductor.report(routine_id)
+        report(self.conductor.house, room, first, self.conductor.levels[key(routine_id, first)])
 
     def _routine(self, message: aiomqtt.Message, from_end: int) -> str | None:
         routine_id = message.topic.value.split("/")[-from_end]

@@ -16,12 +16,13 @@ from homeflow.devices.base import Light, Speaker
 from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
-from homeflow.journal import Journal, JournalError, RunStatus
+from homeflow.journal import Journal, JournalError, Person, RunStatus
+from homeflow.people import report
 from homeflow.planning import prepare_plan, safety_owed
-from homeflow.routine.guidance import advice, feedback_reply, said
+from homeflow.routine.guidance import feedback_reply, said
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
-from homeflow.routine.progression import Feedback, Level, advance, towards
+from homeflow.routine.progression import Feedback, Level, advance
 from homeflow.routine.safety import fingerprint
 from homeflow.runner import Runner, RunState
 from homeflow.status import RoutineState, RunEvent, Status
@@ -40,6 +41,25 @@ class Room:
     lights: list[Light] = field(default_factory=list)
     speakers: list[Speaker] = field(default_factory=list)
     buttons: list[str] = field(default_factory=list)
+    profiles: dict[str, str | None] = field(default_factory=dict)  # who does it, and their buttons
+
+    @property
+    def first(self) -> str | None:
+        """Whose a run is when nothing says: the first profile (None: the routine has no profiles)."""
+        return next(iter(self.profiles), None)
+
+    @property
+    def people(self) -> list[str | None]:
+        """Each person with a level of their own: the profiles, or the one implicit person (None)."""
+        return list(self.profiles) or [None]
+
+    def profile_of(self, button: str) -> str | None:
+        """Whose run a press of `button` starts: the profile it is the button of, else the first."""
+        return next((name for name, own in self.profiles.items() if own == button), self.first)
+
+    def person(self, profile: str | None) -> Person | None:
+        """Whose runs the journal reads for `profile` (None: every run of the routine)."""
+        return None if profile is None else Person(profile, first=profile == self.first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,24 +72,21 @@ class House:
     tz: tzinfo | None = None
 
 
-def figures(journal: Journal, routine: Routine, level: Level, tz: tzinfo | None) -> dict[str, Any]:
-    """History at a glance: last completion, streak, the level the next run will use and how far good
-    runs have come towards the one after it, and the advice to show while it is the gentler one (after
-    "it hurt"), in the routine's language."""
-    return {
-        **journal.stats(routine.id, tz),
-        "reps_level": level.reps,
-        "reps_reason": level.reason,
-        "towards": towards(routine.reps, level),
-        "advice": advice(level, said(routine)),
-    }
-
-
 class Run:
-    def __init__(self, room: Room, trigger: str, level: Level, house: House, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        room: Room,
+        trigger: str,
+        level: Level,
+        house: House,
+        hint: str | None = None,
+        *,
+        profile: str | None = None,
+    ) -> None:
         self.room = room
         self.routine_id = room.routine.id
         self.trigger = trigger
+        self.profile = profile  # whose run it is (None: the routine has no profiles)
         self.hint = hint  # said after the question: how the button that started the run answers it
         self.level = level  # the level this run plays; after the answer, the next run's
         self.house = house
@@ -150,8 +167,15 @@ class Run:
         try:
             snapshot = await self.lights.take_snapshot()
             # Journaled before the first change: a crash mid-run still gives the lights back.
+            journal = self.house.journal
             self.run_id = self._write(
-                self.house.journal.start_run, self.routine_id, self.trigger, self.level.reps, 0.0, snapshot
+                journal.start_run,
+                self.routine_id,
+                self.trigger,
+                self.level.reps,
+                0.0,
+                snapshot,
+                profile=self.profile,
             )
             self._tell(RunEvent.STARTED)
             self.state_changed()
@@ -261,6 +285,7 @@ class Run:
             "run_id": self.run_id,
             "trigger": self.trigger,
             "started_at": self.started_at.isoformat(timespec="seconds"),
+            **self.whose(),
         }
         if plan is None:
             return {"state": str(RoutineState.STARTING), "step": None, "step_index": None, **about}
@@ -294,16 +319,17 @@ class Run:
             self.say(phrase)
         return done
 
+    def whose(self) -> dict[str, str]:
+        """`profile` for a state or an event, if the routine has profiles."""
+        return {} if self.profile is None else {"profile": self.profile}
+
     def _tell(self, event: RunEvent) -> None:
-        self.house.status.event(self.routine_id, event, run_id=self.run_id, trigger=self.trigger)
+        self.house.status.event(
+            self.routine_id, event, run_id=self.run_id, trigger=self.trigger, **self.whose()
+        )
 
     def _report_figures(self) -> None:
-        try:
-            stats = figures(self.house.journal, self.room.routine, self.level, self.house.tz)
-        except JournalError as exc:
-            log.warning("%s: figures not updated: %s", self.routine_id, exc)
-            return
-        self.house.status.stats(self.routine_id, stats)
+        report(self.house, self.room, self.profile, self.level)
 
     @staticmethod
     def _write(write: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T | None:

@@ -28,7 +28,7 @@ from homeflow.journal import Database, open_journal
 from homeflow.language import ENGLISH, Phrases, phrases
 from homeflow.language.voices import in_language
 from homeflow.mqtt import MqttConnection
-from homeflow.routine.progression import next_level
+from homeflow.people import fold, levels_of
 from homeflow.run import House, Room
 from homeflow.settings.model import ButtonTrigger, ScheduleTrigger, Settings
 from homeflow.settings.model import HomeAssistantLight as HomeAssistantLightSettings
@@ -115,6 +115,7 @@ def build_rooms(settings: Settings, lights: Mapping[str, Light], speakers: Speak
         room.buttons += [
             t.button for t in automation.when if isinstance(t, ButtonTrigger) and t.button not in room.buttons
         ]
+        room.profiles |= {profile.name: profile.button for profile in automation.profiles}
     return rooms
 
 
@@ -151,8 +152,7 @@ def _leases(
         # closed as interrupted and its lights given back, as at start-up.
         if routine_id not in conductor.active:
             await conductor.recover(lights, routine_id)
-        routine = settings.routines[routine_id]
-        conductor.levels[routine_id] = next_level(routine.reps, journal.feedback_history(routine_id))
+        conductor.levels |= fold(journal, routine_id, conductor.rooms[routine_id])
 
     def taken(routine_id: str) -> None:
         conductor.status.show(routine_id)
@@ -201,9 +201,7 @@ async def serve(
         lights = build_lights(settings, mqtt)
         clips = ClipServer(SpeechCache(settings.cache_dir), settings.http.public_url)
         rooms = build_rooms(settings, lights, build_speakers(settings, clock, clips))
-        levels = {
-            rid: next_level(r.reps, journal.feedback_history(rid)) for rid, r in settings.routines.items()
-        }
+        levels = levels_of(journal, rooms)
         house = House(clock, journal, status, tz)
         conductor = Conductor(rooms, house=house, levels=levels, mqtt=mqtt)
         buttons = [
@@ -215,7 +213,13 @@ async def serve(
         controls = Controls(conductor, mqtt)
         link = dashboard_url(settings.http)
         discovery = Discovery(
-            settings.home_assistant, mqtt, base, settings.routines, url=link, cluster=settings.cluster
+            settings.home_assistant,
+            mqtt,
+            base,
+            settings.routines,
+            url=link,
+            cluster=settings.cluster,
+            profiles={routine_id: list(room.profiles) for routine_id, room in rooms.items()},
         )
         discovery.listen()
         leases = _leases(settings, clock, conductor, discovery, lights)

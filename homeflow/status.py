@@ -64,7 +64,7 @@ class Status:
         self.base_topic = base_topic
         self.clock = clock
         self._states: dict[str, dict[str, Any]] = {routine: idle() for routine in routines}
-        self._stats: dict[str, dict[str, Any]] = {}
+        self._stats: dict[tuple[str, str | None], dict[str, Any]] = {}  # by routine and profile
         self._lights: dict[str, dict[str, dict[str, Any]]] = {routine: {} for routine in routines}
         # The latest sentence of each routine's plan being said: its text, step, and count (n of total).
         self._spoken: dict[str, dict[str, Any]] = {}
@@ -92,9 +92,10 @@ class Status:
         for routine in self._states:
             self._publish_state(routine)
 
-    def stats(self, routine: str, stats: dict[str, Any]) -> None:
-        self._stats[routine] = stats
-        self._send(routine, "stats", stats, retain=True)
+    def stats(self, routine: str, stats: dict[str, Any], profile: str | None = None) -> None:
+        """The routine's figures, or one of its profiles' (on `stats/<profile>`)."""
+        self._stats[routine, profile] = stats
+        self._send(routine, _stats_topic(profile), stats, retain=True)
 
     def event(self, routine: str, event: RunEvent, **fields: Any) -> None:
         payload = {"event": str(event), **fields, "at": self.clock.wall().isoformat()}
@@ -143,8 +144,8 @@ class Status:
             state["spoken"] = {key: value for key, value in spoken.items() if key != "step"}
         return state
 
-    def current_stats(self, routine: str) -> dict[str, Any]:
-        return self._stats.get(routine, {})
+    def current_stats(self, routine: str, profile: str | None = None) -> dict[str, Any]:
+        return self._stats.get((routine, profile), {})
 
     def watch(self, listener: StateListener) -> Callable[[], None]:
         """Call `listener(routine, live)` on every change of what `live` shows; returns the function
@@ -195,10 +196,15 @@ class Status:
         """The routine's retained state and stats as this instance has them: after a (re)connect, and
         when it has taken the routine over from another instance."""
         self._send(routine, "state", self.current(routine), retain=True)
-        if routine in self._stats:
-            self._send(routine, "stats", self._stats[routine], retain=True)
+        for (of, profile), stats in list(self._stats.items()):
+            if of == routine:
+                self._send(routine, _stats_topic(profile), stats, retain=True)
 
     async def _republish(self) -> None:
         """After a (re)connect: retained state the broker may have lost, or never had."""
         for routine in self._states:
             self.show(routine)
+
+
+def _stats_topic(profile: str | None) -> str:
+    return "stats" if profile is None else f"stats/{profile}"

@@ -119,3 +119,26 @@ def test_history_shows_streak_level_and_runs(tmp_path: Path) -> None:
     text = homeflow("history", "-c", "homeflow.yaml", cwd=tmp_path).stdout
     assert text.startswith("back-massage: streak 1 day, last completed 20")
     assert "next run 10 reps (2 good runs in a row: up to 10)" in text
+
+
+def test_plan_and_history_of_a_routine_with_profiles_are_its_first_profiles(tmp_path: Path) -> None:
+    (tmp_path / "routines").mkdir()
+    (tmp_path / "routines" / "back-massage.yaml").write_text(
+        (REPO / "homeflow/defaults/routines/back-massage.yaml").read_text()
+    )
+    (tmp_path / "homeflow.yaml").write_text(
+        "journal: j.db\nautomations:\n  - {routine: back-massage, profiles: {anna: {}, ben: {}}}\n"
+    )
+    with open_journal(tmp_path / "j.db") as journal:
+        for profile in ("anna", "anna", "ben"):
+            run = journal.start_run("back-massage", "web", 5, 250.0, {}, profile=profile)
+            journal.finish_run(run, RunStatus.COMPLETED)
+            journal.set_feedback(run, Feedback.GOOD if profile == "anna" else Feedback.TOO_MUCH)
+    plan = homeflow("plan", "back-massage", "-c", "homeflow.yaml", "--json", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout)["reps"] == 10  # Anna's two good runs; Ben's "too much" is his
+    data = json.loads(homeflow("history", "-c", "homeflow.yaml", "--json", cwd=tmp_path).stdout)
+    assert data["routines"]["back-massage"]["completed_today"] == 2
+    assert [run["profile"] for run in data["runs"]] == ["ben", "anna", "anna"]
+    text = homeflow("history", "-c", "homeflow.yaml", cwd=tmp_path).stdout
+    assert text.rstrip().splitlines()[-3].endswith("too_much  (ben)")

@@ -230,3 +230,41 @@ def test_the_question_is_answered_on_the_page_and_afterwards_in_history(page: Pa
     expect(card.locator(".facts")).to_contain_text("next run 3 reps")
     expect(card.get_by_role("note")).to_have_text(SHOWN_ADVICE)
     expect(page.locator("#chart rect.run-hurt")).to_have_count(1)
+
+
+PEOPLE = """\
+automations:
+  - routine: quick
+    profiles: {anna: {}, ben: {}}
+"""
+
+
+@pytest.fixture
+def people(tmp_path: Path, broker: Broker, prefix: str) -> Iterator[Service]:
+    with running(tmp_path, broker, prefix, routines={"quick": QUICK}, body=PEOPLE) as the_service:
+        yield the_service
+
+
+def test_who_does_the_run_is_chosen_beside_start_and_shown_in_history(page: Page, people: Service) -> None:
+    log_in(page, people)
+    card = page.locator("article[data-routine=quick]")
+    who = card.get_by_label("Who")
+    expect(who.locator("option")).to_have_text(["Anna", "Ben"])
+    expect(who).to_have_value("anna")
+    assert_accessible(page, "idle with profiles")
+    # Ben goes up on his own "felt good"; Anna's next run stays at her level.
+    who.select_option("ben")
+    card.get_by_role("button", name="Start").click()
+    live = page.locator("#live-quick")
+    expect(live).to_have_attribute("data-state", "asking")
+    expect(live.locator(".who")).to_have_text("Ben")
+    live.get_by_role("group", name="How did it feel?").get_by_role("button", name="Felt good").click()
+    expect(live).to_have_count(0)
+    expect(who).to_have_value("ben")  # the choice stays while the page redraws
+    expect(card.locator(".facts")).to_contain_text("next run 6 reps")
+    who.select_option("anna")
+    expect(card.locator(".facts")).to_contain_text("next run 3 reps")
+    expect(card.locator(".timeline")).to_be_visible()
+    row = page.locator("#history tbody tr").first
+    expect(row.locator("td").nth(1)).to_have_text("Quick stretch · Ben")
+    assert_accessible(page, "history with profiles")

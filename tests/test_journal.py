@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from homeflow.journal import Database, JournalError, RunStatus, open_journal, streak
+from homeflow.journal import Database, JournalError, Person, RunStatus, open_journal, streak
 from homeflow.journal import postgres as pg_journal
 from homeflow.journal import sqlite as sqlite_journal
 from homeflow.routine.plan import Cue, CueKind
@@ -87,6 +87,34 @@ def test_days_streak_today_and_levels_follow_the_clock(journal_at: Path | Databa
         assert journal.completed_today("none") == (0, None)
 
 
+def test_each_profile_has_its_own_history_and_the_first_also_the_runs_before_profiles(
+    journal_at: Path | Database,
+) -> None:
+    now = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
+    with open_journal(journal_at, now=lambda: now) as journal:
+        before = journal.start_run("a", "mqtt", 5, 10.0, {})  # from before profiles: no profile
+        journal.finish_run(before, RunStatus.COMPLETED)
+        journal.set_feedback(before, Feedback.GOOD)
+        now += timedelta(days=1)
+        for profile, answer in (("anna", Feedback.GOOD), ("ben", Feedback.TOO_MUCH), ("anna", None)):
+            run = journal.start_run("a", "button:hall", 5, 10.0, {}, profile=profile)
+            journal.finish_run(run, RunStatus.COMPLETED)
+            journal.set_feedback(run, answer)
+        anna, ben = Person("anna", first=True), Person("ben")
+        assert journal.feedback_history("a", anna) == [Feedback.GOOD, Feedback.GOOD, None]
+        assert journal.feedback_history("a", ben) == [Feedback.TOO_MUCH]
+        assert journal.feedback_history("a") == [Feedback.GOOD, Feedback.GOOD, Feedback.TOO_MUCH, None]
+        assert journal.completed_today("a", person=ben)[0] == 1
+        assert journal.completed_today("a", person=anna)[0] == 2
+        assert journal.stats("a", person=anna)["streak_days"] == 2
+        assert journal.stats("a", person=ben)["streak_days"] == 1
+        assert journal.stats("a", person=Person("cleo"))["last_completed"] is None
+        assert [r.profile for r in journal.runs("a")] == ["anna", "ben", "anna", None]
+        assert journal.runs("a")[0].to_json()["profile"] == "anna"
+        assert [r.profile for r in journal.runs("a", person=ben)] == ["ben"]
+        assert journal.levels("a", ben) == [("2026-03-31", 5)]
+
+
 def test_cues_and_speaker_failures_keep_the_last_word(journal_at: Path | Database) -> None:
     with open_journal(journal_at) as journal:
         run = journal.start_run("a", "mqtt", 5, 10.0, {})
@@ -130,11 +158,11 @@ def test_a_new_journal_is_migrated_to_the_current_schema(
         pass
     if isinstance(journal_at, Path):
         version = sqlite3.connect(journal_at).execute("PRAGMA user_version").fetchone()[0]
-        assert version == sqlite_journal.SCHEMA_VERSION == 3
+        assert version == sqlite_journal.SCHEMA_VERSION == 4
     else:
         assert postgres_if is not None
         versions = postgres_if.sql(journal_at, "SELECT string_agg(version::text, ',') FROM schema_version")
-        assert versions == "1,2,3,4" and pg_journal.SCHEMA_VERSION == 4
+        assert versions == "1,2,3,4,5" and pg_journal.SCHEMA_VERSION == 5
 
 
 def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
@@ -149,7 +177,7 @@ def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
         postgres_if.sql(journal_at, "INSERT INTO schema_version (version) VALUES (9)")
     with pytest.raises(JournalError) as caught:
         open_journal(journal_at)
-    known = 3 if isinstance(journal_at, Path) else 4  # PostgreSQL's fourth: the cluster's leases
+    known = 4 if isinstance(journal_at, Path) else 5  # PostgreSQL's fourth: the cluster's leases
     assert str(caught.value) == (
         f"journal {journal_at} was written by a newer homeflow (schema 9; this homeflow knows up to {known})"
     )
@@ -176,7 +204,9 @@ def test_a_postgresql_journal_at_schema_1_is_upgraded(postgres: Postgres) -> Non
         journal.record_speaker_failure(run.id, 3, "kitchen", "Sonos at 10.0.0.2: cannot connect")
         assert [f["error"] for f in journal.speaker_failures(run.id)] == ["Sonos at 10.0.0.2: cannot connect"]
         assert journal.safety_heard("a") is None
-    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == "4"
+    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == "5"
+    with open_journal(database) as journal:
+        assert journal.runs()[0].profile is None
 
 
 def test_an_unreachable_postgresql_is_one_line_without_the_password() -> None:

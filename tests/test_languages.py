@@ -22,7 +22,6 @@ from homeflow.devices.speakers.local import LocalSpeakerDevice
 from homeflow.language import ENGLISH, LANGUAGES, Phrases, de, phrases
 from homeflow.language.voices import in_language
 from homeflow.planning import prepare_plan, replies
-from homeflow.refusals import lights_held
 from homeflow.routine.guidance import answer_hint, light_in_use, refusal
 from homeflow.routine.model import Limits
 from homeflow.routine.plan import CueKind, Plan
@@ -32,6 +31,7 @@ from homeflow.service import build_rooms, build_speakers
 from homeflow.settings import load
 from homeflow.settings.model import HomeAssistantSpeaker, LocalSpeaker, Settings
 from homeflow.speech import SpeechCache, engine_problem
+from homeflow.starts import lights_held
 from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
 
 from .home import home

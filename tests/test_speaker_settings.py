@@ -122,7 +122,7 @@ def test_a_journal_from_before_speaker_failures_is_upgraded(tmp_path: Path) -> N
     old.close()
     with open_journal(path) as journal:
         [run] = journal.runs()
-        assert (run.routine, run.status) == ("a", RunStatus.COMPLETED)
+        assert (run.routine, run.status, run.profile) == ("a", RunStatus.COMPLETED, None)
         journal.record_speaker_failure(run.id, 3, "kitchen", "Sonos at 10.0.0.2: cannot connect")
         assert journal.speaker_failures(run.id) == [
             {
@@ -132,7 +132,7 @@ def test_a_journal_from_before_speaker_failures_is_upgraded(tmp_path: Path) -> N
                 "at": journal.speaker_failures(run.id)[0]["at"],
             }
         ]
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_check_names_the_extra_a_speaker_needs(tmp_path: Path) -> None:

@@ -47,12 +47,13 @@ def web_settings(
     token: str | None,
     *,
     routines: Mapping[str, str] | None = None,
+    body: str = "",
 ) -> Path:
     """Settings with `routines` (by default the shipped back-massage routine and the stretch), serving
-    HTTP on `port`."""
+    HTTP on `port`; `body` adds sections (buttons, automations…)."""
     http: dict[str, Any] = {"port": port, **({"token": token} if token else {})}
     routines = routines or {"back-massage": shipped_routine(), "stretch": STRETCH}
-    return write_settings(folder, broker, prefix, routines=routines, http=http)
+    return write_settings(folder, broker, prefix, body, routines=routines, http=http)
 
 
 @dataclass
@@ -149,10 +150,12 @@ def running(
     time_scale: float = 20,
     history: Callable[[Path], None] | None = None,
     routines: Mapping[str, str] | None = None,
+    body: str = "",
 ) -> Iterator[Service]:
-    """The service on a free port; `history` may fill its journal (given its path) before it starts."""
+    """The service on a free port; `history` may fill its journal (given its path) before it starts;
+    `body` adds settings sections."""
     port = free_port()
-    config = web_settings(folder, broker, prefix, port, token, routines=routines)
+    config = web_settings(folder, broker, prefix, port, token, routines=routines, body=body)
     service = Service(config, port, token, time_scale)
     if history is not None:
         history(folder / "journal.db")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import aiomqtt
 
@@ -57,13 +57,14 @@ class Discovery:
         *,
         url: str | None = None,
         cluster: Cluster | None = None,
+        profiles: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.mqtt = mqtt
         self.enabled = settings.discovery
         self.prefix = settings.discovery_prefix
         self.node = node_id(base_topic)
         by_routine = configs_by_routine(
-            self.prefix, base_topic, routines, url=url, area=settings.area, cluster=cluster
+            self.prefix, base_topic, routines, url=url, area=settings.area, cluster=cluster, profiles=profiles
         )
         self._by_routine = by_routine if settings.discovery else {}
         self.configs = {topic: c for configs in self._by_routine.values() for topic, c in configs.items()}

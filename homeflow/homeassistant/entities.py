@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from homeflow import __version__
+from homeflow.homeassistant.profiles import profile_entities
 from homeflow.mqtt import OFFLINE, ONLINE
 from homeflow.routine.model import Routine
 from homeflow.settings.http import is_loopback
@@ -93,10 +94,13 @@ def discovery_configs(
     url: str | None = None,
     area: str | None = None,
     cluster: Cluster | None = None,
+    profiles: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Config]:
     """Every config topic this homeflow owns, with its payload. `url`: the dashboard; `area`: where
-    Home Assistant places the devices."""
-    by_routine = configs_by_routine(prefix, base_topic, routines, url=url, area=area, cluster=cluster)
+    Home Assistant places the devices; `profiles`: each routine's, if it has any."""
+    by_routine = configs_by_routine(
+        prefix, base_topic, routines, url=url, area=area, cluster=cluster, profiles=profiles
+    )
     return {topic: config for configs in by_routine.values() for topic, config in configs.items()}
 
 
@@ -108,6 +112,7 @@ def configs_by_routine(
     url: str | None = None,
     area: str | None = None,
     cluster: Cluster | None = None,
+    profiles: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str | None, dict[str, Config]]:
     """The configs of each routine's device, by routine id, and of the hub's (under None).
 
@@ -164,7 +169,11 @@ def configs_by_routine(
             part: f"{base_topic}/{routine_id}/{part}"
             for part in ("state", "stats", "event", "refused", "schedules", "schedules/set", "reps/set")
         }
-        for component, key, config in _entities(routine, topics, None if cluster else statuses[0]):
+        entities = _entities(routine, topics, None if cluster else statuses[0])
+        commands = f"{base_topic}/{routine_id}/{HOME_ASSISTANT}/set"
+        for profile in (profiles or {}).get(routine_id, ()):
+            entities += profile_entities(profile, f"{topics['stats']}/{profile}", commands)
+        for component, key, config in entities:
             object_id = f"{routine_id}_{key}"
             mine[f"{prefix}/{component}/{node}/{object_id}/config"] = {
                 **config,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from homeflow.journal.base import Journal, JournalError, RunRecord, RunStatus, streak, utcnow
+from homeflow.journal.base import Journal, JournalError, Person, RunRecord, RunStatus, streak, utcnow
 from homeflow.journal.sqlite import SqliteJournal
 from homeflow.settings.model import Database
 
@@ -15,6 +15,7 @@ __all__ = [
     "Database",
     "Journal",
     "JournalError",
+    "Person",
     "RunRecord",
     "RunStatus",
     "SqliteJournal",

@@ -46,6 +46,7 @@ class RunRecord:
     light_snapshot: dict[str, LightSnapshot]
     feedback: Feedback | None
     cues: int = 0
+    profile: str | None = None  # whose run it was; None before profiles, or without any
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,7 +60,21 @@ class RunRecord:
             "planned_s": self.planned_s,
             "cues": self.cues,
             "feedback": str(self.feedback) if self.feedback else None,
+            "profile": self.profile,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Whose runs a query reads: a profile's; the routine's first profile (`first`) also has the runs
+    journaled before the routine had profiles (they name none)."""
+
+    name: str
+    first: bool = False
+
+    def where(self, mark: str) -> tuple[str, tuple[str, bool]]:
+        """The SQL condition on a run's profile, and its arguments (`mark`: the store's placeholder)."""
+        return f" AND (profile = {mark} OR ({mark} AND profile IS NULL))", (self.name, self.first)
 
 
 def utcnow() -> datetime:
@@ -136,7 +151,14 @@ class Journal(ABC):
 
     @abstractmethod
     def start_run(
-        self, routine: str, trigger: str, reps: int, planned_s: float, snapshot: dict[str, LightSnapshot]
+        self,
+        routine: str,
+        trigger: str,
+        reps: int,
+        planned_s: float,
+        snapshot: dict[str, LightSnapshot],
+        *,
+        profile: str | None = None,
     ) -> int: ...
 
     @abstractmethod
@@ -182,24 +204,32 @@ class Journal(ABC):
 
     @abstractmethod
     def runs(
-        self, routine: str | None = None, limit: int = 50, status: RunStatus | None = None
+        self,
+        routine: str | None = None,
+        limit: int = 50,
+        status: RunStatus | None = None,
+        person: Person | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first."""
+        """Runs (of `person`, if given), newest first."""
 
     @abstractmethod
-    def feedback_history(self, routine: str) -> list[Feedback | None]:
-        """Feedback of completed runs of `routine`, oldest first: what progression replays."""
+    def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
+        """Feedback of completed runs of `routine` (by `person`, if given), oldest first: what
+        progression replays."""
 
     @abstractmethod
-    def _completed_starts(self, routine: str, since: datetime) -> list[datetime]:
+    def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
         """Start times of completed runs of `routine` since `since`, newest first."""
 
     @abstractmethod
-    def completed_today(self, routine: str, tz: tzinfo | None = None) -> tuple[int, datetime | None]:
-        """How many runs of `routine` completed since local midnight, and when the last one ended."""
+    def completed_today(
+        self, routine: str, tz: tzinfo | None = None, person: Person | None = None
+    ) -> tuple[int, datetime | None]:
+        """How many runs of `routine` (by `person`) completed since local midnight, and when the last
+        one ended."""
 
     @abstractmethod
-    def _completed_levels(self, routine: str) -> Iterator[tuple[datetime, int]]:
+    def _completed_levels(self, routine: str, person: Person | None) -> Iterator[tuple[datetime, int]]:
         """(start, reps) of completed runs of `routine`, oldest first."""
 
     @abstractmethod
@@ -221,25 +251,28 @@ class Journal(ABC):
     def unfinished_runs(self) -> list[RunRecord]:
         return self.runs(status=RunStatus.RUNNING, limit=1000)
 
-    def completed_days(self, routine: str, tz: tzinfo | None = None, days: int = 400) -> list[date]:
-        """Local dates with at least one completed run of `routine`, newest first."""
-        starts = self._completed_starts(routine, self._now() - timedelta(days=days))
+    def completed_days(
+        self, routine: str, tz: tzinfo | None = None, days: int = 400, person: Person | None = None
+    ) -> list[date]:
+        """Local dates with at least one completed run of `routine` (by `person`), newest first."""
+        starts = self._completed_starts(routine, self._now() - timedelta(days=days), person)
         return list(dict.fromkeys(started.astimezone(tz).date() for started in starts))
 
-    def stats(self, routine: str, tz: tzinfo | None = None) -> dict[str, Any]:
-        """What a dashboard shows of a routine: last completion, streak of days, runs today."""
-        today, last = self.completed_today(routine, tz)
-        days = self.completed_days(routine, tz)
+    def stats(self, routine: str, tz: tzinfo | None = None, person: Person | None = None) -> dict[str, Any]:
+        """What a dashboard shows of a routine (or of one person's runs of it): last completion, streak
+        of days, runs today."""
+        today, last = self.completed_today(routine, tz, person)
+        days = self.completed_days(routine, tz, person=person)
         return {
             "last_completed": last.isoformat(timespec="seconds") if last else None,
             "streak_days": streak(days, self._now().astimezone(tz).date()),
             "completed_today": today,
         }
 
-    def levels(self, routine: str) -> list[tuple[str, int]]:
+    def levels(self, routine: str, person: Person | None = None) -> list[tuple[str, int]]:
         """When the repetition level changed: (date of the first completed run at it, reps), oldest first."""
         changes: list[tuple[str, int]] = []
-        for started, reps in self._completed_levels(routine):
+        for started, reps in self._completed_levels(routine, person):
             if not changes or changes[-1][1] != reps:
                 changes.append((started.isoformat()[:10], reps))
         return changes

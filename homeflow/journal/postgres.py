@@ -13,7 +13,16 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from homeflow.devices.base import LightSnapshot
-from homeflow.journal.base import CueRow, Executes, Journal, JournalError, RunRecord, RunStatus, utcnow
+from homeflow.journal.base import (
+    CueRow,
+    Executes,
+    Journal,
+    JournalError,
+    Person,
+    RunRecord,
+    RunStatus,
+    utcnow,
+)
 from homeflow.routine.progression import Feedback
 from homeflow.settings.model import Database
 
@@ -67,6 +76,10 @@ MIGRATIONS = (
     CREATE TABLE instances (name TEXT PRIMARY KEY, seen_until TIMESTAMPTZ NOT NULL);
     CREATE TABLE leases (routine TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
     CREATE INDEX leases_by_owner ON leases (owner)
+    """,
+    # Whose run it was (homeflow.settings `profiles`); runs from before name none.
+    """
+    ALTER TABLE runs ADD COLUMN profile TEXT
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -174,13 +187,20 @@ class PostgresJournal(Journal):
             raise JournalError(f"cannot read journal {self.name}: {_reason(exc)}") from None
 
     def start_run(
-        self, routine: str, trigger: str, reps: int, planned_s: float, snapshot: dict[str, LightSnapshot]
+        self,
+        routine: str,
+        trigger: str,
+        reps: int,
+        planned_s: float,
+        snapshot: dict[str, LightSnapshot],
+        *,
+        profile: str | None = None,
     ) -> int:
         with self._write() as db:
             row = db.execute(
-                "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot)"
-                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                (routine, trigger, self._now(), reps, planned_s, Jsonb(snapshot)),
+                "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot, profile)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (routine, trigger, self._now(), reps, planned_s, Jsonb(snapshot), profile),
             ).fetchone()
             assert row is not None
             return int(row[0])
@@ -234,11 +254,15 @@ class PostgresJournal(Journal):
         )
 
     def runs(
-        self, routine: str | None = None, limit: int = 50, status: RunStatus | None = None
+        self,
+        routine: str | None = None,
+        limit: int = 50,
+        status: RunStatus | None = None,
+        person: Person | None = None,
     ) -> list[RunRecord]:
         query = (
             "SELECT r.id, r.routine, r.trigger, r.started_at, r.ended_at, r.status, r.reps, r.planned_s,"
-            " r.light_snapshot, r.feedback, (SELECT count(*) FROM cues c WHERE c.run_id = r.id)"
+            " r.light_snapshot, r.feedback, r.profile, (SELECT count(*) FROM cues c WHERE c.run_id = r.id)"
             " FROM runs r WHERE true"
         )
         args: list[Any] = []
@@ -248,40 +272,52 @@ class PostgresJournal(Journal):
         if status is not None:
             query += " AND status = %s"
             args.append(str(status))
+        if person is not None:
+            clause, more = person.where("%s")
+            query += clause
+            args += more
         query += " ORDER BY id DESC LIMIT %s"
         args.append(limit)
         return [_record(row) for row in self._read(query, args)]
 
-    def feedback_history(self, routine: str) -> list[Feedback | None]:
+    def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
+        clause, more = _whose(person)
         rows = self._read(
-            "SELECT feedback FROM runs WHERE routine = %s AND status = 'completed' ORDER BY id", (routine,)
+            f"SELECT feedback FROM runs WHERE routine = %s AND status = 'completed'{clause} ORDER BY id",
+            (routine, *more),
         )
         return [Feedback(f) if f else None for (f,) in rows]
 
-    def _completed_starts(self, routine: str, since: datetime) -> list[datetime]:
+    def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
+        clause, more = _whose(person)
         rows = self._read(
             "SELECT started_at FROM runs WHERE routine = %s AND status = 'completed' AND started_at >= %s"
-            " ORDER BY started_at DESC",
-            (routine, since),
+            f"{clause} ORDER BY started_at DESC",
+            (routine, since, *more),
         )
         return [started for (started,) in rows]
 
-    def completed_today(self, routine: str, tz: tzinfo | None = None) -> tuple[int, datetime | None]:
+    def completed_today(
+        self, routine: str, tz: tzinfo | None = None, person: Person | None = None
+    ) -> tuple[int, datetime | None]:
+        clause, more = _whose(person)
         now = self._now().astimezone(tz)
         midnight = datetime.combine(now.date(), time(), now.tzinfo)
         [(count, last)] = self._read(
             "SELECT (SELECT count(*) FROM runs"
-            "        WHERE routine = %s AND status = 'completed' AND started_at >= %s),"
-            " (SELECT ended_at FROM runs WHERE routine = %s AND status = 'completed'"
+            f"        WHERE routine = %s AND status = 'completed' AND started_at >= %s{clause}),"
+            f" (SELECT ended_at FROM runs WHERE routine = %s AND status = 'completed'{clause}"
             "  ORDER BY started_at DESC LIMIT 1)",
-            (routine, midnight, routine),
+            (routine, midnight, *more, routine, *more),
         )
         return int(count), last
 
-    def _completed_levels(self, routine: str) -> Iterator[tuple[datetime, int]]:
+    def _completed_levels(self, routine: str, person: Person | None) -> Iterator[tuple[datetime, int]]:
+        clause, more = _whose(person)
         rows = self._read(
-            "SELECT started_at, reps FROM runs WHERE routine = %s AND status = 'completed' ORDER BY id",
-            (routine,),
+            f"SELECT started_at, reps FROM runs WHERE routine = %s AND status = 'completed'{clause}"
+            " ORDER BY id",
+            (routine, *more),
         )
         return ((started, reps) for started, reps in rows)
 
@@ -316,7 +352,7 @@ def _reason(exc: psycopg.Error) -> str:
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, cues) = row
+    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, profile, cues) = row
     return RunRecord(
         id=int(id_),
         routine=routine,
@@ -329,4 +365,9 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         light_snapshot=snapshot,
         feedback=Feedback(feedback) if feedback else None,
         cues=int(cues),
+        profile=profile,
     )
+
+
+def _whose(person: Person | None) -> tuple[str, tuple[str, bool] | tuple[()]]:
+    return person.where("%s") if person is not None else ("", ())

@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from homeflow.devices.base import LightSnapshot
-from homeflow.journal.base import CueRow, Executes, Journal, JournalError, RunRecord, RunStatus, utcnow
+from homeflow.journal.base import (
+    CueRow,
+    Executes,
+    Journal,
+    JournalError,
+    Person,
+    RunRecord,
+    RunStatus,
+    utcnow,
+)
 from homeflow.routine.progression import Feedback
 
 # Migration N takes a journal from schema N to N + 1; `PRAGMA user_version` is the schema a file is at.
@@ -59,6 +68,10 @@ MIGRATIONS = (
         fingerprint TEXT NOT NULL,
         at TEXT NOT NULL
     );
+    """,
+    # Whose run it was (homeflow.settings `profiles`); runs from before name none.
+    """
+    ALTER TABLE runs ADD COLUMN profile TEXT;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -121,13 +134,20 @@ class SqliteJournal(Journal):
             raise JournalError(f"cannot read journal {self.path}: {exc}") from None
 
     def start_run(
-        self, routine: str, trigger: str, reps: int, planned_s: float, snapshot: dict[str, LightSnapshot]
+        self,
+        routine: str,
+        trigger: str,
+        reps: int,
+        planned_s: float,
+        snapshot: dict[str, LightSnapshot],
+        *,
+        profile: str | None = None,
     ) -> int:
         with self._write() as db:
             cursor = db.execute(
-                "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (routine, trigger, self._now().isoformat(), reps, planned_s, json.dumps(snapshot)),
+                "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot, profile)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (routine, trigger, self._now().isoformat(), reps, planned_s, json.dumps(snapshot), profile),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -169,7 +189,11 @@ class SqliteJournal(Journal):
         self._owe("UPDATE runs SET feedback = ? WHERE id = ? AND feedback IS NULL", (feedback, run_id))
 
     def runs(
-        self, routine: str | None = None, limit: int = 50, status: RunStatus | None = None
+        self,
+        routine: str | None = None,
+        limit: int = 50,
+        status: RunStatus | None = None,
+        person: Person | None = None,
     ) -> list[RunRecord]:
         query = "SELECT r.*, (SELECT count(*) FROM cues c WHERE c.run_id = r.id) FROM runs r WHERE 1=1"
         args: list[Any] = []
@@ -179,41 +203,53 @@ class SqliteJournal(Journal):
         if status is not None:
             query += " AND status = ?"
             args.append(str(status))
+        if person is not None:
+            clause, more = person.where("?")
+            query += clause
+            args += more
         query += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         return [_record(row) for row in self._read(query, args)]
 
-    def feedback_history(self, routine: str) -> list[Feedback | None]:
+    def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
+        clause, more = _whose(person)
         rows = self._read(
-            "SELECT feedback FROM runs WHERE routine = ? AND status = 'completed' ORDER BY id", (routine,)
+            f"SELECT feedback FROM runs WHERE routine = ? AND status = 'completed'{clause} ORDER BY id",
+            (routine, *more),
         )
         return [Feedback(f) if f else None for (f,) in rows]
 
-    def _completed_starts(self, routine: str, since: datetime) -> list[datetime]:
+    def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
+        clause, more = _whose(person)
         rows = self._read(
             "SELECT started_at FROM runs WHERE routine = ? AND status = 'completed' AND started_at >= ?"
-            " ORDER BY started_at DESC",
-            (routine, since.isoformat()),
+            f"{clause} ORDER BY started_at DESC",
+            (routine, since.isoformat(), *more),
         )
         return [datetime.fromisoformat(started) for (started,) in rows]
 
-    def completed_today(self, routine: str, tz: tzinfo | None = None) -> tuple[int, datetime | None]:
+    def completed_today(
+        self, routine: str, tz: tzinfo | None = None, person: Person | None = None
+    ) -> tuple[int, datetime | None]:
+        clause, more = _whose(person)
         now = self._now().astimezone(tz)
         midnight = datetime.combine(now.date(), time(), now.tzinfo)
         # Both read backwards along the (routine, started_at) index: the cost does not grow with history.
         [(count, last)] = self._read(
             "SELECT (SELECT count(*) FROM runs"
-            "        WHERE routine = ? AND status = 'completed' AND started_at >= ?),"
-            " (SELECT ended_at FROM runs WHERE routine = ? AND status = 'completed'"
+            f"        WHERE routine = ? AND status = 'completed' AND started_at >= ?{clause}),"
+            f" (SELECT ended_at FROM runs WHERE routine = ? AND status = 'completed'{clause}"
             "  ORDER BY started_at DESC LIMIT 1)",
-            (routine, midnight.astimezone(UTC).isoformat(), routine),
+            (routine, midnight.astimezone(UTC).isoformat(), *more, routine, *more),
         )
         return count, datetime.fromisoformat(last) if last else None
 
-    def _completed_levels(self, routine: str) -> Iterator[tuple[datetime, int]]:
+    def _completed_levels(self, routine: str, person: Person | None) -> Iterator[tuple[datetime, int]]:
+        clause, more = _whose(person)
         rows = self._read(
-            "SELECT started_at, reps FROM runs WHERE routine = ? AND status = 'completed' ORDER BY id",
-            (routine,),
+            f"SELECT started_at, reps FROM runs WHERE routine = ? AND status = 'completed'{clause}"
+            " ORDER BY id",
+            (routine, *more),
         )
         return ((datetime.fromisoformat(started), reps) for started, reps in rows)
 
@@ -239,7 +275,7 @@ class SqliteJournal(Journal):
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, cues) = row
+    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, profile, cues) = row
     return RunRecord(
         id=id_,
         routine=routine,
@@ -252,4 +288,9 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         light_snapshot=json.loads(snapshot),
         feedback=Feedback(feedback) if feedback else None,
         cues=cues,
+        profile=profile,
     )
+
+
+def _whose(person: Person | None) -> tuple[str, tuple[str, bool] | tuple[()]]:
+    return person.where("?") if person is not None else ("", ())

@@ -37,5 +37,6 @@ MAX_TRANSITION_S = 3600.0
 # but homeflow adds levels to its base topics and a Zigbee2MQTT friendly name is a word or two.
 MAX_CLIENT_ID_CHARS = 128
 MAX_TOPIC_CHARS = 128
+MAX_PROFILE_CHARS = 32  # a profile name is a topic level and an entity id's part
 MAX_MQTT_STRING_BYTES = 65_535
 MAX_HOST_CHARS = 253  # the longest DNS name

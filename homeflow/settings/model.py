@@ -205,6 +205,15 @@ Trigger = ButtonTrigger | ScheduleTrigger
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """A person who does the routine, with their own level, streak and history; runs started by
+    `button` are theirs."""
+
+    name: str
+    button: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Automation:
     """Binds a routine to its triggers and to the lights and speakers of its room."""
 
@@ -212,6 +221,7 @@ class Automation:
     when: tuple[Trigger, ...]
     lights: tuple[str, ...] = ()
     speakers: tuple[str, ...] = ()
+    profiles: tuple[Profile, ...] = ()  # the first is who a run is for when nothing says otherwise
 
 
 @dataclass(frozen=True, slots=True)

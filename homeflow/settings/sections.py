@@ -13,6 +13,7 @@ from homeflow.settings.limits import (
     MAX_CLIENT_ID_CHARS,
     MAX_HOST_CHARS,
     MAX_MQTT_STRING_BYTES,
+    MAX_PROFILE_CHARS,
     MAX_TOPIC_CHARS,
 )
 from homeflow.settings.model import (
@@ -22,6 +23,7 @@ from homeflow.settings.model import (
     HomeAssistantSettings,
     LightSettings,
     MqttSettings,
+    Profile,
     Tls,
     Trigger,
     VirtualLight,
@@ -45,7 +47,9 @@ _MQTT_KEYS = (
     "embedded",
 )
 _TLS_KEYS = ("ca_file", "cert_file", "key_file", "insecure")
-_AUTOMATION_KEYS = ("routine", "when", "lights", "speakers")
+_AUTOMATION_KEYS = ("routine", "when", "lights", "speakers", "profiles")
+# Profile names become MQTT topic levels and parts of Home Assistant's entity ids.
+PROFILE_NAME = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_PROFILE_CHARS - 1}}}")
 # Names that automations may refer to, by kind: "routine", "button", "light", "speaker".
 Known = dict[str, Collection[str]]
 # What a button's gesture may do: a command, an answer to the end-of-run question, or say the routine's
@@ -245,6 +249,7 @@ def parse_automations(ch: Checker, node: Node | None, known: Known) -> tuple[Aut
     """Which routine runs on which triggers, with which lights and speakers."""
     automations: list[Automation] = []
     started_by: dict[str, str] = {}
+    people: dict[tuple[str, str], str] = {}  # (routine, profile) -> the automation that names it
     for i, item in enumerate(ch.items(node, "automations") or []):
         path = index("automations", i)
         f = ch.fields(item, path, _AUTOMATION_KEYS, required=("routine",))
@@ -265,10 +270,47 @@ def parse_automations(ch: Checker, node: Node | None, known: Known) -> tuple[Aut
                     picked[1], child(where, "button"), f"this button already starts {started_by[button]}"
                 )
             when.append(ButtonTrigger(button))
+        profiles = _profiles(ch, f.get("profiles"), child(path, "profiles"), known)
+        for profile, at in profiles:
+            where = child(child(path, "profiles"), profile.name)
+            if (taken := people.setdefault((routine, profile.name), path)) != path and routine:
+                named = f"routine {quote(routine)} already has a profile {quote(profile.name)} ({taken})"
+                ch.report(at, where, named)
+            if (pressed := profile.button) is not None and ButtonTrigger(pressed) not in when:
+                # A profile's button starts the routine for its person, listed under `when` or not.
+                if started_by.setdefault(pressed, path) != path:
+                    ch.report(at, child(where, "button"), f"this button already starts {started_by[pressed]}")
+                when.append(ButtonTrigger(pressed))
         lights = _references(ch, f.get("lights"), child(path, "lights"), known, "light")
         speakers = _references(ch, f.get("speakers"), child(path, "speakers"), known, "speaker")
-        automations.append(Automation(routine, tuple(when), lights, speakers))
+        people_here = tuple(profile for profile, _node in profiles)
+        automations.append(Automation(routine, tuple(when), lights, speakers, people_here))
     return tuple(automations)
+
+
+def _profiles(ch: Checker, node: Node | None, path: str, known: Known) -> list[tuple[Profile, Node]]:
+    """The people who do the routine, each with an optional button whose runs are theirs."""
+    found: list[tuple[Profile, Node]] = []
+    owner: dict[str, str] = {}  # button -> profile
+    for key, value in ch.entries(node, path):
+        where = child(path, key.text)
+        if not PROFILE_NAME.fullmatch(key.text):
+            ch.report(
+                key,
+                where,
+                f"a profile name is 1 to {MAX_PROFILE_CHARS} of a-z, 0-9, _ and -, starting with a letter"
+                f" or digit, got {quote(key.text)}",
+            )
+            continue
+        f = ch.fields(value, where, ("button",))
+        button = _reference(ch, f.get("button"), child(where, "button"), known, "button") or None
+        if button is not None and owner.setdefault(button, key.text) != key.text:
+            ch.report(
+                f["button"], child(where, "button"), f"button {quote(button)} is already {owner[button]}'s"
+            )
+            button = None
+        found.append((Profile(key.text, button), key))
+    return found
 
 
 def _references(ch: Checker, node: Node | None, path: str, known: Known, kind: str) -> tuple[str, ...]:

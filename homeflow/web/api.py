@@ -11,6 +11,7 @@ from aiohttp import web
 from homeflow.commands import OWNED_ELSEWHERE, Command
 from homeflow.errors import HomeflowError
 from homeflow.journal import JournalError, utcnow
+from homeflow.people import key
 from homeflow.web.keys import CONDUCTOR, ApiError, needs_token
 
 # The web may steer a routine like a button does, and answer its question (the open one, or late the
@@ -60,6 +61,11 @@ async def routines(request: web.Request) -> web.Response:
             "safety": list(room.routine.safety),
             "state": conductor.status.live(routine_id),
             "stats": conductor.status.current_stats(routine_id),
+            # Who does it, each with their own figures (none: one implicit person, `stats` above).
+            "profiles": [
+                {"name": name, "stats": conductor.status.current_stats(routine_id, name)}
+                for name in room.profiles
+            ],
         }
         for routine_id, room in conductor.rooms.items()
     ]
@@ -71,11 +77,13 @@ async def plan(request: web.Request) -> web.Response:
     """The plan the next run would follow, timed by the same rendered speech."""
     conductor = request.app[CONDUCTOR]
     routine_id = _routine(request)
+    profile = _profile(request, routine_id, request.query.get("profile")) or conductor.rooms[routine_id].first
     try:
-        the_plan = await conductor.preview(routine_id)
+        the_plan = await conductor.preview(routine_id, profile)
     except HomeflowError as exc:
         raise ApiError(503, f"cannot prepare the plan of {routine_id}: {exc}") from None
-    return web.json_response({**the_plan.to_json(), "reps_reason": conductor.levels[routine_id].reason})
+    level = conductor.levels[key(routine_id, profile)]
+    return web.json_response({**the_plan.to_json(), "reps_reason": level.reason})
 
 
 async def command(request: web.Request) -> web.Response:
@@ -84,14 +92,16 @@ async def command(request: web.Request) -> web.Response:
     word = request.match_info["command"]
     if word not in COMMANDS:
         raise ApiError(404, f"unknown command {word!r}; use one of {', '.join(COMMANDS)}")
-    options = await _options(request, allowed=("force",) if word == Command.START else ())
+    options = await _options(request, allowed=("force", "profile") if word == Command.START else ())
     force = options.get("force", False)
     if not isinstance(force, bool):
         raise ApiError(400, f"force must be true or false, got {force!r}")
+    profile = _profile(request, routine_id, options.get("profile"))
     if not conductor.owns(routine_id):  # in a cluster: ask the instance that owns it
         raise ApiError(409, f"{OWNED_ELSEWHERE} ({routine_id})")
     # `force` starts beyond the routine's daily limits: a person at the dashboard knows better.
-    result = conductor.command(routine_id, Command.FORCE if force else Command(word), trigger=TRIGGER)
+    what = Command.FORCE if force else Command(word)
+    result = conductor.command(routine_id, what, trigger=TRIGGER, profile=profile)
     return web.json_response(
         {
             "routine": routine_id,
@@ -116,6 +126,17 @@ async def runs(request: web.Request) -> web.Response:
     except JournalError as exc:
         raise ApiError(503, str(exc)) from None
     return web.json_response({"runs": [record.to_json() for record in records]})
+
+
+def _profile(request: web.Request, routine_id: str, name: object) -> str | None:
+    """A profile of the routine named by the client, or None when it names none."""
+    if name is None:
+        return None
+    known = request.app[CONDUCTOR].rooms[routine_id].profiles
+    if not isinstance(name, str) or name not in known:
+        listed = ", ".join(known) or "none"
+        raise ApiError(400, f"unknown profile {str(name)[:40]!r} of {routine_id}; its profiles: {listed}")
+    return name
 
 
 def _routine(request: web.Request) -> str:

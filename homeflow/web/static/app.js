@@ -7,7 +7,8 @@ const CHART_DAYS = 90;
 // The answers to the end-of-run question: the command each sends, its button, and how history shows it.
 const ANSWERS = [["good", "Felt good"], ["too_much", "Too much"], ["hurt", "It hurt"]];
 const FEEDBACK = { good: "felt good", too_much: "too much", hurt: "it hurt" };
-const model = { routines: new Map(), plans: new Map(), runs: [], skew: 0, openPlans: new Set() };
+// `chosen`: the profile picked beside each routine's Start (its first profile until one is picked).
+const model = { routines: new Map(), plans: new Map(), runs: [], skew: 0, openPlans: new Set(), chosen: new Map() };
 
 class Unauthorized extends Error {}
 
@@ -75,10 +76,37 @@ async function loadRoutines() {
   const body = await api("api/routines");
   learnClock(body.now);
   model.routines = new Map(body.routines.map((r) => [r.id, r]));
-  await Promise.all(body.routines.map(async (r) => {
-    try { model.plans.set(r.id, await api(`api/routines/${encodeURIComponent(r.id)}/plan`)); }
-    catch (error) { if (error instanceof Unauthorized) throw error; model.plans.delete(r.id); }
-  }));
+  await Promise.all(body.routines.map((r) => loadPlan(r)));
+}
+
+// The plan of the routine's next run, for the person chosen if it has profiles.
+async function loadPlan(routine) {
+  const who = chosen(routine);
+  const query = who ? `?profile=${encodeURIComponent(who)}` : "";
+  try { model.plans.set(routine.id, await api(`api/routines/${encodeURIComponent(routine.id)}/plan${query}`)); }
+  catch (error) { if (error instanceof Unauthorized) throw error; model.plans.delete(routine.id); }
+}
+
+// Who the routine's next run is for: the profile picked on the page, else its first; null without any.
+function chosen(routine) {
+  const names = (routine.profiles || []).map((p) => p.name);
+  const picked = model.chosen.get(routine.id);
+  return names.includes(picked) ? picked : names[0] ?? null;
+}
+
+function person(name) { return name ? name[0].toUpperCase() + name.slice(1) : ""; }
+
+// The person chooser beside Start, for a routine done by more than one person.
+function chooser(routine) {
+  const id = `who-${routine.id}`, who = chosen(routine);
+  const select = el("select", { id, onchange: async () => {
+    model.chosen.set(routine.id, select.value);
+    await loadPlan(routine).catch(() => {});
+    renderRoutines();
+    document.getElementById(id)?.focus();
+  } }, ...routine.profiles.map((p) => el("option", { value: p.name, ...(p.name === who ? { selected: "" } : {}) },
+    person(p.name))));
+  return [el("label", { for: id }, "Who"), select];
 }
 
 async function loadRuns() {
@@ -118,7 +146,8 @@ function renderRoutines() {
   for (const routine of model.routines.values()) {
     const plan = model.plans.get(routine.id);
     const idle = routine.state.state === "idle";
-    const stats = routine.stats || {};
+    const who = chosen(routine);
+    const stats = (who ? routine.profiles.find((p) => p.name === who)?.stats : routine.stats) || {};
     // A run's state is shown once, in its live card above; here only whether the routine is free.
     const card = el("article", { class: "routine", "data-routine": routine.id },
       el("div", { class: "head" },
@@ -142,8 +171,9 @@ function renderRoutines() {
       card.append(timeline(plan), details);
     }
     if (idle) {
-      card.append(el("div", { class: "row" },
-        el("button", { class: "primary", type: "button", onclick: () => command(routine.id, "start") }, "Start")));
+      const start = () => command(routine.id, "start", who ? { profile: who } : null);
+      card.append(el("div", { class: "row" }, ...(who ? chooser(routine) : []),
+        el("button", { class: "primary", type: "button", onclick: start }, "Start")));
     }
     box.append(card);
   }
@@ -197,7 +227,7 @@ function runCard(routine) {
   const state = () => model.routines.get(id)?.state.state;
   return el("section", { class: "live card", id: `live-${id}`, "data-kind": "run", "aria-labelledby": `live-${id}-name` },
     el("div", { class: "row" }, el("h2", { class: "name", id: `live-${id}-name` }, routine.name),
-      el("span", { class: "badge" })),
+      el("span", { class: "who" }), el("span", { class: "badge" })),
     el("p", { class: "position" }),
     el("div", { class: "plan-now" }),
     el("p", { class: "step" }),
@@ -218,6 +248,7 @@ function updateRunCard(card, routine) {
   const s = routine.state, plan = model.plans.get(routine.id);
   const q = (selector) => card.querySelector(selector);
   card.dataset.state = s.state;
+  q(".who").textContent = person(s.profile);
   q(".badge").className = `badge ${s.state}`;
   q(".badge").textContent = s.state;
   const step = s.step_index;
@@ -243,7 +274,7 @@ function questionCard(routine) {
   return el("section", { class: "live card", id: `live-${routine.id}`, "data-kind": "asking", "data-state": "asking",
     "aria-labelledby": `live-${routine.id}-name` },
     el("div", { class: "row" }, el("h2", { class: "name", id: `live-${routine.id}-name` }, routine.name),
-      el("span", { class: "badge asking" }, "asking")),
+      el("span", { class: "who" }, person(routine.state.profile)), el("span", { class: "badge asking" }, "asking")),
     el("p", { class: "question", id: `question-${routine.id}` }, "How did it feel?"),
     answerButtons(routine.id, "answers", { "aria-labelledby": `question-${routine.id}` }));
 }
@@ -317,7 +348,7 @@ function renderHistory() {
     }
     return el("tr", { "data-run": String(run.id), "data-status": run.status, "data-feedback": run.feedback || "" },
       el("td", { class: "when" }, started.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })),
-      el("td", {}, names.get(run.routine) || run.routine),
+      el("td", {}, names.get(run.routine) || run.routine, run.profile ? ` · ${person(run.profile)}` : ""),
       el("td", { class: `status-${run.status}` }, run.status),
       el("td", { class: "num", "data-label": "reps" }, String(run.reps)),
       el("td", { class: "num", "data-label": "took" }, took),
@@ -404,9 +435,10 @@ function renderDegraded() {
 
 function render() { renderDegraded(); renderLive(); renderRoutines(); renderHistory(); renderChart(); }
 
-async function command(routineId, word) {
+async function command(routineId, word, options = null) {
   try {
-    const body = await api(`api/routines/${encodeURIComponent(routineId)}/${word}`, { method: "POST" });
+    const sent = options ? { body: JSON.stringify(options), headers: { "Content-Type": "application/json" } } : {};
+    const body = await api(`api/routines/${encodeURIComponent(routineId)}/${word}`, { method: "POST", ...sent });
     say(`${model.routines.get(routineId)?.name || routineId}: ${body.result}`);
     return true;
   } catch (error) {
