@@ -27,12 +27,13 @@ from typing import Any
 
 import aiohttp
 
+from homeflow import supervisor
 from homeflow.defaults import ROUTINES
-from homeflow.errors import HomeflowError
 from homeflow.settings import SettingsError, load, summary
 from homeflow.settings.model import Settings
 from homeflow.settings.problems import child, hint, index, quote
 from homeflow.settings.routines import ROUTINE_ID
+from homeflow.supervisor import AddonError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ SUPERVISOR = "http://supervisor"
 # The Supervisor's own address on its network (172.30.32.0/23): every Ingress request comes from it.
 INGRESS_PROXY = "172.30.32.2"
 HTTP_PORT = 8765  # the add-on's ingress_port (config.yaml)
-REQUEST_TIMEOUT_S = 10.0
 OPTIONS = (
     "lights",
     "speakers",
@@ -58,14 +58,6 @@ OPTIONS = (
 )
 _ROUTINE_SUFFIXES = (".yaml", ".yml")
 _TTS_ENTITY = re.compile(r"tts\.(?!_)[a-z0-9_]+(?<!_)")  # Home Assistant's rule for entity ids
-
-
-class AddonError(HomeflowError):
-    """The add-on cannot start: the Supervisor did not give what homeflow needs. One line per problem."""
-
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__("\n".join(lines))
-        self.lines = lines
 
 
 class OptionsError(AddonError):
@@ -101,17 +93,6 @@ def is_addon(config: Path | None, env: Mapping[str, str]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Broker:
-    """The Supervisor's MQTT service: the broker (the Mosquitto add-on) and homeflow's login on it."""
-
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    ssl: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class _Secret:
     """A value written to secrets.yaml and named in homeflow.yaml as `!secret NAME`."""
 
@@ -123,12 +104,12 @@ async def addon_settings(addon: Addon) -> Settings:
     options = _read_options(addon.options_file)
     routines = _routines(addon.config / "routines")
     document, places = _document(options, routines, addon)  # OptionsError before any request
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    timeout = aiohttp.ClientTimeout(total=supervisor.REQUEST_TIMEOUT_S)
     headers = {"Authorization": f"Bearer {addon.token}"}
     async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
-        broker = _broker(await _get(session, addon, "/services/mqtt"))
-        time_zone = options.get("time_zone") or await _time_zone(session, addon)
-        panel = await _panel(session, addon)
+        broker = supervisor.broker(await supervisor.get(session, addon.supervisor, "/services/mqtt"))
+        time_zone = options.get("time_zone") or await supervisor.time_zone(session, addon.supervisor)
+        panel = await supervisor.panel(session, addon.supervisor)
     document["mqtt"] = {
         "host": broker.host,
         "port": broker.port,
@@ -301,69 +282,6 @@ def _unnamed(routines: list[str], language: object) -> str | None:
 
 def _known(routines: list[str]) -> str:
     return "known: " + ", ".join(routines) if routines else "there are no routines"
-
-
-async def _get(session: aiohttp.ClientSession, addon: Addon, path: str) -> dict[str, Any]:
-    """The `data` of the Supervisor's answer to `GET path`; an `AddonError` telling why not."""
-    what = f"the Supervisor at {addon.supervisor} (GET {path})"
-    try:
-        async with session.get(addon.supervisor + path) as response:
-            status = response.status
-            try:
-                body = await response.json(content_type=None)
-            except ValueError:
-                body = None
-    except TimeoutError:
-        raise AddonError([f"{what} did not answer within {REQUEST_TIMEOUT_S:g} s"]) from None
-    except aiohttp.ClientError as exc:
-        raise AddonError([f"cannot reach {what}: {exc}"]) from None
-    said = body.get("message") if isinstance(body, dict) else None
-    detail = f": {said}" if isinstance(said, str) and said else ""
-    if status in (401, 403):
-        raise AddonError([f"{what} refused SUPERVISOR_TOKEN ({status}{detail})"])
-    data = body.get("data") if isinstance(body, dict) and body.get("result") == "ok" else None
-    if status >= 400 and path == "/services/mqtt":
-        raise AddonError(
-            [f"no MQTT broker from {what} ({status}{detail}): install and start the Mosquitto broker add-on"]
-        )
-    if status >= 400 or not isinstance(data, dict):
-        raise AddonError([f"{what} answered {status}{detail or ', not the JSON expected'}"])
-    return data
-
-
-def _broker(data: dict[str, Any]) -> Broker:
-    host, port = data.get("host"), data.get("port")
-    username, password = data.get("username"), data.get("password")
-    if not isinstance(host, str) or not host or not isinstance(port, int) or isinstance(port, bool):
-        raise AddonError([f"the Supervisor's MQTT service gave no broker address: {sorted(data)}"])
-    return Broker(
-        host,
-        port,
-        username if isinstance(username, str) else None,
-        password if isinstance(password, str) else None,
-        data.get("ssl") is True,
-    )
-
-
-async def _time_zone(session: aiohttp.ClientSession, addon: Addon) -> str | None:
-    """The time zone set in Home Assistant; None (the container's own) if the Supervisor does not say."""
-    try:
-        zone = (await _get(session, addon, "/info")).get("timezone")
-    except AddonError as exc:
-        log.warning("%s; using the system's time zone", exc)
-        return None
-    return zone if isinstance(zone, str) and zone else None
-
-
-async def _panel(session: aiohttp.ClientSession, addon: Addon) -> str | None:
-    """Home Assistant's link to this add-on's Ingress panel, from the slug the Supervisor installed it
-    under; None (no "Visit" link) if the Supervisor does not say."""
-    try:
-        slug = (await _get(session, addon, "/addons/self/info")).get("slug")
-    except AddonError as exc:
-        log.warning("%s; the devices get no link to the dashboard", exc)
-        return None
-    return f"homeassistant://hassio/ingress/{slug}" if isinstance(slug, str) and slug else None
 
 
 def _load(document: dict[str, Any], values: dict[str, str], places: dict[str, str]) -> Settings:

@@ -17,7 +17,7 @@ from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from homeflow import __version__
-from homeflow.addon import Addon, AddonError, OptionsError, addon_settings, is_addon
+from homeflow.addon import Addon, OptionsError, addon_settings, is_addon
 from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
@@ -31,6 +31,7 @@ from homeflow.service import build_rooms, build_speakers, serve
 from homeflow.settings import SettingsError, summary
 from homeflow.settings.model import CastSpeaker, LocalSpeaker, Settings, SonosSpeaker
 from homeflow.speech import engine_problem
+from homeflow.supervisor import AddonError
 
 log = logging.getLogger("homeflow")
 

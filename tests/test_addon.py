@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from homeflow.addon import INGRESS_PROXY, Addon, AddonError, OptionsError, addon_settings, is_addon
+from homeflow.addon import INGRESS_PROXY, Addon, OptionsError, addon_settings, is_addon
 from homeflow.service import serve
 from homeflow.settings.model import (
     Automation,
@@ -34,6 +34,7 @@ from homeflow.settings.model import (
     Tls,
     Zigbee2MqttButton,
 )
+from homeflow.supervisor import AddonError
 
 from .conftest import REPO
 from .fake_home_assistant import FakeHomeAssistant
