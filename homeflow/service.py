@@ -218,6 +218,7 @@ async def serve(
             base,
             settings.routines,
             url=link,
+            areas={a.routine: a.area for a in settings.automations if a.area},
             cluster=settings.cluster,
             profiles={routine_id: list(room.profiles) for routine_id, room in rooms.items()},
         )

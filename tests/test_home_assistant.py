@@ -178,6 +178,7 @@ async def test_discovery_follows_home_assistants_schemas_and_its_buttons_drive_r
         tmp_path,
         broker,
         prefix,
+        "automations: [{routine: long}, {routine: short, area: Kitchen}]\n",
         routines={"long": LONG_ROUTINE, "short": ONCE_A_DAY},
         home_assistant={"area": "Bedroom"},
         http={"public_url": "http://192.0.2.7:8765"},
@@ -247,7 +248,9 @@ async def test_discovery_follows_home_assistants_schemas_and_its_buttons_drive_r
         assert problems_of(topic, config) == []
         assert config["device"].get("via_device", hub[0]) in hub
         assert config["device"]["configuration_url"] == "http://192.0.2.7:8765"
-        assert config["device"]["suggested_area"] == "Bedroom"
+        # The short routine's device is in the room its automation names; the rest in homeflow's area.
+        in_kitchen = config["device"]["identifiers"] == [f"{node}_short"]
+        assert config["device"]["suggested_area"] == ("Kitchen" if in_kitchen else "Bedroom")
         if "unique_id" in config and topic.split("/")[2] != "binary_sensor":
             # Every entity but the hub's status (which shows homeflow offline) depends on the status.
             listed = [a["topic"] for a in config.get("availability", [])]

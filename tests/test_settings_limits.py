@@ -166,6 +166,10 @@ SETTINGS_CASES = {
         "      - {at: '07:30', announce: " + "x" * 600 + "}\n",
         "automations[0].when[0].announce: too long (600 characters); at most 500",
     ),
+    "area": (
+        "automations: [{routine: r, area: " + "a" * 101 + "}]\n",
+        "automations[0].area: too long (101 characters); at most 100",
+    ),
 }
 
 

@@ -56,6 +56,7 @@ class Discovery:
         routines: Mapping[str, Routine],
         *,
         url: str | None = None,
+        areas: Mapping[str, str] | None = None,
         cluster: Cluster | None = None,
         profiles: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
@@ -64,7 +65,14 @@ class Discovery:
         self.prefix = settings.discovery_prefix
         self.node = node_id(base_topic)
         by_routine = configs_by_routine(
-            self.prefix, base_topic, routines, url=url, area=settings.area, cluster=cluster, profiles=profiles
+            self.prefix,
+            base_topic,
+            routines,
+            url=url,
+            area=settings.area,
+            areas=areas,
+            cluster=cluster,
+            profiles=profiles,
         )
         self._by_routine = by_routine if settings.discovery else {}
         self.configs = {topic: c for configs in self._by_routine.values() for topic, c in configs.items()}

@@ -93,13 +93,14 @@ def discovery_configs(
     *,
     url: str | None = None,
     area: str | None = None,
+    areas: Mapping[str, str] | None = None,
     cluster: Cluster | None = None,
     profiles: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Config]:
     """Every config topic this homeflow owns, with its payload. `url`: the dashboard; `area`: where
     Home Assistant places the devices; `profiles`: each routine's, if it has any."""
     by_routine = configs_by_routine(
-        prefix, base_topic, routines, url=url, area=area, cluster=cluster, profiles=profiles
+        prefix, base_topic, routines, url=url, area=area, areas=areas, cluster=cluster, profiles=profiles
     )
     return {topic: config for configs in by_routine.values() for topic, config in configs.items()}
 
@@ -111,6 +112,7 @@ def configs_by_routine(
     *,
     url: str | None = None,
     area: str | None = None,
+    areas: Mapping[str, str] | None = None,
     cluster: Cluster | None = None,
     profiles: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str | None, dict[str, Config]]:
@@ -164,6 +166,7 @@ def configs_by_routine(
             "sw_version": __version__,
             "via_device": node,
             **where,
+            **({"suggested_area": areas[routine_id]} if areas and routine_id in areas else {}),
         }
         topics = {
             part: f"{base_topic}/{routine_id}/{part}"

@@ -5,13 +5,12 @@ from __future__ import annotations
 import string
 
 from homeflow.settings.checks import Checker
+from homeflow.settings.limits import MAX_AREA_CHARS
 from homeflow.settings.model import HomeAssistantSettings
 from homeflow.settings.sections import topic
 from homeflow.settings.yamlnodes import Node
 
 _KEYS = ("discovery_prefix", "discovery", "url", "token", "area")
-# Home Assistant names areas in at most this many characters.
-AREA_MAX_CHARS = 100
 # The token travels in an `Authorization` header: visible ASCII only.
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + string.punctuation)
 
@@ -27,7 +26,7 @@ def parse_home_assistant(ch: Checker, node: Node | None) -> HomeAssistantSetting
         discovery=ch.boolean(f.get("discovery"), "home_assistant.discovery", default.discovery),
         url=ch.url(f.get("url"), "home_assistant.url", "http://HOST:8123"),
         token=_token(ch, f.get("token")),
-        area=ch.text(f.get("area"), "home_assistant.area", most=AREA_MAX_CHARS),
+        area=ch.text(f.get("area"), "home_assistant.area", most=MAX_AREA_CHARS),
     )
 
 

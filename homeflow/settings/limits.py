@@ -40,3 +40,6 @@ MAX_TOPIC_CHARS = 128
 MAX_PROFILE_CHARS = 32  # a profile name is a topic level and an entity id's part
 MAX_MQTT_STRING_BYTES = 65_535
 MAX_HOST_CHARS = 253  # the longest DNS name
+
+# Home Assistant names areas in at most this many characters.
+MAX_AREA_CHARS = 100

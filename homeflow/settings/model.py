@@ -222,6 +222,7 @@ class Automation:
     lights: tuple[str, ...] = ()
     speakers: tuple[str, ...] = ()
     profiles: tuple[Profile, ...] = ()  # the first is who a run is for when nothing says otherwise
+    area: str | None = None  # the room Home Assistant suggests for the routine's device
 
 
 @dataclass(frozen=True, slots=True)

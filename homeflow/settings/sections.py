@@ -10,6 +10,7 @@ from pathlib import Path
 
 from homeflow.settings.checks import Checker, is_null, too_long
 from homeflow.settings.limits import (
+    MAX_AREA_CHARS,
     MAX_CLIENT_ID_CHARS,
     MAX_HOST_CHARS,
     MAX_MQTT_STRING_BYTES,
@@ -47,7 +48,7 @@ _MQTT_KEYS = (
     "embedded",
 )
 _TLS_KEYS = ("ca_file", "cert_file", "key_file", "insecure")
-_AUTOMATION_KEYS = ("routine", "when", "lights", "speakers", "profiles")
+_AUTOMATION_KEYS = ("routine", "when", "lights", "speakers", "profiles", "area")
 # Profile names become MQTT topic levels and parts of Home Assistant's entity ids.
 PROFILE_NAME = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_PROFILE_CHARS - 1}}}")
 # Names that automations may refer to, by kind: "routine", "button", "light", "speaker".
@@ -284,7 +285,8 @@ def parse_automations(ch: Checker, node: Node | None, known: Known) -> tuple[Aut
         lights = _references(ch, f.get("lights"), child(path, "lights"), known, "light")
         speakers = _references(ch, f.get("speakers"), child(path, "speakers"), known, "speaker")
         people_here = tuple(profile for profile, _node in profiles)
-        automations.append(Automation(routine, tuple(when), lights, speakers, people_here))
+        area = ch.text(f.get("area"), child(path, "area"), most=MAX_AREA_CHARS)
+        automations.append(Automation(routine, tuple(when), lights, speakers, people_here, area))
     return tuple(automations)
 
 
