@@ -7,12 +7,13 @@ import logging
 from collections.abc import Callable, Mapping
 
 from homeflow.commands import ANSWERS, WHILE_ASKING, Command
+from homeflow.house import House, Room
 from homeflow.journal import JournalError
 from homeflow.language import ENGLISH, Phrases
 from homeflow.people import key, report
 from homeflow.routine.guidance import answer_hint, feedback_reply, said
 from homeflow.routine.progression import Feedback, Level, next_level
-from homeflow.run import House, Room, Run
+from homeflow.run import Run
 from homeflow.settings.model import Zigbee2MqttButton
 
 log = logging.getLogger(__name__)

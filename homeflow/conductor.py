@@ -17,6 +17,7 @@ from homeflow.devices.base import Light
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.speakers.voice import say_once
 from homeflow.homeassistant.entities import HOME_ASSISTANT
+from homeflow.house import House, Room
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.people import NAMED, key, report_all, split_command
 from homeflow.planning import prepare_plan, safety_owed
@@ -24,16 +25,13 @@ from homeflow.routine.guidance import said
 from homeflow.routine.plan import Plan
 from homeflow.routine.progression import Level
 from homeflow.routine.safety import on_demand
-from homeflow.run import House, Room, Run
+from homeflow.run import Run
 from homeflow.runner import RunState
 from homeflow.settings.model import ScheduleTrigger, Zigbee2MqttButton
 from homeflow.starts import done_today, lights_held, limits_refuse, recover
 from homeflow.status import RunEvent, idle
 
 log = logging.getLogger(__name__)
-
-
-__all__ = ["Command", "Conductor"]
 
 
 class Conductor:

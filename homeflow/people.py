@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
+from homeflow.house import House, Room
 from homeflow.journal import Journal, JournalError, Person
 from homeflow.language import ENGLISH, Phrases
 from homeflow.routine.guidance import advice, said
@@ -22,7 +23,6 @@ from homeflow.routine.model import Reps
 from homeflow.routine.progression import Level, next_level, towards
 
 if TYPE_CHECKING:
-    from homeflow.run import House, Room
     from homeflow.settings.model import Settings
 
 log = logging.getLogger(__name__)

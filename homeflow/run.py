@@ -7,69 +7,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import tzinfo
 from typing import Any, ParamSpec, TypeVar
 
-from homeflow.clock import Clock, wall_at
-from homeflow.devices.base import Light, Speaker
+from homeflow.clock import wall_at
 from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
-from homeflow.journal import Journal, JournalError, Person, RunStatus
+from homeflow.house import House, Room
+from homeflow.journal import JournalError, RunStatus
 from homeflow.people import report
 from homeflow.planning import prepare_plan, safety_owed
 from homeflow.routine.guidance import feedback_reply, said
-from homeflow.routine.model import Routine
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
 from homeflow.routine.progression import Feedback, Level, advance
 from homeflow.routine.safety import fingerprint
 from homeflow.runner import Runner, RunState
-from homeflow.status import RoutineState, RunEvent, Status
+from homeflow.status import RoutineState, RunEvent
 
 log = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-
-
-@dataclass(slots=True)
-class Room:
-    """A routine with the lights and speakers its automations give it."""
-
-    routine: Routine
-    lights: list[Light] = field(default_factory=list)
-    speakers: list[Speaker] = field(default_factory=list)
-    buttons: list[str] = field(default_factory=list)
-    profiles: dict[str, str | None] = field(default_factory=dict)  # who does it, and their buttons
-
-    @property
-    def first(self) -> str | None:
-        """Whose a run is when nothing says: the first profile (None: the routine has no profiles)."""
-        return next(iter(self.profiles), None)
-
-    @property
-    def people(self) -> list[str | None]:
-        """Each person with a level of their own: the profiles, or the one implicit person (None)."""
-        return list(self.profiles) or [None]
-
-    def profile_of(self, button: str) -> str | None:
-        """Whose run a press of `button` starts: the profile it is the button of, else the first."""
-        return next((name for name, own in self.profiles.items() if own == button), self.first)
-
-    def person(self, profile: str | None) -> Person | None:
-        """Whose runs the journal reads for `profile` (None: every run of the routine)."""
-        return None if profile is None else Person(profile, first=profile == self.first)
-
-
-@dataclass(frozen=True, slots=True)
-class House:
-    """What every run shares: the clock, the journal, the status publisher, and what "today" means."""
-
-    clock: Clock
-    journal: Journal
-    status: Status
-    tz: tzinfo | None = None
 
 
 class Run:

@@ -20,16 +20,16 @@ from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.lights.zigbee2mqtt import Zigbee2MqttLight
 from homeflow.devices.speakers import build_speaker
 from homeflow.devices.speakers.clips import ClipServer
+from homeflow.devices.speakers.languages import in_language
 from homeflow.errors import HomeflowError
 from homeflow.homeassistant.api import HomeAssistantApi
 from homeflow.homeassistant.discovery import Discovery
 from homeflow.homeassistant.entities import dashboard_url
+from homeflow.house import House, Room
 from homeflow.journal import Database, open_journal
 from homeflow.language import ENGLISH, Phrases, phrases
-from homeflow.language.voices import in_language
 from homeflow.mqtt import MqttConnection
 from homeflow.people import fold, levels_of
-from homeflow.run import House, Room
 from homeflow.settings.model import ButtonTrigger, ScheduleTrigger, Settings
 from homeflow.settings.model import HomeAssistantLight as HomeAssistantLightSettings
 from homeflow.settings.model import VirtualLight as VirtualLightSettings

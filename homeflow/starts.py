@@ -8,9 +8,10 @@ from collections.abc import Iterable
 
 from homeflow.devices.base import Light
 from homeflow.devices.lights.session import restore_lights
+from homeflow.house import House, Room
 from homeflow.journal import Journal, RunStatus
 from homeflow.routine.guidance import light_in_use, refusal, said
-from homeflow.run import House, Room, Run
+from homeflow.run import Run
 from homeflow.status import RunEvent, Status
 
 log = logging.getLogger(__name__)

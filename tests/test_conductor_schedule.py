@@ -8,11 +8,11 @@ from pathlib import Path
 
 from homeflow.clock import FakeClock
 from homeflow.conductor import Conductor
+from homeflow.house import House, Room
 from homeflow.journal import Database, RunStatus, open_journal
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.model import Limits, Routine, Say, Step
 from homeflow.routine.progression import first_level
-from homeflow.run import House, Room
 from homeflow.settings.model import MqttSettings, ScheduleTrigger
 from homeflow.status import Status
 

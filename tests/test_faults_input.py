@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from homeflow.conductor import Command
+from homeflow.commands import Command
 from homeflow.journal import RunStatus, open_journal
 from homeflow.mqtt import MAX_PAYLOAD_BYTES
 from homeflow.service import serve

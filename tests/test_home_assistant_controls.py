@@ -15,11 +15,11 @@ from homeflow.clock import FakeClock
 from homeflow.conductor import Conductor
 from homeflow.controls import Controls
 from homeflow.homeassistant.entities import dashboard_url
+from homeflow.house import House, Room
 from homeflow.journal import Journal, open_journal
 from homeflow.mqtt import MqttConnection
 from homeflow.routine.model import Routine, Say, Step
 from homeflow.routine.progression import first_level
-from homeflow.run import House, Room
 from homeflow.settings.model import HttpSettings, MqttSettings, ScheduleTrigger
 from homeflow.status import Status
 

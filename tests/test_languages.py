@@ -18,15 +18,16 @@ import pytest
 from homeflow.addon import _unnamed
 from homeflow.defaults import ROUTINES, load_settings
 from homeflow.devices.lights.virtual import VirtualLight
+from homeflow.devices.speakers.languages import in_language
 from homeflow.devices.speakers.local import LocalSpeakerDevice
+from homeflow.house import Room
 from homeflow.language import ENGLISH, LANGUAGES, Phrases, de, phrases
-from homeflow.language.voices import in_language
 from homeflow.planning import prepare_plan, replies
 from homeflow.routine.guidance import answer_hint, light_in_use, refusal
 from homeflow.routine.model import Limits
 from homeflow.routine.plan import CueKind, Plan
 from homeflow.routine.progression import Feedback, Level
-from homeflow.run import Room, Run
+from homeflow.run import Run
 from homeflow.service import build_rooms, build_speakers
 from homeflow.settings import load
 from homeflow.settings.model import HomeAssistantSpeaker, LocalSpeaker, Settings
