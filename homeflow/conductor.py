@@ -13,12 +13,9 @@ import aiomqtt
 
 from homeflow.answers import Answers, button_hint
 from homeflow.commands import ANSWERS, OWNED_ELSEWHERE, Command
-from homeflow.devices.base import Light
-from homeflow.devices.lights.session import restore_lights
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.speakers.voice import say_once
 from homeflow.homeassistant.entities import HOME_ASSISTANT
-from homeflow.journal import RunStatus
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.planning import prepare_plan
 from homeflow.routine.guidance import light_in_use, refusal
@@ -168,10 +165,14 @@ class Conductor:
             self.status.event(routine_id, RunEvent.REFUSED, reason=why, trigger=trigger)
             self._speak(routine_id, why)
             return self._said(routine_id, f"not started: {why}")
-        run = Run(self.rooms[routine_id], trigger, self.levels[routine_id], self.house, hint)
-        self.active[routine_id] = run
-        self._spawn(self._play(run), f"run {routine_id}")
+        self.adopt(Run(self.rooms[routine_id], trigger, self.levels[routine_id], self.house, hint))
         return self._said(routine_id, f"started by {trigger}")
+
+    def adopt(self, run: Run) -> None:
+        """Play `run`: a new one, or one taken over from another homeflow."""
+        run.owned = lambda: self.owns(run.routine_id)
+        self.active[run.routine_id] = run
+        self._spawn(self._play(run), f"run {run.routine_id}")
 
     def _refusal(self, routine_id: str) -> str | None:
         routine = self.rooms[routine_id].routine
@@ -228,20 +229,3 @@ class Conductor:
             run.stop()
         if self._pending:
             await asyncio.wait(self._pending)
-
-    async def recover(self, lights: dict[str, Light], routine: str | None = None) -> None:
-        """Close runs a crash left open (of `routine`, or of every routine), and give their lights back."""
-        for record in self.journal.unfinished_runs():
-            if routine is not None and record.routine != routine:
-                continue
-            known = {name: snap for name, snap in record.light_snapshot.items() if name in lights}
-            await restore_lights([lights[name] for name in known], known, 0.0)
-            self.journal.finish_run(record.id, RunStatus.INTERRUPTED)
-            self.status.event(record.routine, RunEvent.INTERRUPTED, run_id=record.id, trigger=record.trigger)
-            log.warning(
-                "%s: run %d was interrupted at %s; %d light(s) restored",
-                record.routine,
-                record.id,
-                record.started_at.isoformat(timespec="seconds"),
-                len(known),
-            )

@@ -10,7 +10,13 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from homeflow.routine.guidance import PHRASES, feedback_reply, gentle_announcement, level_announcement
+from homeflow.routine.guidance import (
+    PHRASES,
+    continuing_with,
+    feedback_reply,
+    gentle_announcement,
+    level_announcement,
+)
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, scope_of, sentences
 from homeflow.routine.progression import Feedback, Level, advance
@@ -29,11 +35,17 @@ def replies(routine: Routine, level: Level) -> tuple[str, ...]:
 
 
 async def prepare_plan(
-    routine: Routine, level: Level, speakers: Sequence[Renders], hint: str | None = None
+    routine: Routine,
+    level: Level,
+    speakers: Sequence[Renders],
+    hint: str | None = None,
+    *,
+    resume_at: int | None = None,
 ) -> Plan:
     """Render every sentence on every speaker, then time the plan by the longest rendering (by an
     estimate without speakers). `hint` follows the question: how the button that started the run
-    answers it."""
+    answers it. `resume_at`: the step a run taken over goes on with; what it says first is rendered
+    too (a phrase of the plan, like "Paused")."""
     good_sessions = routine.reps.good_sessions_to_progress
     announcement = level_announcement(level, good_sessions) or gentle_announcement(level, routine)
     preface = (announcement,) if announcement else ()
@@ -42,7 +54,7 @@ async def prepare_plan(
     )
     if question and hint:
         question = f"{question} {hint}"
-    phrases = (*PHRASES, *replies(routine, level))
+    phrases = (*PHRASES, *replies(routine, level), *resuming(routine, level.reps, resume_at))
     texts = (*sentences(routine, level.reps, preface, question), *phrases)
     durations: dict[str, float] = {}
     for measured in await asyncio.gather(*(s.prepare(texts) for s in speakers)):
@@ -54,3 +66,11 @@ async def prepare_plan(
 
     plan = build_plan(routine, level.reps, speech_s, preface, question)
     return dataclasses.replace(plan, phrases={text: speech_s(text) for text in phrases})
+
+
+def resuming(routine: Routine, reps: int, step: int | None) -> tuple[str, ...]:
+    """What a run taken over at `step` says before it: "Continuing with: <the step's title>."."""
+    if step is None:
+        return ()
+    titles = build_plan(routine, reps, lambda _text: 1.0).steps
+    return (continuing_with(titles[step]),) if 0 <= step < len(titles) else ()

@@ -16,10 +16,10 @@ from homeflow.devices.base import Light, Speaker
 from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
-from homeflow.journal import Journal, JournalError, RunStatus
+from homeflow.journal import Journal, JournalError, RunRecord, RunStatus
 from homeflow.planning import prepare_plan
-from homeflow.routine.guidance import CANCELLED, PAUSED, RESUMING, advice, feedback_reply
-from homeflow.routine.model import Reps, Routine
+from homeflow.routine.guidance import CANCELLED, PAUSED, RESUMING, advice, continuing_with, feedback_reply
+from homeflow.routine.model import Ambience, Reps, Routine
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
 from homeflow.routine.progression import Feedback, Level, advance, towards
 from homeflow.runner import Runner, RunState
@@ -51,6 +51,16 @@ class House:
     tz: tzinfo | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """A run another homeflow left going, taken over: its journal record (the same run goes on), the
+    step it goes on with, and the routine's ambience at that step."""
+
+    record: RunRecord
+    step: int
+    ambience: Ambience
+
+
 def figures(journal: Journal, routine_id: str, level: Level, reps: Reps, tz: tzinfo | None) -> dict[str, Any]:
     """History at a glance: last completion, streak, the level the next run will use and how far good
     runs have come towards the one after it, and the advice to show while it is the gentler one (after
@@ -65,7 +75,16 @@ def figures(journal: Journal, routine_id: str, level: Level, reps: Reps, tz: tzi
 
 
 class Run:
-    def __init__(self, room: Room, trigger: str, level: Level, house: House, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        room: Room,
+        trigger: str,
+        level: Level,
+        house: House,
+        hint: str | None = None,
+        *,
+        resume: Resume | None = None,
+    ) -> None:
         self.room = room
         self.routine_id = room.routine.id
         self.trigger = trigger
@@ -74,11 +93,23 @@ class Run:
         self.house = house
         self.lights = LightSession(room.lights)
         self.voices = [Voice(speaker, house.clock, self._missed) for speaker in room.speakers]
-        self.runner = Runner(
-            opening(room.routine), clock=house.clock, lights=self.lights, voices=self.voices, observer=self
+        self.taken_over = resume
+        first = (
+            opening(room.routine) if resume is None else Cue(0.0, CueKind.LIGHT, -1, ambience=resume.ambience)
         )
-        self.run_id: int | None = None
-        self.started_at = house.clock.wall()
+        self.runner = Runner(
+            first,
+            clock=house.clock,
+            lights=self.lights,
+            voices=self.voices,
+            observer=self,
+            start_at_step=resume.step if resume else None,
+        )
+        self.run_id: int | None = resume.record.id if resume else None
+        self.started_at = resume.record.started_at if resume else house.clock.wall()
+        # Whether this homeflow still owns the routine (a cluster's lease): only the owner writes cues.
+        self.owned: Callable[[], bool] = lambda: True
+        self._abandoned = False
         self.answer: asyncio.Future[Feedback | None] | None = None  # open while the question is
         self._stopping = False
         self._ended = False
@@ -118,6 +149,17 @@ class Run:
         self.runner.cancel()
         self.answer_with(None)
 
+    def abandon(self) -> None:
+        """Another homeflow owns the routine now and goes on with this run: stop at once, and leave the
+        lights, the journal's record and the run's end to it."""
+        if self._abandoned or self._ended:
+            return
+        self._abandoned = True
+        self.lights.let_go()
+        for voice in self.voices:
+            voice.interrupt()
+        self.stop()
+
     def say(self, text: str) -> None:
         """Say a phrase around the plan's cues (paused, a reply) on every voice, now."""
         plan = self.runner.plan
@@ -145,12 +187,23 @@ class Run:
     async def _perform(self) -> None:
         outcome = RunStatus.INTERRUPTED
         try:
-            snapshot = await self.lights.take_snapshot()
-            # Journaled before the first change: a crash mid-run still gives the lights back.
-            self.run_id = self._write(
-                self.house.journal.start_run, self.routine_id, self.trigger, self.level.reps, 0.0, snapshot
-            )
-            self._tell(RunEvent.STARTED)
+            if self.taken_over is None:
+                snapshot = await self.lights.take_snapshot()
+                # Journaled before the first change: a crash mid-run still gives the lights back.
+                self.run_id = self._write(
+                    self.house.journal.start_run,
+                    self.routine_id,
+                    self.trigger,
+                    self.level.reps,
+                    0.0,
+                    snapshot,
+                )
+                self._tell(RunEvent.STARTED)
+            else:  # the lamps look as the run left them: what to give back is the journal's snapshot
+                names = {light.name for light in self.room.lights}
+                snapshot = self.taken_over.record.light_snapshot
+                self.lights.snapshot = {name: look for name, look in snapshot.items() if name in names}
+                self._tell(RunEvent.RESUMED)
             self.state_changed()
             final = await self.runner.run(self._prepare())
             if final is RunState.COMPLETED:
@@ -160,20 +213,31 @@ class Run:
         except Exception as exc:
             log.error("%s: run failed: %s", self.routine_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
         finally:
-            if outcome is not RunStatus.COMPLETED:
-                for voice in self.voices:
-                    voice.interrupt()
-                if outcome is RunStatus.CANCELLED:
-                    self.say(CANCELLED)
-            self.lights.restore(self.room.routine.ambience.transition_s)
-            self._end(outcome)
-        if outcome is RunStatus.COMPLETED and self.answer is not None:
+            if not self._abandoned:
+                self._close(outcome)
+        if outcome is RunStatus.COMPLETED and self.answer is not None and not self._abandoned:
             await self._hear_answer()
 
+    def _close(self, outcome: RunStatus) -> None:
+        if outcome is not RunStatus.COMPLETED:
+            for voice in self.voices:
+                voice.interrupt()
+            if outcome is RunStatus.CANCELLED:
+                self.say(CANCELLED)
+        self.lights.restore(self.room.routine.ambience.transition_s)
+        self._end(outcome)
+
     async def _prepare(self) -> Plan:
-        plan = await prepare_plan(self.room.routine, self.level, self.room.speakers, self.hint)
+        step = self.taken_over.step if self.taken_over else None
+        plan = await prepare_plan(
+            self.room.routine, self.level, self.room.speakers, self.hint, resume_at=step
+        )
         if self.run_id is not None:
             self._write(self.house.journal.set_planned, self.run_id, plan.total_s)
+        if step is not None:  # the runner says it as it starts, now
+            self.house.status.said(
+                self.routine_id, continuing_with(plan.steps[step]), kind="say", run_id=self.run_id
+            )
         return plan
 
     def _end(self, outcome: RunStatus) -> None:
@@ -215,6 +279,9 @@ class Run:
 
     # -- what the runner and voices report -----------------------------------------------------------
     def cue_due(self, index: int, cue: Cue, late_s: float) -> None:
+        if self._abandoned or not self.owned():
+            self.abandon()  # its new owner goes on with it: no cue of this one's is written any more
+            return
         if self.run_id is not None:
             self._write(self.house.journal.record_cue, self.run_id, index, cue, late_s)
         if cue.kind in SPOKEN and cue.text:

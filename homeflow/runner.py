@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from homeflow.clock import Clock
 from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers.voice import Line, Voice
-from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan
+from homeflow.routine.guidance import continuing_with
+from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s
 
 
 class RunState(StrEnum):
@@ -38,7 +39,8 @@ class RunObserver(Protocol):
 class Runner:
     """Carries out one plan. Cue n fires at `base + cues[n].at`; a pause or a skip moves `base`.
     The plan's first cue (`opening`, the routine's ambience) is played at once, while the rest of the
-    plan is still being prepared."""
+    plan is still being prepared. A run taken over from another homeflow starts at `start_at_step`:
+    it says which step it goes on with, then plays from that step's first cue."""
 
     def __init__(
         self,
@@ -48,12 +50,14 @@ class Runner:
         lights: LightSession,
         voices: Sequence[Voice] = (),
         observer: RunObserver | None = None,
+        start_at_step: int | None = None,
     ) -> None:
         self.opening = opening
         self.clock = clock
         self.lights = lights
         self.voices = voices
         self.observer = observer
+        self.start_at_step = start_at_step
         self.plan: Plan | None = None
         self.state = RunState.STARTING
         self.step = -1
@@ -145,6 +149,8 @@ class Runner:
         self.plan, self.state = ready, RunState.RUNNING
         # Preparing took time that is nobody's cue: the rest of the plan starts from now.
         self._base = self.clock.now()
+        if self.start_at_step is not None:
+            self._continue_at(ready, self.start_at_step)
         cues = ready.cues
         while self._next < len(cues) and await self._wait_for_next(ready):
             index = self._next
@@ -160,6 +166,19 @@ class Runner:
         if self.state is RunState.CANCELLED:
             self._notify()
         return self.state
+
+    def _continue_at(self, plan: Plan, step: int) -> None:
+        """Say which step the run goes on with, now; that step's first cue follows it."""
+        target = plan.first_cue_of_step(step)
+        if target is None:
+            return
+        text = continuing_with(plan.steps[step])
+        length = plan.phrases.get(text) or estimate_speech_s(text)
+        line = Line(text, self._base, length)
+        for voice in self.voices:
+            voice.say(line)
+        self._next = target
+        self._base += length - plan.cues[target].at
 
     def _carry_out(self, index: int, cue: Cue, late_s: float) -> None:
         """Hand the cue to the devices (lights first: a button's press should be seen at once)."""

@@ -24,6 +24,11 @@ _ANSWER_WORDS = {
 }
 
 
+def continuing_with(step_title: str) -> str:
+    """What a run another homeflow took over says first: the step it goes on with, from its start."""
+    return f"Continuing with: {step_title[:1].lower()}{step_title[1:].rstrip('.')}."
+
+
 def times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{number_word(n)} times")
 

@@ -44,6 +44,15 @@ class LightSession:
         self._changes.put_nowait(lambda: restore_lights(self.lights, self.snapshot, transition_s))
         self._changes.put_nowait(None)
 
+    def let_go(self) -> None:
+        """Another homeflow owns these lights now: carry out nothing more, and give nothing back."""
+        if self._restored:
+            return  # the restore is on its way: the run ended while it was still this one's
+        self._restored = True
+        while not self._changes.empty():
+            self._changes.get_nowait()
+        self._changes.put_nowait(None)
+
     async def run(self) -> None:
         """Carry out the changes in order until the restore is done."""
         while (change := await self._changes.get()) is not None:
