@@ -90,6 +90,7 @@ class Leases:
         self._db: psycopg.AsyncConnection[Any] | None = None
         self._problem: str | None = None
         self._holding = False
+        self._taking_now: str | None = None  # held in the database, being taken over: not acted on yet
 
     def hold(self) -> None:
         """Renew what is held, take nothing more: the service is ending its runs before `release`."""
@@ -98,6 +99,11 @@ class Leases:
     def owns(self, routine: str) -> bool:
         until = self._until.get(routine)
         return until is not None and self.clock.monotonic() < until
+
+    def publishes(self, routine: str) -> bool:
+        """What the instance tells the broker of: its routines, and one it is taking over (its lease is
+        in hand; the run its last owner left going is being closed or resumed)."""
+        return self.owns(routine) or routine == self._taking_now
 
     async def run(self) -> None:
         """Renew, take and give back leases every `renew_s`, until cancelled."""
@@ -160,11 +166,14 @@ class Leases:
         for routine in sorted((held or set()) - set(self._until)):
             if until <= self.clock.monotonic():
                 break  # too late for this round; the next one renews it
+            self._taking_now = routine
             try:
                 await self._taking(routine)
             except Exception:
                 log.exception("%s: taking it over failed", routine)
                 continue
+            finally:
+                self._taking_now = None
             self._until[routine] = until
             log.info("%s: owned by %s", routine, self.instance)
             self._taken(routine)

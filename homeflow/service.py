@@ -158,7 +158,8 @@ def _leases(
         lease_s=cluster.lease_s,
         renew_s=None if cluster.lease_s is None else cluster.lease_s / 5,
     )
-    conductor.owns = conductor.status.owns = discovery.owns = leases.owns
+    conductor.owns = discovery.owns = leases.owns
+    conductor.status.owns = leases.publishes  # a take-over's `interrupted` is heard too
     return leases
 
 
