@@ -18,7 +18,7 @@ from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
 from homeflow.journal import Journal, JournalError, RunRecord, RunStatus
 from homeflow.planning import prepare_plan
-from homeflow.routine.guidance import CANCELLED, PAUSED, RESUMING, advice, continuing_with, feedback_reply
+from homeflow.routine.guidance import CANCELLED, PAUSED, RESUMING, advice, feedback_reply
 from homeflow.routine.model import Ambience, Reps, Routine
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
 from homeflow.routine.progression import Feedback, Level, advance, towards
@@ -59,6 +59,7 @@ class Resume:
     record: RunRecord
     step: int
     ambience: Ambience
+    paused: bool = False  # it was paused: it stays paused until the person goes on
 
 
 def figures(journal: Journal, routine_id: str, level: Level, reps: Reps, tz: tzinfo | None) -> dict[str, Any]:
@@ -104,6 +105,8 @@ class Run:
             voices=self.voices,
             observer=self,
             start_at_step=resume.step if resume else None,
+            start_paused=resume.paused if resume else False,
+            on_line=lambda text: house.status.said(self.routine_id, text, kind="say", run_id=self.run_id),
         )
         self.run_id: int | None = resume.record.id if resume else None
         self.started_at = resume.record.started_at if resume else house.clock.wall()
@@ -125,13 +128,15 @@ class Run:
 
     # -- commands ----------------------------------------------------------------------------------
     def pause(self) -> bool:
-        return self._spoken(self.runner.pause(), PAUSED)
+        return self._kept(self._spoken(self.runner.pause(), PAUSED), paused=True)
 
     def resume(self) -> bool:
-        return self._spoken(self.runner.resume(), RESUMING)
+        taken_over = self.runner.continuing is not None  # it says where it goes on instead of "Resuming"
+        done = self.runner.resume()
+        return self._kept(done if taken_over else self._spoken(done, RESUMING), paused=False)
 
     def skip(self) -> bool:
-        return self.runner.skip()
+        return self._kept(self.runner.skip(), paused=False)
 
     def cancel(self) -> bool:
         return self.runner.cancel()  # the run's end says so and restores the lights
@@ -234,10 +239,6 @@ class Run:
         )
         if self.run_id is not None:
             self._write(self.house.journal.set_planned, self.run_id, plan.total_s)
-        if step is not None:  # the runner says it as it starts, now
-            self.house.status.said(
-                self.routine_id, continuing_with(plan.steps[step]), kind="say", run_id=self.run_id
-            )
         return plan
 
     def _end(self, outcome: RunStatus) -> None:
@@ -337,6 +338,12 @@ class Run:
         return wall_at(self.house.clock, deadline).isoformat(timespec=timespec)
 
     # -- helpers ---------------------------------------------------------------------------------------
+    def _kept(self, done: bool, *, paused: bool) -> bool:
+        """A pause or its end, in the journal: a take-over goes on from it."""
+        if done and self.run_id is not None:
+            self._write(self.house.journal.set_paused, self.run_id, paused)
+        return done
+
     def _spoken(self, done: bool, phrase: str) -> bool:
         if done:
             self.say(phrase)

@@ -7,7 +7,7 @@ session and sentences to each speaker's voice, and both carry them out in tasks 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -40,7 +40,8 @@ class Runner:
     """Carries out one plan. Cue n fires at `base + cues[n].at`; a pause or a skip moves `base`.
     The plan's first cue (`opening`, the routine's ambience) is played at once, while the rest of the
     plan is still being prepared. A run taken over from another homeflow starts at `start_at_step`:
-    it says which step it goes on with, then plays from that step's first cue."""
+    it says which step it goes on with (telling `on_line`), then plays from that step's first cue; one
+    taken over while paused (`start_paused`) waits, silent, and says it when resumed."""
 
     def __init__(
         self,
@@ -51,6 +52,8 @@ class Runner:
         voices: Sequence[Voice] = (),
         observer: RunObserver | None = None,
         start_at_step: int | None = None,
+        start_paused: bool = False,
+        on_line: Callable[[str], None] | None = None,
     ) -> None:
         self.opening = opening
         self.clock = clock
@@ -58,6 +61,9 @@ class Runner:
         self.voices = voices
         self.observer = observer
         self.start_at_step = start_at_step
+        self.start_paused = start_paused
+        self.on_line = on_line
+        self._continuing: str | None = None  # the sentence said before the step a take-over starts at
         self.plan: Plan | None = None
         self.state = RunState.STARTING
         self.step = -1
@@ -79,6 +85,7 @@ class Runner:
             return False
         self._base += self.clock.now() - self._paused_at  # every remaining deadline moves by the pause
         self.state = RunState.RUNNING
+        self._say_continuing()
         self._wake.set()
         return True
 
@@ -90,6 +97,7 @@ class Runner:
         if target is None:
             return False
         self.state = RunState.RUNNING
+        self._continuing = None
         self._next = target
         self._base = self.clock.now() - self.plan.cues[target].at
         self._wake.set()
@@ -125,6 +133,11 @@ class Runner:
         """Where the plan's offset `at` falls on the clock's timeline (a pause so far moves it on)."""
         pause = self.clock.now() - self._paused_at if self.state is RunState.PAUSED else 0.0
         return self._base + pause + at
+
+    @property
+    def continuing(self) -> str | None:
+        """The sentence a run taken over while paused says when it is resumed."""
+        return self._continuing
 
     @property
     def paused_at(self) -> float | None:
@@ -168,17 +181,29 @@ class Runner:
         return self.state
 
     def _continue_at(self, plan: Plan, step: int) -> None:
-        """Say which step the run goes on with, now; that step's first cue follows it."""
+        """Go on at `step`: say so now (or, paused, once resumed); its first cue follows the sentence."""
         target = plan.first_cue_of_step(step)
         if target is None:
             return
-        text = continuing_with(plan.steps[step])
-        length = plan.phrases.get(text) or estimate_speech_s(text)
-        line = Line(text, self._base, length)
+        self._next = target
+        self._base -= plan.cues[target].at
+        self._continuing = continuing_with(plan.steps[step])
+        if self.start_paused:
+            self.state, self._paused_at = RunState.PAUSED, self.clock.now()
+        else:
+            self._say_continuing()
+
+    def _say_continuing(self) -> None:
+        text, self._continuing = self._continuing, None
+        if text is None or self.plan is None:
+            return
+        length = self.plan.phrases.get(text) or estimate_speech_s(text)
+        line = Line(text, self.clock.now(), length)
         for voice in self.voices:
             voice.say(line)
-        self._next = target
-        self._base += length - plan.cues[target].at
+        self._base += length
+        if self.on_line is not None:
+            self.on_line(text)
 
     def _carry_out(self, index: int, cue: Cue, late_s: float) -> None:
         """Hand the cue to the devices (lights first: a button's press should be seen at once)."""

@@ -93,7 +93,7 @@ async def take_over(
         level = Level(newest.reps, "the level the run started at")
     button = buttons.get(newest.trigger.removeprefix("button:"))
     hint = button_hint(button) if button is not None and newest.trigger.startswith("button:") else None
-    run = Run(room, newest.trigger, level, house, hint, resume=Resume(newest, step, ambience))
+    run = Run(room, newest.trigger, level, house, hint, resume=Resume(newest, step, ambience, newest.paused))
     log.warning("%s: run %d taken over, going on at step %d", routine_id, newest.id, step + 1)
     conductor.adopt(run)
 

@@ -218,9 +218,11 @@ async def said_in(lamp: SimulatedLight, brightness: int, within: float) -> None:
             lamp.changed.clear()
 
 
-@pytest.mark.parametrize("on_takeover", ["resume", "interrupt"])
-async def test_an_owner_cut_off_mid_run_leaves_the_run_to_the_next_owner_which_goes_on_with_it(
-    tmp_path: Path, broker: Broker, prefix: str, postgres: Postgres, on_takeover: str
+@pytest.mark.parametrize(
+    ("on_takeover", "paused"), [("resume", False), ("resume", True), ("interrupt", False)]
+)
+async def test_an_owner_cut_off_mid_run_leaves_the_run_to_the_next_owner_which_goes_on_with_it(  # noqa: PLR0917
+    tmp_path: Path, broker: Broker, prefix: str, postgres: Postgres, on_takeover: str, paused: bool
 ) -> None:
     """Instance a's lease moves to b (as if a's renewals had not reached the database): a stops its run
     at once and leaves the lamp dimmed and the run open, for b. b never comes, so the routine returns
@@ -240,6 +242,10 @@ async def test_an_owner_cut_off_mid_run_leaves_the_run_to_the_next_owner_which_g
             await until_owned(postgres, database, lambda o: o.get("one") == "a", 10)
             await watch.client.publish(f"{base}/one/set", "start", qos=1)
             await said_in(lamp, STEP, 10)  # the second step has begun
+            if paused:
+                await watch.client.publish(f"{base}/one/set", "pause", qos=1)
+                await watch.wait_for(f"{base}/one/state", lambda m: m.json["state"] == "paused")
+            since = len(watch.messages)
             postgres.sql(
                 database,
                 "UPDATE leases SET owner = 'b', expires_at = now() + interval '1.5 s' WHERE routine = 'one'",
@@ -252,6 +258,13 @@ async def test_an_owner_cut_off_mid_run_leaves_the_run_to_the_next_owner_which_g
             # b never renews: the routine comes back to a, which takes the run over.
             await until_owned(postgres, database, lambda o: o.get("one") == "a", 10)
             ended = "completed" if on_takeover == "resume" else "interrupted"
+            if paused:  # taken over paused, it stays paused until the person goes on
+                await watch.wait_for(f"{base}/one/event", lambda m: m.json["event"] == "resumed", since=since)
+                await asyncio.sleep(1)
+                said_paused = [p["text"] for p in watch.payloads(f"{base}/one/say", since=since)]
+                assert set(said_paused) <= {"Paused. Press again to go on."}
+                assert watch.payloads(f"{base}/one/state", since=since)[-1]["state"] == "paused"
+                await watch.client.publish(f"{base}/one/set", "resume", qos=1)
             if on_takeover == "resume":
                 await watch.wait_for(f"{base}/one/event", lambda m: m.json["event"] == ended, within=10)
             await said_in(lamp, BEFORE["brightness"], 10)
@@ -272,6 +285,9 @@ async def test_an_owner_cut_off_mid_run_leaves_the_run_to_the_next_owner_which_g
         assert texts.count("Continuing with: up and down, left side.") == 1
         assert texts.count("Settle in.") == 1 and texts.count("Up and down.") == 2
         assert texts.count("Done.") == 1
+        # Paused before the take-over: said once, and the take-over's sentence instead of "Resuming".
+        assert texts.count("Paused. Press again to go on.") == int(paused)
+        assert "Resuming." not in texts
         assert texts.index("Continuing with: up and down, left side.") < len(texts) - 2
         # Taken over with the step's ambience: the routine's, then the step's own light change.
         taken = [c.get("brightness") for c in lamp.commands[lost:]]

@@ -117,11 +117,11 @@ def test_a_new_journal_is_migrated_to_the_current_schema(
         pass
     if isinstance(journal_at, Path):
         version = sqlite3.connect(journal_at).execute("PRAGMA user_version").fetchone()[0]
-        assert version == sqlite_journal.SCHEMA_VERSION == 2
+        assert version == sqlite_journal.SCHEMA_VERSION == 3
     else:
         assert postgres_if is not None
         versions = postgres_if.sql(journal_at, "SELECT string_agg(version::text, ',') FROM schema_version")
-        assert versions == "1,2,3" and pg_journal.SCHEMA_VERSION == 3
+        assert versions == "1,2,3,4" and pg_journal.SCHEMA_VERSION == 4
 
 
 def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
@@ -136,7 +136,7 @@ def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
         postgres_if.sql(journal_at, "INSERT INTO schema_version (version) VALUES (9)")
     with pytest.raises(JournalError) as caught:
         open_journal(journal_at)
-    known = 2 if isinstance(journal_at, Path) else 3  # PostgreSQL's third: the cluster's leases
+    known = 3 if isinstance(journal_at, Path) else 4  # PostgreSQL's third: the cluster's leases
     assert str(caught.value) == (
         f"journal {journal_at} was written by a newer homeflow (schema 9; this homeflow knows up to {known})"
     )
@@ -162,7 +162,7 @@ def test_a_postgresql_journal_at_schema_1_is_upgraded(postgres: Postgres) -> Non
         )
         journal.record_speaker_failure(run.id, 3, "kitchen", "Sonos at 10.0.0.2: cannot connect")
         assert [f["error"] for f in journal.speaker_failures(run.id)] == ["Sonos at 10.0.0.2: cannot connect"]
-    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == "3"
+    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == str(pg_journal.SCHEMA_VERSION)
 
 
 def test_an_unreachable_postgresql_is_one_line_without_the_password() -> None:
@@ -209,3 +209,17 @@ def test_streak_counts_consecutive_days_back_from_today_or_yesterday() -> None:
     assert streak([date(2026, 3, 29), date(2026, 3, 28)], today) == 2  # today is not over yet
     assert streak([date(2026, 3, 28)], today) == 0
     assert streak([], today) == 0
+
+
+def test_a_runs_pause_is_kept_for_the_instance_that_takes_it_over(journal_at: Path | Database) -> None:
+    with open_journal(journal_at) as journal:
+        run = journal.start_run("a", "mqtt", 5, 10.0, {})
+        assert journal.unfinished_runs()[0].paused is False
+        journal.set_paused(run, True)
+        assert journal.unfinished_runs()[0].paused is True
+        journal.set_paused(run, False)
+        assert journal.unfinished_runs()[0].paused is False
+        journal.set_paused(run, True)
+    with open_journal(journal_at) as journal:
+        [record] = journal.runs()
+        assert record.paused is True

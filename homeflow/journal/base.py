@@ -44,6 +44,7 @@ class RunRecord:
     light_snapshot: dict[str, LightSnapshot]
     feedback: Feedback | None
     cues: int = 0
+    paused: bool = False  # paused now: a run taken over stays paused until the person goes on
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +135,10 @@ class Journal(ABC):
 
     @abstractmethod
     def set_planned(self, run_id: int, planned_s: float) -> None: ...
+
+    @abstractmethod
+    def set_paused(self, run_id: int, paused: bool) -> None:
+        """Whether the run is paused now (what a take-over goes on from)."""
 
     @abstractmethod
     def record_cue(self, run_id: int, index: int, cue: Cue, late_s: float) -> None: ...

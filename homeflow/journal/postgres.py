@@ -62,6 +62,8 @@ MIGRATIONS = (
     CREATE TABLE leases (routine TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
     CREATE INDEX leases_by_owner ON leases (owner)
     """,
+    # A run's pause, kept for a take-over (homeflow.takeover).
+    "ALTER TABLE runs ADD COLUMN paused BOOLEAN NOT NULL DEFAULT false",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 CONNECT_TIMEOUT_S = 2  # libpq's least
@@ -180,6 +182,10 @@ class PostgresJournal(Journal):
         with self._write() as db:
             db.execute("UPDATE runs SET planned_s = %s WHERE id = %s", (planned_s, run_id))
 
+    def set_paused(self, run_id: int, paused: bool) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET paused = %s WHERE id = %s", (paused, run_id))
+
     def record_cue(self, run_id: int, index: int, cue: Cue, late_s: float) -> None:
         with self._write() as db:
             db.execute(
@@ -225,7 +231,7 @@ class PostgresJournal(Journal):
     ) -> list[RunRecord]:
         query = (
             "SELECT r.id, r.routine, r.trigger, r.started_at, r.ended_at, r.status, r.reps, r.planned_s,"
-            " r.light_snapshot, r.feedback, (SELECT count(*) FROM cues c WHERE c.run_id = r.id)"
+            " r.light_snapshot, r.feedback, (SELECT count(*) FROM cues c WHERE c.run_id = r.id), r.paused"
             " FROM runs r WHERE true"
         )
         args: list[Any] = []
@@ -291,7 +297,7 @@ def _reason(exc: psycopg.Error) -> str:
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, cues) = row
+    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, cues, paused) = row
     return RunRecord(
         id=int(id_),
         routine=routine,
@@ -304,4 +310,5 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         light_snapshot=snapshot,
         feedback=Feedback(feedback) if feedback else None,
         cues=int(cues),
+        paused=bool(paused),
     )

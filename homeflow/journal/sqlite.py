@@ -54,6 +54,10 @@ MIGRATIONS = (
         PRIMARY KEY (run_id, idx, speaker)
     );
     """,
+    # A run's pause, kept for a take-over (homeflow.takeover).
+    """
+    ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -128,6 +132,10 @@ class SqliteJournal(Journal):
         with self._write() as db:
             db.execute("UPDATE runs SET planned_s = ? WHERE id = ?", (planned_s, run_id))
 
+    def set_paused(self, run_id: int, paused: bool) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET paused = ? WHERE id = ?", (int(paused), run_id))
+
     def record_cue(self, run_id: int, index: int, cue: Cue, late_s: float) -> None:
         with self._write() as db:
             db.execute(
@@ -163,7 +171,11 @@ class SqliteJournal(Journal):
     def runs(
         self, routine: str | None = None, limit: int = 50, status: RunStatus | None = None
     ) -> list[RunRecord]:
-        query = "SELECT r.*, (SELECT count(*) FROM cues c WHERE c.run_id = r.id) FROM runs r WHERE 1=1"
+        query = (
+            "SELECT r.id, r.routine, r.trigger, r.started_at, r.ended_at, r.status, r.reps, r.planned_s,"
+            " r.light_snapshot, r.feedback, (SELECT count(*) FROM cues c WHERE c.run_id = r.id), r.paused"
+            " FROM runs r WHERE 1=1"
+        )
         args: list[Any] = []
         if routine is not None:
             query += " AND routine = ?"
@@ -219,7 +231,7 @@ class SqliteJournal(Journal):
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, cues) = row
+    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, cues, paused) = row
     return RunRecord(
         id=id_,
         routine=routine,
@@ -232,4 +244,5 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         light_snapshot=json.loads(snapshot),
         feedback=Feedback(feedback) if feedback else None,
         cues=cues,
+        paused=bool(paused),
     )
