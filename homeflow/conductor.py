@@ -196,8 +196,9 @@ class Conductor:
             await run.play()
         finally:
             self.levels[run.routine_id] = run.level
-            del self.active[run.routine_id]
-            self.status.state(run.routine_id, idle())
+            if self.active.get(run.routine_id) is run:  # not yet replaced by the run's take-over
+                del self.active[run.routine_id]
+                self.status.state(run.routine_id, idle())
 
     # -- speaking outside a run --------------------------------------------------------------------
     def _speak(self, routine_id: str, text: str) -> None:

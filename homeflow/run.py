@@ -27,6 +27,9 @@ from homeflow.status import RoutineState, RunEvent, Status
 
 log = logging.getLogger(__name__)
 
+# A restore is bounded per light (devices.base.RESTORE_TIMEOUT_S); this bounds waiting for the changes
+# queued before it too.
+GIVE_BACK_WITHIN_S = 15.0
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -154,6 +157,10 @@ class Run:
         self.runner.cancel()
         self.answer_with(None)
 
+    @property
+    def abandoned(self) -> bool:
+        return self._abandoned
+
     def abandon(self) -> None:
         """Another homeflow owns the routine now and goes on with this run: stop at once, and leave the
         lights, the journal's record and the run's end to it."""
@@ -219,17 +226,25 @@ class Run:
             log.error("%s: run failed: %s", self.routine_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
         finally:
             if not self._abandoned:
-                self._close(outcome)
+                await self._close(outcome)
         if outcome is RunStatus.COMPLETED and self.answer is not None and not self._abandoned:
             await self._hear_answer()
 
-    def _close(self, outcome: RunStatus) -> None:
+    async def _close(self, outcome: RunStatus) -> None:
+        """Give the lights back, then journal the run's end: a homeflow that dies in between leaves the
+        run open, and whichever takes it over closes it and gives the lights back (a completion if its
+        end cue was journaled)."""
         if outcome is not RunStatus.COMPLETED:
             for voice in self.voices:
                 voice.interrupt()
             if outcome is RunStatus.CANCELLED:
                 self.say(CANCELLED)
         self.lights.restore(self.room.routine.ambience.transition_s)
+        try:
+            async with asyncio.timeout(GIVE_BACK_WITHIN_S):
+                await self.lights.given_back()
+        except TimeoutError:
+            log.warning("%s: lights not given back within %g s", self.routine_id, GIVE_BACK_WITHIN_S)
         self._end(outcome)
 
     async def _prepare(self) -> Plan:
@@ -242,7 +257,7 @@ class Run:
         return plan
 
     def _end(self, outcome: RunStatus) -> None:
-        """Journal the run's end and tell the house, once (a completion at the END cue)."""
+        """Journal the run's end and tell the house, once."""
         if self._ended:
             return
         self._ended = True
@@ -290,9 +305,7 @@ class Run:
             self.house.status.said(
                 self.routine_id, cue.text, kind=str(cue.kind), step=cue.step, run_id=self.run_id, **count
             )
-        if cue.kind is CueKind.END:
-            self._end(RunStatus.COMPLETED)
-        elif cue.kind is CueKind.ASK:
+        if cue.kind is CueKind.ASK:
             self.answer = asyncio.get_running_loop().create_future()
             self.state_changed()
 

@@ -129,7 +129,7 @@ def _leases(
         # A run its last owner left going goes on here (or is closed, per cluster.on_takeover).
         routine = settings.routines[routine_id]
         conductor.levels[routine_id] = next_level(routine.reps, journal.feedback_history(routine_id))
-        if routine_id not in conductor.active:
+        if (run := conductor.active.get(routine_id)) is None or run.abandoned:  # back after a cut-off
             await take_over(conductor, lights, routine_id, cluster.on_takeover, settings.buttons)
 
     def taken(routine_id: str) -> None:
