@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -223,3 +224,29 @@ def test_a_runs_pause_is_kept_for_the_instance_that_takes_it_over(journal_at: Pa
     with open_journal(journal_at) as journal:
         [record] = journal.runs()
         assert record.paused is True
+
+
+def test_homeflow_instances_starting_at_once_on_a_new_postgresql_journal_all_open_it(
+    postgres: Postgres,
+) -> None:
+    """A cluster's instances start together: one makes the schema, the others wait and find it made."""
+    problems: list[str] = []
+
+    def start(database: Database, ready: threading.Barrier) -> None:
+        ready.wait()
+        try:
+            open_journal(database).close()
+        except JournalError as exc:
+            problems.append(str(exc))
+
+    for _ in range(3):
+        database = postgres.database()
+        ready = threading.Barrier(6)
+        starting = [threading.Thread(target=start, args=(database, ready)) for _ in range(6)]
+        for thread in starting:
+            thread.start()
+        for thread in starting:
+            thread.join()
+        assert problems == []
+        versions = postgres.sql(database, "SELECT string_agg(version::text, ',') FROM schema_version")
+        assert versions == ",".join(str(n) for n in range(1, pg_journal.SCHEMA_VERSION + 1))

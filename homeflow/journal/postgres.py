@@ -66,6 +66,7 @@ MIGRATIONS = (
     "ALTER TABLE runs ADD COLUMN paused BOOLEAN NOT NULL DEFAULT false",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+MIGRATION_LOCK = 0x686F6D65666C6F77  # "homeflow": the advisory lock its migrations take
 CONNECT_TIMEOUT_S = 2  # libpq's least
 # A lost server is tried again at most once a second, and at least ten times as long after a try as
 # the try took: a try blocks the loop (a refusal on loopback is instant, a silent host the timeout).
@@ -116,12 +117,14 @@ class PostgresJournal(Journal):
 
     def _migrate(self) -> None:
         with self._db.transaction():
+            # One homeflow migrates; another starting at once waits here, then sees it done. An advisory
+            # lock, taken before anything is made: two `CREATE TABLE IF NOT EXISTS` at once can both go
+            # ahead, and one fails (the instances of a cluster start together).
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version"
                 " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
-            # One homeflow migrates; another starting at once waits here, then sees it done.
-            self._db.execute("LOCK TABLE schema_version IN EXCLUSIVE MODE")
             row = self._db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
