@@ -61,7 +61,8 @@ class Instance:
         self.task = asyncio.create_task(serve(self.settings, self.stop, time_scale=20, ready=self.ready))
 
     async def url(self) -> str:
-        await asyncio.wait((self.task, self.ready), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((self.task, self.ready), timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        assert self.task.done() or self.ready.done(), "homeflow not ready within 30 s"
         if self.task.done():
             self.task.result()
         return self.ready.result()
