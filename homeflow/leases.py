@@ -20,9 +20,10 @@ instances believe at once that they own a routine (as long as their clocks run a
 rate). A dead instance (killed, cut off, or its database gone) stops acting when its leases run out,
 and the others share its routines out a moment later; a clean stop gives every lease back at once.
 
-Taking a routine is awaited in `taking` before the instance acts on it (the service closes a run the
-last owner left open in the journal, as at start-up), then told to `taken` (it shows the routine's
-state and Home Assistant's configs); losing one is told to `lost` (it stops a run it has going).
+Taking a routine is awaited in `taking` before the instance acts on it (the service goes on with a run
+the last owner left going in the journal, or closes it: homeflow.takeover), then told to `taken` (it
+shows the routine's state and Home Assistant's configs); losing one is told to `lost` (a run going
+here stops at once and is left, lamps and end included, to the routine's next owner).
 """
 
 from __future__ import annotations
