@@ -1,7 +1,8 @@
 """Three homeflow instances in one process (each `serve()` on its own settings, differing only in
 `cluster.instance`), one Mosquitto and one PostgreSQL: every routine has one owner; a routine started
 over MQTT runs once; Home Assistant sees each routine once, available while any instance is up; a
-non-owner's web API names the owner's role; a stopped instance's routines pass to the others."""
+non-owner's web API names the owner's role; a stopped instance's routines pass to the others; an owner
+cut off from the journal mid-run leaves the run to the routine's next owner, which goes on with it."""
 
 from __future__ import annotations
 
