@@ -8,7 +8,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY homeflow ./homeflow
-RUN pip install --no-cache-dir . && rm -rf /src
+# With the postgres extra: the same image runs one homeflow on SQLite or many sharing PostgreSQL.
+RUN pip install --no-cache-dir ".[postgres]" && rm -rf /src
 
 # Not root; `audio` lets aplay open /dev/snd when the host's sound card is passed in.
 RUN useradd --system --uid 1000 --gid audio --home-dir /data homeflow \

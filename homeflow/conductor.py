@@ -13,7 +13,6 @@ import aiomqtt
 
 from homeflow.answers import Answers, button_hint
 from homeflow.commands import ANSWERS, OWNED_ELSEWHERE, Command
-from homeflow.devices.base import Light
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.speakers.voice import say_once
 from homeflow.homeassistant.entities import HOME_ASSISTANT
@@ -28,7 +27,7 @@ from homeflow.routine.safety import on_demand
 from homeflow.run import Run
 from homeflow.runner import RunState
 from homeflow.settings.model import ScheduleTrigger, Zigbee2MqttButton
-from homeflow.starts import done_today, lights_held, limits_refuse, recover
+from homeflow.starts import done_today, lights_held, limits_refuse
 from homeflow.status import RunEvent, idle
 
 log = logging.getLogger(__name__)
@@ -192,18 +191,23 @@ class Conductor:
             self._speak(routine_id, why)
             return self._said(routine_id, f"not started: {why}")
         level = self.levels[key(routine_id, profile)]
-        run = Run(room, trigger, level, self.house, hint, profile=profile)
-        self.active[routine_id] = run
-        self._spawn(self._play(run), f"run {routine_id}")
+        self.adopt(Run(room, trigger, level, self.house, hint, profile=profile))
         return self._said(routine_id, f"started by {trigger}")
+
+    def adopt(self, run: Run) -> None:
+        """Play `run`: a new one, or one taken over from another homeflow."""
+        run.owned = lambda: self.owns(run.routine_id)
+        self.active[run.routine_id] = run
+        self._spawn(self._play(run), f"run {run.routine_id}")
 
     async def _play(self, run: Run) -> None:
         try:
             await run.play()
         finally:
             self.levels[key(run.routine_id, run.profile)] = run.level
-            del self.active[run.routine_id]
-            self.status.state(run.routine_id, idle())
+            if self.active.get(run.routine_id) is run:  # not yet replaced by the run's take-over
+                del self.active[run.routine_id]
+                self.status.state(run.routine_id, idle())
 
     # -- speaking outside a run --------------------------------------------------------------------
     def _safety(self, routine_id: str, run: Run | None) -> str:
@@ -243,7 +247,3 @@ class Conductor:
             run.stop()
         if self._pending:
             await asyncio.wait(self._pending)
-
-    async def recover(self, lights: dict[str, Light], routine: str | None = None) -> None:
-        """Close runs a crash left open (of `routine`, or of every routine), and give their lights back."""
-        await recover(self.journal, self.status, lights, routine)

@@ -20,9 +20,10 @@ instances believe at once that they own a routine (as long as their clocks run a
 rate). A dead instance (killed, cut off, or its database gone) stops acting when its leases run out,
 and the others share its routines out a moment later; a clean stop gives every lease back at once.
 
-Taking a routine is awaited in `taking` before the instance acts on it (the service closes a run the
-last owner left open in the journal, as at start-up), then told to `taken` (it shows the routine's
-state and Home Assistant's configs); losing one is told to `lost` (it stops a run it has going).
+Taking a routine is awaited in `taking` before the instance acts on it (the service goes on with a run
+the last owner left going in the journal, or closes it: homeflow.takeover), then told to `taken` (it
+shows the routine's state and Home Assistant's configs); losing one is told to `lost` (a run going
+here stops at once and is left, lamps and end included, to the routine's next owner).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Leases:
         self._db: psycopg.AsyncConnection[Any] | None = None
         self._problem: str | None = None
         self._holding = False
+        self._taking_now: str | None = None  # held in the database, being taken over: not acted on yet
 
     def hold(self) -> None:
         """Renew what is held, take nothing more: the service is ending its runs before `release`."""
@@ -98,6 +100,11 @@ class Leases:
     def owns(self, routine: str) -> bool:
         until = self._until.get(routine)
         return until is not None and self.clock.monotonic() < until
+
+    def publishes(self, routine: str) -> bool:
+        """What the instance tells the broker of: its routines, and one it is taking over (its lease is
+        in hand; the run its last owner left going is being closed or resumed)."""
+        return self.owns(routine) or routine == self._taking_now
 
     async def run(self) -> None:
         """Renew, take and give back leases every `renew_s`, until cancelled."""
@@ -160,11 +167,14 @@ class Leases:
         for routine in sorted((held or set()) - set(self._until)):
             if until <= self.clock.monotonic():
                 break  # too late for this round; the next one renews it
+            self._taking_now = routine
             try:
                 await self._taking(routine)
             except Exception:
                 log.exception("%s: taking it over failed", routine)
                 continue
+            finally:
+                self._taking_now = None
             self._until[routine] = until
             log.info("%s: owned by %s", routine, self.instance)
             self._taken(routine)

@@ -11,7 +11,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from homeflow.journal.base import Journal, JournalError
-from homeflow.routine.guidance import around, feedback_reply, gentle_announcement, level_announcement, said
+from homeflow.routine.guidance import (
+    around,
+    continuing_with,
+    feedback_reply,
+    gentle_announcement,
+    level_announcement,
+    said,
+)
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, scope_of, sentences
 from homeflow.routine.progression import Feedback, Level, advance
@@ -49,10 +56,13 @@ async def prepare_plan(
     hint: str | None = None,
     *,
     safety: bool = False,
+    resume_at: int | None = None,
 ) -> Plan:
     """Render every sentence on every speaker, then time the plan by the longest rendering (by an
     estimate without speakers). `hint` follows the question: how the button that started the run
-    answers it. `safety`: the routine's safety introduction is owed (`safety_owed`), said first."""
+    answers it. `safety`: the routine's safety introduction is owed (`safety_owed`), said first.
+    `resume_at`: the step a run taken over goes on with; what it says first is rendered too (a phrase
+    of the plan, like "Paused")."""
     good_sessions = routine.reps.good_sessions_to_progress
     announcement = level_announcement(level, good_sessions, said(routine)) or gentle_announcement(
         level, routine
@@ -63,7 +73,7 @@ async def prepare_plan(
     )
     if question and hint:
         question = f"{question} {hint}"
-    phrases = (*around(routine), *replies(routine, level))
+    phrases = (*around(routine), *replies(routine, level), *resuming(routine, level.reps, resume_at))
     texts = (*sentences(routine, level.reps, preface, question, safety=safety), *phrases)
     durations: dict[str, float] = {}
     for measured in await asyncio.gather(*(s.prepare(texts) for s in speakers)):
@@ -75,3 +85,11 @@ async def prepare_plan(
 
     plan = build_plan(routine, level.reps, speech_s, preface, question, safety=safety)
     return dataclasses.replace(plan, phrases={text: speech_s(text) for text in phrases})
+
+
+def resuming(routine: Routine, reps: int, step: int | None) -> tuple[str, ...]:
+    """What a run taken over at `step` says before it: "Continuing with: <the step's title>."."""
+    if step is None:
+        return ()
+    titles = build_plan(routine, reps, lambda _text: 1.0).steps
+    return (continuing_with(titles[step], said(routine)),) if 0 <= step < len(titles) else ()

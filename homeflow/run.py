@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from homeflow.clock import wall_at
@@ -14,10 +15,11 @@ from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
 from homeflow.house import House, Room
-from homeflow.journal import JournalError, RunStatus
+from homeflow.journal import JournalError, RunRecord, RunStatus
 from homeflow.people import report
 from homeflow.planning import prepare_plan, safety_owed
 from homeflow.routine.guidance import feedback_reply, said
+from homeflow.routine.model import Ambience
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
 from homeflow.routine.progression import Feedback, Level, advance
 from homeflow.routine.safety import fingerprint
@@ -26,8 +28,22 @@ from homeflow.status import RoutineState, RunEvent
 
 log = logging.getLogger(__name__)
 
+# A restore is bounded per light (devices.base.RESTORE_TIMEOUT_S); this bounds waiting for the changes
+# queued before it too.
+GIVE_BACK_WITHIN_S = 15.0
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """A run another homeflow left going, taken over: its journal record (the same run goes on), the
+    step it goes on with, and the routine's ambience at that step."""
+
+    record: RunRecord
+    step: int
+    ambience: Ambience
+    paused: bool = False  # it was paused: it stays paused until the person goes on
 
 
 class Run:
@@ -40,6 +56,7 @@ class Run:
         hint: str | None = None,
         *,
         profile: str | None = None,
+        resume: Resume | None = None,
     ) -> None:
         self.room = room
         self.routine_id = room.routine.id
@@ -50,11 +67,25 @@ class Run:
         self.house = house
         self.lights = LightSession(room.lights)
         self.voices = [Voice(speaker, house.clock, self._missed) for speaker in room.speakers]
-        self.runner = Runner(
-            opening(room.routine), clock=house.clock, lights=self.lights, voices=self.voices, observer=self
+        self.taken_over = resume
+        first = (
+            opening(room.routine) if resume is None else Cue(0.0, CueKind.LIGHT, -1, ambience=resume.ambience)
         )
-        self.run_id: int | None = None
-        self.started_at = house.clock.wall()
+        self.runner = Runner(
+            first,
+            clock=house.clock,
+            lights=self.lights,
+            voices=self.voices,
+            observer=self,
+            start_at_step=resume.step if resume else None,
+            start_paused=resume.paused if resume else False,
+            on_line=lambda text: house.status.said(self.routine_id, text, kind="say", run_id=self.run_id),
+        )
+        self.run_id: int | None = resume.record.id if resume else None
+        self.started_at = resume.record.started_at if resume else house.clock.wall()
+        # Whether this homeflow still owns the routine (a cluster's lease): only the owner writes cues.
+        self.owned: Callable[[], bool] = lambda: True
+        self._abandoned = False
         self.answer: asyncio.Future[Feedback | None] | None = None  # open while the question is
         self._stopping = False
         self._ended = False
@@ -72,13 +103,16 @@ class Run:
 
     # -- commands ----------------------------------------------------------------------------------
     def pause(self) -> bool:
-        return self._spoken(self.runner.pause(), said(self.room.routine).paused)
+        return self._kept(self._spoken(self.runner.pause(), said(self.room.routine).paused), paused=True)
 
     def resume(self) -> bool:
-        return self._spoken(self.runner.resume(), said(self.room.routine).resuming)
+        taken_over = self.runner.continuing is not None  # it says where it goes on instead of "Resuming"
+        done = self.runner.resume()
+        resuming = said(self.room.routine).resuming
+        return self._kept(done if taken_over else self._spoken(done, resuming), paused=False)
 
     def skip(self) -> bool:
-        return self.runner.skip()
+        return self._kept(self.runner.skip(), paused=False)
 
     def cancel(self) -> bool:
         return self.runner.cancel()  # the run's end says so and restores the lights
@@ -95,6 +129,21 @@ class Run:
         self._stopping = True
         self.runner.cancel()
         self.answer_with(None)
+
+    @property
+    def abandoned(self) -> bool:
+        return self._abandoned
+
+    def abandon(self) -> None:
+        """Another homeflow owns the routine now and goes on with this run: stop at once, and leave the
+        lights, the journal's record and the run's end to it."""
+        if self._abandoned or self._ended:
+            return
+        self._abandoned = True
+        self.lights.let_go()
+        for voice in self.voices:
+            voice.interrupt()
+        self.stop()
 
     def say(self, text: str) -> None:
         """Say a phrase around the plan's cues (paused, a reply) on every voice, now."""
@@ -123,19 +172,24 @@ class Run:
     async def _perform(self) -> None:
         outcome = RunStatus.INTERRUPTED
         try:
-            snapshot = await self.lights.take_snapshot()
-            # Journaled before the first change: a crash mid-run still gives the lights back.
-            journal = self.house.journal
-            self.run_id = self._write(
-                journal.start_run,
-                self.routine_id,
-                self.trigger,
-                self.level.reps,
-                0.0,
-                snapshot,
-                profile=self.profile,
-            )
-            self._tell(RunEvent.STARTED)
+            if self.taken_over is None:
+                snapshot = await self.lights.take_snapshot()
+                # Journaled before the first change: a crash mid-run still gives the lights back.
+                self.run_id = self._write(
+                    self.house.journal.start_run,
+                    self.routine_id,
+                    self.trigger,
+                    self.level.reps,
+                    0.0,
+                    snapshot,
+                    profile=self.profile,
+                )
+                self._tell(RunEvent.STARTED)
+            else:  # the lamps look as the run left them: what to give back is the journal's snapshot
+                names = {light.name for light in self.room.lights}
+                snapshot = self.taken_over.record.light_snapshot
+                self.lights.snapshot = {name: look for name, look in snapshot.items() if name in names}
+                self._tell(RunEvent.RESUMED)
             self.state_changed()
             final = await self.runner.run(self._prepare())
             if final is RunState.COMPLETED:
@@ -145,27 +199,44 @@ class Run:
         except Exception as exc:
             log.error("%s: run failed: %s", self.routine_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
         finally:
-            if outcome is not RunStatus.COMPLETED:
-                for voice in self.voices:
-                    voice.interrupt()
-                if outcome is RunStatus.CANCELLED:
-                    self.say(said(self.room.routine).cancelled)
-            self.lights.restore(self.room.routine.ambience.transition_s)
-            self._end(outcome)
-        if outcome is RunStatus.COMPLETED and self.answer is not None:
+            if not self._abandoned:
+                await self._close(outcome)
+        if outcome is RunStatus.COMPLETED and self.answer is not None and not self._abandoned:
             await self._hear_answer()
+
+    async def _close(self, outcome: RunStatus) -> None:
+        """Give the lights back, then journal the run's end: a homeflow that dies in between leaves the
+        run open, and whichever takes it over closes it and gives the lights back (a completion if its
+        end cue was journaled)."""
+        if outcome is not RunStatus.COMPLETED:
+            for voice in self.voices:
+                voice.interrupt()
+            if outcome is RunStatus.CANCELLED:
+                self.say(said(self.room.routine).cancelled)
+        self.lights.restore(self.room.routine.ambience.transition_s)
+        try:
+            async with asyncio.timeout(GIVE_BACK_WITHIN_S):
+                await self.lights.given_back()
+        except TimeoutError:
+            log.warning("%s: lights not given back within %g s", self.routine_id, GIVE_BACK_WITHIN_S)
+        self._end(outcome)
 
     async def _prepare(self) -> Plan:
         routine = self.room.routine
+        step = self.taken_over.step if self.taken_over else None
         owed = safety_owed(self.house.journal, routine)
-        self.safety = fingerprint(routine) if owed else None
-        plan = await prepare_plan(routine, self.level, self.room.speakers, self.hint, safety=owed)
+        if step is not None:  # the plan the run began with, so its cues keep their numbers
+            owed = owed or self._began_with_safety()
+        self.safety = fingerprint(routine) if owed and step is None else None
+        plan = await prepare_plan(
+            routine, self.level, self.room.speakers, self.hint, safety=owed, resume_at=step
+        )
         if self.run_id is not None:
             self._write(self.house.journal.set_planned, self.run_id, plan.total_s)
         return plan
 
     def _end(self, outcome: RunStatus) -> None:
-        """Journal the run's end and tell the house, once (a completion at the END cue)."""
+        """Journal the run's end and tell the house, once."""
         if self._ended:
             return
         self._ended = True
@@ -204,6 +275,9 @@ class Run:
 
     # -- what the runner and voices report -----------------------------------------------------------
     def cue_due(self, index: int, cue: Cue, late_s: float) -> None:
+        if self._abandoned or not self.owned():
+            self.abandon()  # its new owner goes on with it: no cue of this one's is written any more
+            return
         if self.run_id is not None:
             self._write(self.house.journal.record_cue, self.run_id, index, cue, late_s)
         if cue.kind in SPOKEN and cue.text:
@@ -212,9 +286,7 @@ class Run:
                 self.routine_id, cue.text, kind=str(cue.kind), step=cue.step, run_id=self.run_id, **count
             )
         self._heard_safety(cue)
-        if cue.kind is CueKind.END:
-            self._end(RunStatus.COMPLETED)
-        elif cue.kind is CueKind.ASK:
+        if cue.kind is CueKind.ASK:
             self.answer = asyncio.get_running_loop().create_future()
             self.state_changed()
 
@@ -228,6 +300,15 @@ class Run:
         elif self._safety_said == len(self.room.routine.safety):
             self._write(self.house.journal.record_safety, self.routine_id, self.safety)
             self.safety = None
+
+    def _began_with_safety(self) -> bool:
+        """Whether the run taken over had begun with the safety introduction (its journaled cues)."""
+        if self.run_id is None:
+            return False
+        try:
+            return any(c["kind"] == str(CueKind.SAFETY) for c in self.house.journal.cues(self.run_id))
+        except JournalError:
+            return False
 
     def state_changed(self) -> None:
         self.house.status.state(self.routine_id, self.view())
@@ -272,6 +353,12 @@ class Run:
         return wall_at(self.house.clock, deadline).isoformat(timespec=timespec)
 
     # -- helpers ---------------------------------------------------------------------------------------
+    def _kept(self, done: bool, *, paused: bool) -> bool:
+        """A pause or its end, in the journal: a take-over goes on from it."""
+        if done and self.run_id is not None:
+            self._write(self.house.journal.set_paused, self.run_id, paused)
+        return done
+
     def _spoken(self, done: bool, phrase: str) -> bool:
         if done:
             self.say(phrase)

@@ -7,14 +7,15 @@ session and sentences to each speaker's voice, and both carry them out in tasks 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
 from homeflow.clock import Clock
 from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers.voice import Line, Voice
-from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan
+from homeflow.routine.guidance import continuing_with
+from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s
 
 
 class RunState(StrEnum):
@@ -38,7 +39,9 @@ class RunObserver(Protocol):
 class Runner:
     """Carries out one plan. Cue n fires at `base + cues[n].at`; a pause or a skip moves `base`.
     The plan's first cue (`opening`, the routine's ambience) is played at once, while the rest of the
-    plan is still being prepared."""
+    plan is still being prepared. A run taken over from another homeflow starts at `start_at_step`:
+    it says which step it goes on with (telling `on_line`), then plays from that step's first cue; one
+    taken over while paused (`start_paused`) waits, silent, and says it when resumed."""
 
     def __init__(
         self,
@@ -48,12 +51,19 @@ class Runner:
         lights: LightSession,
         voices: Sequence[Voice] = (),
         observer: RunObserver | None = None,
+        start_at_step: int | None = None,
+        start_paused: bool = False,
+        on_line: Callable[[str], None] | None = None,
     ) -> None:
         self.opening = opening
         self.clock = clock
         self.lights = lights
         self.voices = voices
         self.observer = observer
+        self.start_at_step = start_at_step
+        self.start_paused = start_paused
+        self.on_line = on_line
+        self._continuing: str | None = None  # the sentence said before the step a take-over starts at
         self.plan: Plan | None = None
         self.state = RunState.STARTING
         self.step = -1
@@ -75,6 +85,7 @@ class Runner:
             return False
         self._base += self.clock.now() - self._paused_at  # every remaining deadline moves by the pause
         self.state = RunState.RUNNING
+        self._say_continuing()
         self._wake.set()
         return True
 
@@ -86,6 +97,7 @@ class Runner:
         if target is None:
             return False
         self.state = RunState.RUNNING
+        self._continuing = None
         self._next = target
         self._base = self.clock.now() - self.plan.cues[target].at
         self._wake.set()
@@ -123,6 +135,11 @@ class Runner:
         return self._base + pause + at
 
     @property
+    def continuing(self) -> str | None:
+        """The sentence a run taken over while paused says when it is resumed."""
+        return self._continuing
+
+    @property
     def paused_at(self) -> float | None:
         return self._paused_at if self.state is RunState.PAUSED else None
 
@@ -145,6 +162,8 @@ class Runner:
         self.plan, self.state = ready, RunState.RUNNING
         # Preparing took time that is nobody's cue: the rest of the plan starts from now.
         self._base = self.clock.now()
+        if self.start_at_step is not None:
+            self._continue_at(ready, self.start_at_step)
         cues = ready.cues
         while self._next < len(cues) and await self._wait_for_next(ready):
             index = self._next
@@ -160,6 +179,31 @@ class Runner:
         if self.state is RunState.CANCELLED:
             self._notify()
         return self.state
+
+    def _continue_at(self, plan: Plan, step: int) -> None:
+        """Go on at `step`: say so now (or, paused, once resumed); its first cue follows the sentence."""
+        target = plan.first_cue_of_step(step)
+        if target is None:
+            return
+        self._next = target
+        self._base -= plan.cues[target].at
+        self._continuing = continuing_with(plan.steps[step])
+        if self.start_paused:
+            self.state, self._paused_at = RunState.PAUSED, self.clock.now()
+        else:
+            self._say_continuing()
+
+    def _say_continuing(self) -> None:
+        text, self._continuing = self._continuing, None
+        if text is None or self.plan is None:
+            return
+        length = self.plan.phrases.get(text) or estimate_speech_s(text)
+        line = Line(text, self.clock.now(), length)
+        for voice in self.voices:
+            voice.say(line)
+        self._base += length
+        if self.on_line is not None:
+            self.on_line(text)
 
     def _carry_out(self, index: int, cue: Cue, late_s: float) -> None:
         """Hand the cue to the devices (lights first: a button's press should be seen at once)."""

@@ -35,6 +35,7 @@ from homeflow.settings.model import HomeAssistantLight as HomeAssistantLightSett
 from homeflow.settings.model import VirtualLight as VirtualLightSettings
 from homeflow.speech import SpeechCache
 from homeflow.status import Status
+from homeflow.takeover import recover, take_over
 from homeflow.triggers.buttons import Zigbee2MqttButtonTrigger
 from homeflow.triggers.schedule import Scheduler
 from homeflow.web import build_app, run_web
@@ -141,18 +142,18 @@ def _leases(
     settings: Settings, clock: Clock, conductor: Conductor, discovery: Discovery, lights: dict[str, Light]
 ) -> Leases | None:
     """In a cluster, the leases that say which routines this instance acts on and publishes."""
-    if settings.cluster is None or not isinstance(settings.journal, Database):
+    cluster = settings.cluster
+    if cluster is None or not isinstance(settings.journal, Database):
         return None
     from homeflow.leases import Leases  # noqa: PLC0415 (psycopg: the optional extra a cluster needs)
 
     journal = conductor.journal
 
     async def taking(routine_id: str) -> None:
-        # Part of the take-over to come (resuming the run): for now a run its last owner left open is
-        # closed as interrupted and its lights given back, as at start-up.
-        if routine_id not in conductor.active:
-            await conductor.recover(lights, routine_id)
+        # A run its last owner left going goes on here (or is closed, per cluster.on_takeover).
         conductor.levels |= fold(journal, routine_id, conductor.rooms[routine_id])
+        if (run := conductor.active.get(routine_id)) is None or run.abandoned:  # back after a cut-off
+            await take_over(conductor, lights, routine_id, cluster.on_takeover, settings.buttons)
 
     def taken(routine_id: str) -> None:
         conductor.status.show(routine_id)
@@ -160,23 +161,28 @@ def _leases(
         discovery.taken(routine_id)
 
     def lost(routine_id: str) -> None:
-        # Another instance may own it now: a run going here stops, restoring its lights (as at a
-        # shutdown); its new owner closes the run if this one could not.
+        # Another instance may own it now, and goes on with the run (or closes it): a run going here
+        # stops at once and leaves the lamps, the journal and the run's end to it. (Restoring the
+        # lights here would undo the new owner's ambience.) If no other takes the routine, this one
+        # does again once it reaches the journal, and goes on with the run itself.
         if (run := conductor.active.get(routine_id)) is not None:
-            log.warning("%s: lease lost mid-run; stopping the run", routine_id)
-            run.stop()
+            log.warning("%s: lease lost mid-run; leaving the run to the routine's next owner", routine_id)
+            run.abandon()
 
     leases = Leases(
         settings.journal,
-        settings.cluster.instance,
+        cluster.instance,
         list(settings.routines),
         clock,
         taking=taking,
         taken=taken,
         lost=lost,
         busy=lambda routine_id: routine_id in conductor.active,
+        lease_s=cluster.lease_s,
+        renew_s=None if cluster.lease_s is None else cluster.lease_s / 5,
     )
-    conductor.owns = conductor.status.owns = discovery.owns = leases.owns
+    conductor.owns = discovery.owns = leases.owns
+    conductor.status.owns = leases.publishes  # a take-over's `interrupted` is heard too
     return leases
 
 
@@ -250,7 +256,7 @@ async def serve(
             leasing: asyncio.Task[None] | None = None
             if not stop.is_set():
                 if leases is None:
-                    await conductor.recover(lights)
+                    await recover(house, lights)
                 else:  # a run left open is closed by whichever instance takes its routine
                     leasing = tasks.create_task(leases.run(), name="leases")
                 conductor.report_all()

@@ -1,18 +1,15 @@
 """What may keep a run from starting (a routine's limits, a lamp another run holds), said in the words
-of the routine's language, and the runs a crash left open."""
+of the routine's language."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
 
-from homeflow.devices.base import Light
-from homeflow.devices.lights.session import restore_lights
 from homeflow.house import House, Room
-from homeflow.journal import Journal, RunStatus
+from homeflow.journal import Journal
 from homeflow.routine.guidance import light_in_use, refusal, said
 from homeflow.run import Run
-from homeflow.status import RunEvent, Status
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +38,3 @@ def lights_held(room: Room, active: Iterable[Run]) -> str | None:
         if shared:
             return light_in_use(shared[0], other.room.routine.name, said(room.routine))
     return None
-
-
-async def recover(journal: Journal, status: Status, lights: dict[str, Light], routine: str | None) -> None:
-    """Close runs a crash left open (of `routine`, or of every routine), and give their lights back."""
-    for record in journal.unfinished_runs():
-        if routine is not None and record.routine != routine:
-            continue
-        known = {name: snap for name, snap in record.light_snapshot.items() if name in lights}
-        await restore_lights([lights[name] for name in known], known, 0.0)
-        journal.finish_run(record.id, RunStatus.INTERRUPTED)
-        status.event(record.routine, RunEvent.INTERRUPTED, run_id=record.id, trigger=record.trigger)
-        log.warning(
-            "%s: run %d was interrupted at %s; %d light(s) restored",
-            record.routine,
-            record.id,
-            record.started_at.isoformat(timespec="seconds"),
-            len(known),
-        )

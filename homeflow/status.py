@@ -51,6 +51,7 @@ class RunEvent(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    RESUMED = "resumed"  # taken over from another homeflow, going on at the step that was playing
     REFUSED = "refused"  # a start that did not happen, with its reason
 
 

@@ -18,6 +18,15 @@ from .postgres import Postgres
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--takeover-kills",
+        type=int,
+        default=None,
+        help="how many times test_faults_takeover kills an instance (default 20)",
+    )
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     mosquitto = Mosquitto(tmp_path_factory.mktemp("mosquitto"))

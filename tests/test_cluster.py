@@ -1,7 +1,8 @@
 """Three homeflow instances in one process (each `serve()` on its own settings, differing only in
 `cluster.instance`), one Mosquitto and one PostgreSQL: every routine has one owner; a routine started
 over MQTT runs once; Home Assistant sees each routine once, available while any instance is up; a
-non-owner's web API names the owner's role; a stopped instance's routines pass to the others."""
+non-owner's web API names the owner's role; a stopped instance's routines pass to the others; an owner
+cut off from the journal mid-run leaves the run to the routine's next owner, which goes on with it."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ class Instance:
         self.task = asyncio.create_task(serve(self.settings, self.stop, time_scale=20, ready=self.ready))
 
     async def url(self) -> str:
-        await asyncio.wait((self.task, self.ready), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((self.task, self.ready), timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        assert self.task.done() or self.ready.done(), "homeflow not ready within 30 s"
         if self.task.done():
             self.task.result()
         return self.ready.result()
@@ -191,51 +193,108 @@ async def test_three_instances_one_owner_each_one_run_one_device(
             assert [run.status for run in journal.runs("two")] == [RunStatus.COMPLETED] * 2
 
 
-LONG_ROUTINE = """\
+TAKEN_OVER_ROUTINE = """\
 name: Long
 ambience: {brightness: 35, transition: 0}
 steps:
-  - title: Rest
+  - title: Begin
     do:
-      - say: Rest a while.
-      - wait: {seconds: 200}
+      - say: Settle in.
+      - wait: {seconds: 10}
+  - title: Up and down, left side
+    do:
+      - light: {brightness: 60, transition: 0}
+      - say: Up and down.
+      - wait: {seconds: 60}
+  - title: Close
+    do:
+      - say: Done.
 """
+STEP = 152  # the second step's light: 60 % of 254
 
 
-async def test_an_instance_that_loses_its_lease_mid_run_stops_the_run_and_gives_the_lamp_back(
-    tmp_path: Path, broker: Broker, prefix: str, postgres: Postgres
+async def said_in(lamp: SimulatedLight, brightness: int, within: float) -> None:
+    async with asyncio.timeout(within):
+        while lamp.state.get("brightness") != brightness:
+            await lamp.changed.wait()
+            lamp.changed.clear()
+
+
+@pytest.mark.parametrize(
+    ("on_takeover", "paused"), [("resume", False), ("resume", True), ("interrupt", False)]
+)
+async def test_an_owner_cut_off_mid_run_leaves_the_run_to_the_next_owner_which_goes_on_with_it(  # noqa: PLR0917
+    tmp_path: Path, broker: Broker, prefix: str, postgres: Postgres, on_takeover: str, paused: bool
 ) -> None:
+    """Instance a's lease moves to b (as if a's renewals had not reached the database): a stops its run
+    at once and leaves the lamp dimmed and the run open, for b. b never comes, so the routine returns
+    to a, which takes the run over as any new owner does: resumed at the step that was playing (or
+    closed as interrupted), one run, one end."""
     database = postgres.database()
     base = f"{prefix}/hf"
     lamp = SimulatedLight(f"{prefix}/z2m", "lamp-one", BEFORE)
     config = settings_of(tmp_path, broker, prefix, database, "a")
-    (config.parent / "routines/one.yaml").write_text(LONG_ROUTINE)
+    (config.parent / "routines/one.yaml").write_text(TAKEN_OVER_ROUTINE)
+    text = config.read_text().replace("peers: [a, b, c]}", f"peers: [a, b, c], on_takeover: {on_takeover}}}")
+    config.write_text(text)
     async with lamp.running(broker), collecting(broker, f"{prefix}-watch", f"{base}/#") as watch:
         instance = Instance(config)
         try:
             await instance.url()
             await until_owned(postgres, database, lambda o: o.get("one") == "a", 10)
             await watch.client.publish(f"{base}/one/set", "start", qos=1)
-            await watch.wait_for(f"{base}/one/state", lambda m: m.json["state"] == "running")
-            assert lamp.commands[-1]["brightness"] == DIMMED
-            # Another instance holds the routine now (as if a's renewals had not reached the database).
+            await said_in(lamp, STEP, 10)  # the second step has begun
+            if paused:
+                await watch.client.publish(f"{base}/one/set", "pause", qos=1)
+                await watch.wait_for(f"{base}/one/state", lambda m: m.json["state"] == "paused")
+            since = len(watch.messages)
             postgres.sql(
                 database,
-                "UPDATE leases SET owner = 'b', expires_at = now() + interval '3 s' WHERE routine = 'one'",
+                "UPDATE leases SET owner = 'b', expires_at = now() + interval '1.5 s' WHERE routine = 'one'",
             )
-            async with asyncio.timeout(5):
-                while lamp.state.get("brightness") != BEFORE["brightness"]:
-                    await lamp.changed.wait()
-                    lamp.changed.clear()
+            await until_owned(postgres, database, lambda o: o.get("one") == "b", 2)
+            lost = len(lamp.commands)
             with open_journal(database) as journal:
                 [run] = journal.runs("one")
-                assert run.status is RunStatus.INTERRUPTED
-            # Until its lease runs out, b's routine: a start on `a` is left to b.
-            await watch.client.publish(f"{base}/one/set", "start", qos=1)
-            await asyncio.sleep(0.5)
-            with open_journal(database) as journal:
-                assert len(journal.runs("one")) == 1
-            # b never renews: the routine comes back to a.
+                assert run.status is RunStatus.RUNNING
+            # b never renews: the routine comes back to a, which takes the run over.
             await until_owned(postgres, database, lambda o: o.get("one") == "a", 10)
+            ended = "completed" if on_takeover == "resume" else "interrupted"
+            if paused:  # taken over paused, it stays paused until the person goes on
+                await watch.wait_for(f"{base}/one/event", lambda m: m.json["event"] == "resumed", since=since)
+                await asyncio.sleep(1)
+                said_paused = [p["text"] for p in watch.payloads(f"{base}/one/say", since=since)]
+                assert set(said_paused) <= {"Paused. Press again to go on."}
+                assert watch.payloads(f"{base}/one/state", since=since)[-1]["state"] == "paused"
+                await watch.client.publish(f"{base}/one/set", "resume", qos=1)
+            if on_takeover == "resume":
+                await watch.wait_for(f"{base}/one/event", lambda m: m.json["event"] == ended, within=10)
+            await said_in(lamp, BEFORE["brightness"], 10)
         finally:
             await instance.end()
+    # While cut off, a gave nothing back: the lamp stayed as the run had it, until the take-over.
+    assert all(c.get("brightness") != BEFORE["brightness"] for c in lamp.commands[:lost])
+    assert {k: lamp.state[k] for k in BEFORE} == BEFORE
+    with open_journal(database) as journal:
+        [run] = journal.runs("one")
+        assert run.status is RunStatus(ended)
+        said = [c["text"] for c in journal.cues(run.id) if c["kind"] == "say"]
+    events = [p["event"] for p in watch.payloads(f"{base}/one/event")]
+    texts = [p["text"] for p in watch.payloads(f"{base}/one/say")]
+    if on_takeover == "resume":
+        assert events == ["started", "resumed", "completed"]
+        # The step that was playing is said again after "Continuing with", and only that step.
+        assert texts.count("Continuing with: up and down, left side.") == 1
+        assert texts.count("Settle in.") == 1 and texts.count("Up and down.") == 2
+        assert texts.count("Done.") == 1
+        # Paused before the take-over: said once, and the take-over's sentence instead of "Resuming".
+        assert texts.count("Paused. Press again to go on.") == int(paused)
+        assert "Resuming." not in texts
+        assert texts.index("Continuing with: up and down, left side.") < len(texts) - 2
+        # Taken over with the step's ambience: the routine's, then the step's own light change.
+        taken = [c.get("brightness") for c in lamp.commands[lost:]]
+        assert taken[:2] == [DIMMED, STEP], taken
+        assert said == ["Settle in.", "Up and down.", "Done."]
+    else:
+        assert events == ["started", "interrupted"]
+        assert said == ["Settle in.", "Up and down."]

@@ -176,9 +176,105 @@ def test_dockerfile_installs_speech_and_the_package() -> None:
     install = re.search(r"apt-get install[^\n]*(?:\\\n[^\n]*)*", dockerfile)
     assert install is not None
     assert "espeak-ng" in install.group() and "alsa-utils" in install.group()
-    assert "pip install --no-cache-dir ." in dockerfile
+    # With the postgres extra: one image for one homeflow and for several sharing PostgreSQL.
+    assert 'pip install --no-cache-dir ".[postgres]"' in dockerfile
     assert re.search(r"^USER homeflow$", dockerfile, re.MULTILINE)
     # What the image copies must exist, or the build fails.
     for copied in re.findall(r"^COPY (.+) \S+$", dockerfile, re.MULTILINE):
         for name in copied.split():
             assert (REPO / name).exists(), name
+
+
+# -- docker-compose.rooms.yml: three homeflow, one PostgreSQL, one Mosquitto ---------------------------
+
+ROOMS_COMPOSE = REPO / "docker-compose.rooms.yml"
+INSTANCES = {"homeflow-a": "room-a", "homeflow-b": "room-b", "homeflow-c": "room-c"}
+ROOMS_ENV = {"HOMEFLOW_HTTP_TOKEN": TOKEN, "POSTGRES_PASSWORD": "pg-secret"}
+
+
+@pytest.fixture(scope="module")
+def rooms() -> dict[str, Any]:
+    loaded = yaml.safe_load(ROOMS_COMPOSE.read_text(encoding="utf-8"))  # `<<` merges x-homeflow in
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_rooms_services_and_images(rooms: dict[str, Any]) -> None:
+    services = rooms["services"]
+    assert set(services) == {"postgres", "mosquitto", *INSTANCES}
+    assert services["postgres"]["image"] == "postgres:17"
+    assert services["mosquitto"]["image"] == "eclipse-mosquitto:2"
+    assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
+    for name in INSTANCES:
+        homeflow = services[name]
+        assert homeflow["build"] == {"context": ".", "dockerfile": "Dockerfile"}, name
+        assert homeflow["image"] == "homeflow:latest"
+        assert homeflow["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "mosquitto": {"condition": "service_healthy"},
+        }
+        assert "http://127.0.0.1:8765/api/health" in " ".join(homeflow["healthcheck"]["test"])
+        assert "profiles" not in homeflow
+
+
+def test_rooms_ports_and_volumes(rooms: dict[str, Any]) -> None:
+    services = rooms["services"]
+    assert services["mosquitto"]["ports"] == ["127.0.0.1:1883:1883"]
+    assert "ports" not in services["postgres"]  # reached over the compose network only
+    published = [services[name]["ports"] for name in INSTANCES]
+    assert published == [["8765:8765"], ["8766:8765"], ["8767:8765"]]  # a dashboard per instance
+    declared = set(rooms["volumes"])
+    data = []
+    for name, service in services.items():
+        for source, target, read_only in mounts(service):
+            if source.startswith("."):
+                assert (REPO / source).exists(), f"{name}: {source} is not in the repository"
+                assert read_only, f"{name}: {source} should be mounted read-only"
+            else:
+                assert source in declared, f"{name}: volume {source} is not declared"
+            if target == "/data":
+                data.append(source)
+    assert ("postgres-data", "/var/lib/postgresql/data", False) in mounts(services["postgres"])
+    assert sorted(data) == ["homeflow-a-data", "homeflow-b-data", "homeflow-c-data"]  # a cache each
+
+
+def test_rooms_each_instance_loads_the_mounted_config_as_itself(
+    rooms: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = rooms["services"]
+    postgres = services["postgres"]["environment"]
+    listener = host_path(services["mosquitto"], "/mosquitto/config/mosquitto.conf").read_text()
+    for name, value in ROOMS_ENV.items():
+        monkeypatch.setenv(name, value)
+    for service, instance in INSTANCES.items():
+        environment = services[service]["environment"]
+        assert environment["HOMEFLOW_INSTANCE"] == instance
+        assert VARIABLE.fullmatch(environment["POSTGRES_PASSWORD"])["name"] == "POSTGRES_PASSWORD"  # type: ignore[index]
+        monkeypatch.setenv("HOMEFLOW_INSTANCE", instance)
+        settings = load(host_path(services[service], environment["HOMEFLOW_CONFIG"]))
+        assert settings.cluster is not None
+        assert settings.cluster.instance == instance
+        assert set(settings.cluster.peers) == set(INSTANCES.values())  # every instance of the file
+        assert settings.cluster.on_takeover == "resume"
+        assert settings.mqtt.client_id == f"homeflow-{instance}"  # a client id each
+        # The journal is the postgres service, as its environment makes it.
+        journal = settings.journal
+        assert not isinstance(journal, Path)
+        user = postgres["POSTGRES_USER"]
+        assert journal.url == f"postgresql://{user}@postgres:5432/{postgres['POSTGRES_DB']}"
+        assert journal.password == ROOMS_ENV["POSTGRES_PASSWORD"]
+        assert (settings.mqtt.host, settings.mqtt.port) == ("mosquitto", 1883)
+        assert f"listener {settings.mqtt.port}" in listener.splitlines()
+        assert (settings.http.bind, settings.http.port, settings.http.token) == ("0.0.0.0", 8765, TOKEN)
+        assert settings.cache_dir.is_relative_to("/data")
+        assert len(settings.routines) == len(settings.automations) == 3
+
+
+def test_rooms_variables_are_explained_in_the_readme() -> None:
+    text = ROOMS_COMPOSE.read_text(encoding="utf-8")
+    found = {m["name"]: m["how"] for m in VARIABLE.finditer(text)}
+    assert {name for name, how in found.items() if how == ":?"} == set(ROOMS_ENV)
+    section = README.read_text(encoding="utf-8").split("## Many rooms", 1)[1].split("\n## ", 1)[0]
+    assert "docker-compose.rooms.yml" in section
+    for name in found:
+        assert name in section, f"{name} is not in the README's Many rooms section"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -158,11 +159,11 @@ def test_a_new_journal_is_migrated_to_the_current_schema(
         pass
     if isinstance(journal_at, Path):
         version = sqlite3.connect(journal_at).execute("PRAGMA user_version").fetchone()[0]
-        assert version == sqlite_journal.SCHEMA_VERSION == 4
+        assert version == sqlite_journal.SCHEMA_VERSION == 5
     else:
         assert postgres_if is not None
         versions = postgres_if.sql(journal_at, "SELECT string_agg(version::text, ',') FROM schema_version")
-        assert versions == "1,2,3,4,5" and pg_journal.SCHEMA_VERSION == 5
+        assert versions == "1,2,3,4,5,6" and pg_journal.SCHEMA_VERSION == 6
 
 
 def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
@@ -177,7 +178,7 @@ def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
         postgres_if.sql(journal_at, "INSERT INTO schema_version (version) VALUES (9)")
     with pytest.raises(JournalError) as caught:
         open_journal(journal_at)
-    known = 4 if isinstance(journal_at, Path) else 5  # PostgreSQL's fourth: the cluster's leases
+    known = 5 if isinstance(journal_at, Path) else 6  # PostgreSQL's fourth: the cluster's leases
     assert str(caught.value) == (
         f"journal {journal_at} was written by a newer homeflow (schema 9; this homeflow knows up to {known})"
     )
@@ -204,7 +205,7 @@ def test_a_postgresql_journal_at_schema_1_is_upgraded(postgres: Postgres) -> Non
         journal.record_speaker_failure(run.id, 3, "kitchen", "Sonos at 10.0.0.2: cannot connect")
         assert [f["error"] for f in journal.speaker_failures(run.id)] == ["Sonos at 10.0.0.2: cannot connect"]
         assert journal.safety_heard("a") is None
-    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == "5"
+    assert postgres.sql(database, "SELECT max(version) FROM schema_version") == str(pg_journal.SCHEMA_VERSION)
     with open_journal(database) as journal:
         assert journal.runs()[0].profile is None
 
@@ -297,3 +298,43 @@ def commits(postgres: Postgres, database: Database) -> int:
         seen = count
         time.sleep(0.1)
     raise AssertionError(f"the sessions of {name} did not end")
+
+
+def test_a_runs_pause_is_kept_for_the_instance_that_takes_it_over(journal_at: Path | Database) -> None:
+    with open_journal(journal_at) as journal:
+        run = journal.start_run("a", "mqtt", 5, 10.0, {})
+        assert journal.unfinished_runs()[0].paused is False
+        journal.set_paused(run, True)
+        assert journal.unfinished_runs()[0].paused is True
+        journal.set_paused(run, False)
+        assert journal.unfinished_runs()[0].paused is False
+        journal.set_paused(run, True)
+    with open_journal(journal_at) as journal:
+        [record] = journal.runs()
+        assert record.paused is True
+
+
+def test_homeflow_instances_starting_at_once_on_a_new_postgresql_journal_all_open_it(
+    postgres: Postgres,
+) -> None:
+    """A cluster's instances start together: one makes the schema, the others wait and find it made."""
+    problems: list[str] = []
+
+    def start(database: Database, ready: threading.Barrier) -> None:
+        ready.wait()
+        try:
+            open_journal(database).close()
+        except JournalError as exc:
+            problems.append(str(exc))
+
+    for _ in range(3):
+        database = postgres.database()
+        ready = threading.Barrier(6)
+        starting = [threading.Thread(target=start, args=(database, ready)) for _ in range(6)]
+        for thread in starting:
+            thread.start()
+        for thread in starting:
+            thread.join()
+        assert problems == []
+        versions = postgres.sql(database, "SELECT string_agg(version::text, ',') FROM schema_version")
+        assert versions == ",".join(str(n) for n in range(1, pg_journal.SCHEMA_VERSION + 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from homeflow.clock import FakeClock
 from homeflow.devices.lights.session import LightSession
@@ -184,3 +185,57 @@ async def test_a_speaker_that_never_answers_holds_no_other_cue() -> None:
     assert [(index, name) for index, name, _ in missed] == [(2, "stuck"), (3, "stuck")]
     assert missed[0][2] == "no answer within 0.0 s"
     assert missed[1][2] == "speaker down: no answer within 0.0 s"
+
+
+async def test_a_run_taken_over_says_where_it_goes_on_then_plays_from_that_steps_start() -> None:
+    clock = FakeClock(start=100.0)
+    plan = build_plan(SHORT, 3, lambda _t: 2.0)
+    text = f"Continuing with: {plan.steps[1][:1].lower()}{plan.steps[1][1:]}."
+    plan = dataclasses.replace(plan, phrases={text: 3.0})
+    speaker, light = RecordingSpeaker(clock), RecordingLight(clock)
+    step = plan.first_cue_of_step(1)
+    assert step is not None
+    opening = Cue(0.0, CueKind.LIGHT, -1, ambience=SHORT.ambience)
+    runner = Runner(
+        opening, clock=clock, lights=LightSession([light]), voices=[Voice(speaker, clock)], start_at_step=1
+    )
+    assert await play(runner, plan) is RunState.COMPLETED
+    rest = plan.cues[step:]
+    expected = [(100.0, text)] + [(103.0 + c.at - rest[0].at, c.text) for c in rest if c.kind in SPOKEN]
+    assert speaker.said == expected  # nothing of step 0 again; step 1 after the sentence, in its time
+    assert clock.now() == 103.0 + plan.total_s - rest[0].at
+
+
+async def test_a_run_taken_over_while_paused_waits_silent_and_says_where_it_goes_on_when_resumed() -> None:
+    clock = FakeClock(start=100.0)
+    plan = build_plan(SHORT, 3, lambda _t: 2.0)
+    text = f"Continuing with: {plan.steps[1][:1].lower()}{plan.steps[1][1:]}."
+    plan = dataclasses.replace(plan, phrases={text: 3.0})
+    speaker, light = RecordingSpeaker(clock), RecordingLight(clock)
+    lines: list[str] = []
+    opening = Cue(0.0, CueKind.LIGHT, -1, ambience=SHORT.ambience)
+    runner = Runner(
+        opening,
+        clock=clock,
+        lights=LightSession([light]),
+        voices=[Voice(speaker, clock)],
+        start_at_step=1,
+        start_paused=True,
+        on_line=lines.append,
+    )
+    task = asyncio.create_task(play(runner, plan))
+    while runner.state is not RunState.PAUSED:  # noqa: ASYNC110 (fake clock)
+        await asyncio.sleep(0)
+    assert runner.continuing == text
+    clock.advance(60)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert speaker.said == [] and lines == []  # nothing while paused
+    assert runner.resume()
+    assert await task is RunState.COMPLETED
+    step = plan.first_cue_of_step(1)
+    assert step is not None
+    rest = plan.cues[step:]
+    expected = [(160.0, text)] + [(163.0 + c.at - rest[0].at, c.text) for c in rest if c.kind in SPOKEN]
+    assert speaker.said == expected
+    assert lines == [text]

@@ -49,7 +49,7 @@ def test_an_instance_has_its_own_client_id_and_status_topic(tmp_path: Path) -> N
             """,
         )
     )
-    assert settings.cluster == Cluster("room-b", ("room-a", "room-b"))
+    assert settings.cluster == Cluster("room-b", ("room-a", "room-b"), on_takeover="resume", lease_s=None)
     assert settings.mqtt.client_id == "hf-room-b"
     assert settings.status_topic == "home/instances/room-b/status"
     assert settings.cluster.status_topics("home") == (
@@ -88,6 +88,18 @@ def test_an_instance_has_its_own_client_id_and_status_topic(tmp_path: Path) -> N
             "homeflow.yaml:2:10: cluster.peers: missing (required)",
         ),
         (
+            f"journal: {URL}\ncluster: {{instance: a, peers: [a], on_takeover: restart}}\n",
+            'homeflow.yaml:2:49: cluster.on_takeover: unknown choice "restart"',
+        ),
+        (
+            f"journal: {URL}\ncluster: {{instance: a, peers: [a], lease: 0.5}}\n",
+            "homeflow.yaml:2:43: cluster.lease: must be >= 1, got 0.5",
+        ),
+        (
+            f"journal: {URL}\ncluster: {{instance: a, peers: [a], lease: 61}}\n",
+            "homeflow.yaml:2:43: cluster.lease: must be at most 60, got 61",
+        ),
+        (
             f"journal: {URL}\ncluster: {{instance: a, peers: [a], leader: a}}\n",
             'homeflow.yaml:2:36: cluster.leader: unknown key "leader"',
         ),
@@ -97,6 +109,12 @@ def test_a_bad_cluster_is_named_where_it_is_written(tmp_path: Path, text: str, e
     found = problems(config(tmp_path, text))
     assert len(found) == 1, found
     assert found[0].removeprefix(f"{tmp_path}/").startswith(expected), found
+
+
+def test_what_a_takeover_does_and_how_long_a_lease_lasts_are_settings(tmp_path: Path) -> None:
+    text = f"journal: {URL}\ncluster: {{instance: a, peers: [a, b], on_takeover: interrupt, lease: 2.5}}\n"
+    settings = load(config(tmp_path, text))
+    assert settings.cluster == Cluster("a", ("a", "b"), on_takeover="interrupt", lease_s=2.5)
 
 
 def test_the_peers_are_bounded(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ class RunRecord:
     feedback: Feedback | None
     cues: int = 0
     profile: str | None = None  # whose run it was; None before profiles, or without any
+    paused: bool = False  # paused now: a run taken over stays paused until the person goes on
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -186,6 +187,10 @@ class Journal(ABC):
 
     @abstractmethod
     def _insert_cues(self, db: Executes, rows: list[CueRow]) -> None: ...
+
+    @abstractmethod
+    def set_paused(self, run_id: int, paused: bool) -> None:
+        """Whether the run is paused now (what a take-over goes on from)."""
 
     @abstractmethod
     def record_speaker_failure(self, run_id: int, index: int, speaker: str, error: str) -> None:

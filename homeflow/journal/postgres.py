@@ -81,9 +81,12 @@ MIGRATIONS = (
     """
     ALTER TABLE runs ADD COLUMN profile TEXT
     """,
+    # A run's pause, kept for a take-over (homeflow.takeover).
+    "ALTER TABLE runs ADD COLUMN paused BOOLEAN NOT NULL DEFAULT false",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 CUES_PER_STATEMENT = 1000  # 8 parameters a cue; PostgreSQL takes 65,535 in a statement
+MIGRATION_LOCK = 0x686F6D65666C6F77  # "homeflow": the advisory lock its migrations take
 CONNECT_TIMEOUT_S = 2  # libpq's least
 # A lost server is tried again at most once a second, and at least ten times as long after a try as
 # the try took: a try blocks the loop (a refusal on loopback is instant, a silent host the timeout).
@@ -134,12 +137,14 @@ class PostgresJournal(Journal):
 
     def _migrate(self) -> None:
         with self._db.transaction():
+            # One homeflow migrates; another starting at once waits here, then sees it done. An advisory
+            # lock, taken before anything is made: two `CREATE TABLE IF NOT EXISTS` at once can both go
+            # ahead, and one fails (the instances of a cluster start together).
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version"
                 " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
-            # One homeflow migrates; another starting at once waits here, then sees it done.
-            self._db.execute("LOCK TABLE schema_version IN EXCLUSIVE MODE")
             row = self._db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
@@ -209,6 +214,10 @@ class PostgresJournal(Journal):
         with self._write() as db:
             db.execute("UPDATE runs SET planned_s = %s WHERE id = %s", (planned_s, run_id))
 
+    def set_paused(self, run_id: int, paused: bool) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET paused = %s WHERE id = %s", (paused, run_id))
+
     def _insert_cues(self, db: Executes, rows: list[CueRow]) -> None:
         # One statement, one round trip; a cue recorded twice in the moment counts once (its last).
         latest = list({(row[0], row[1]): row for row in rows}.values())
@@ -262,7 +271,8 @@ class PostgresJournal(Journal):
     ) -> list[RunRecord]:
         query = (
             "SELECT r.id, r.routine, r.trigger, r.started_at, r.ended_at, r.status, r.reps, r.planned_s,"
-            " r.light_snapshot, r.feedback, r.profile, (SELECT count(*) FROM cues c WHERE c.run_id = r.id)"
+            " r.light_snapshot, r.feedback, r.profile, (SELECT count(*) FROM cues c WHERE c.run_id = r.id),"
+            " r.paused"
             " FROM runs r WHERE true"
         )
         args: list[Any] = []
@@ -352,7 +362,21 @@ def _reason(exc: psycopg.Error) -> str:
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, profile, cues) = row
+    (
+        id_,
+        routine,
+        trigger,
+        started,
+        ended,
+        status,
+        reps,
+        planned,
+        snapshot,
+        feedback,
+        profile,
+        cues,
+        paused,
+    ) = row
     return RunRecord(
         id=int(id_),
         routine=routine,
@@ -366,6 +390,7 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         feedback=Feedback(feedback) if feedback else None,
         cues=int(cues),
         profile=profile,
+        paused=bool(paused),
     )
 
 

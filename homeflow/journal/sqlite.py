@@ -73,6 +73,10 @@ MIGRATIONS = (
     """
     ALTER TABLE runs ADD COLUMN profile TEXT;
     """,
+    # A run's pause, kept for a take-over (homeflow.takeover).
+    """
+    ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -156,6 +160,10 @@ class SqliteJournal(Journal):
         with self._write() as db:
             db.execute("UPDATE runs SET planned_s = ? WHERE id = ?", (planned_s, run_id))
 
+    def set_paused(self, run_id: int, paused: bool) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET paused = ? WHERE id = ?", (int(paused), run_id))
+
     def _insert_cues(self, db: Executes, rows: list[CueRow]) -> None:
         for *values, at in rows:  # one transaction: a statement each costs little
             db.execute(
@@ -195,7 +203,12 @@ class SqliteJournal(Journal):
         status: RunStatus | None = None,
         person: Person | None = None,
     ) -> list[RunRecord]:
-        query = "SELECT r.*, (SELECT count(*) FROM cues c WHERE c.run_id = r.id) FROM runs r WHERE 1=1"
+        query = (
+            "SELECT r.id, r.routine, r.trigger, r.started_at, r.ended_at, r.status, r.reps, r.planned_s,"
+            " r.light_snapshot, r.feedback, r.profile, (SELECT count(*) FROM cues c WHERE c.run_id = r.id),"
+            " r.paused"
+            " FROM runs r WHERE 1=1"
+        )
         args: list[Any] = []
         if routine is not None:
             query += " AND routine = ?"
@@ -275,7 +288,21 @@ class SqliteJournal(Journal):
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    (id_, routine, trigger, started, ended, status, reps, planned, snapshot, feedback, profile, cues) = row
+    (
+        id_,
+        routine,
+        trigger,
+        started,
+        ended,
+        status,
+        reps,
+        planned,
+        snapshot,
+        feedback,
+        profile,
+        cues,
+        paused,
+    ) = row
     return RunRecord(
         id=id_,
         routine=routine,
@@ -289,6 +316,7 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         feedback=Feedback(feedback) if feedback else None,
         cues=cues,
         profile=profile,
+        paused=bool(paused),
     )
 
 

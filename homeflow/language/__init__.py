@@ -24,6 +24,7 @@ class Phrases:
     times: str
     paused: str
     resuming: str
+    continuing: str  # said first by a run another homeflow took over: the step it goes on with
     cancelled: str
     rest_advice: str
     shown_advice: str

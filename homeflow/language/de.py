@@ -40,6 +40,7 @@ PHRASES = Phrases(
     times="{n}mal",
     paused="Pause. Drück noch einmal, um weiterzumachen.",
     resuming="Es geht weiter.",
+    continuing="Weiter mit: {step}.",
     cancelled="Wir hören hier auf. Dein Licht kommt zurück.",
     rest_advice=(
         "Ruh dich aus, und wenn die Schmerzen bleiben, lass dich von einer Ärztin, einem Arzt oder in der"

@@ -27,6 +27,7 @@ PHRASES = Phrases(
     times="{n} times",
     paused="Paused. Press again to go on.",
     resuming="Resuming.",
+    continuing="Continuing with: {step}.",
     cancelled="Stopping here. Your lights are coming back.",
     rest_advice="Rest, and if the pain persists, see a doctor or a physiotherapist.",
     shown_advice="It hurt last time. {rest_advice}",

@@ -35,6 +35,12 @@ def _named(routine: Routine) -> str:
     return routine.name.lower() if said(routine).lowercase_names else routine.name
 
 
+def continuing_with(step_title: str, table: Phrases = ENGLISH) -> str:
+    """What a run another homeflow took over says first: the step it goes on with, from its start."""
+    step = step_title.rstrip(".")
+    return table.continuing.format(step=step[:1].lower() + step[1:] if table.lowercase_names else step)
+
+
 def refusal(routine: Routine, completed_today: int, last_ended: datetime | None, now: datetime) -> str | None:
     """Why a run may not start now (one sentence to say), or None when it may."""
     limits, table = routine.limits, said(routine)

@@ -1,5 +1,7 @@
 """`cluster`: several homeflow sharing one PostgreSQL journal, each owning some routines by lease
-(`homeflow.leases`). `instance` names this one, `peers` every one (this one among them)."""
+(`homeflow.leases`). `instance` names this one, `peers` every one (this one among them); `on_takeover`
+says what the one that takes a routine over does with a run left going (`resume` it at the step that
+was playing, or `interrupt` it), `lease` how long in seconds a lease lasts unrenewed."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from homeflow.settings.model import Cluster, Database
 from homeflow.settings.problems import index, quote
 from homeflow.settings.yamlnodes import Node
 
-_KEYS = ("instance", "peers")
+_KEYS = ("instance", "peers", "on_takeover", "lease")
+TAKEOVER = ("resume", "interrupt")
+LEASE_S = (1.0, 60.0)  # renewed five times a lease: often enough, and at most 5 statements a second
 # A name becomes a topic level, part of the MQTT client id and a row in the journal: short and plain.
 MAX_INSTANCE_CHARS = 32
 MAX_PEERS = 64
@@ -40,12 +44,15 @@ def parse_cluster(ch: Checker, node: Node | None, journal: Path | Database) -> C
             ch.report(item, index("cluster.peers", position), f"{quote(peer)} is listed twice")
         elif peer is not None:
             peers.append(peer)
+    on_takeover = ch.choice(f.get("on_takeover"), "cluster.on_takeover", "resume", TAKEOVER, "choice")
+    lo, hi = LEASE_S
+    lease_s = ch.number(f.get("lease"), "cluster.lease", None, lo=lo, hi=hi)
     if instance is None or "peers" not in f:
         return None
     if peers and instance not in peers:
         among = f"is not among cluster.peers ({', '.join(peers)})"
         ch.report(f["instance"], "cluster.instance", f"{quote(instance)} {among}")
-    return Cluster(instance, tuple(peers))
+    return Cluster(instance, tuple(peers), on_takeover, lease_s)
 
 
 def _name(ch: Checker, node: Node | None, path: str) -> str | None:

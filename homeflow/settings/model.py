@@ -260,6 +260,9 @@ class Cluster:
 
     instance: str
     peers: tuple[str, ...]
+    # What the instance that takes a routine over does with a run its last owner left going.
+    on_takeover: str = "resume"  # resume it at the start of the step that was playing; or "interrupt"
+    lease_s: float | None = None  # how long a lease lasts unrenewed (None: 5 s); renewed 5 times in it
 
     def status_topics(self, base_topic: str) -> tuple[str, ...]:
         return tuple(instance_status_topic(base_topic, peer) for peer in self.peers)

@@ -25,6 +25,7 @@ class LightSession:
         self.snapshot: dict[str, LightSnapshot] = {}
         self._changes: asyncio.Queue[Change | None] = asyncio.Queue()
         self._restored = False
+        self._given_back = asyncio.Event()
 
     async def take_snapshot(self) -> dict[str, LightSnapshot]:
         """What every light looks like now, to give back at the end."""
@@ -41,7 +42,26 @@ class LightSession:
         if self._restored:
             return
         self._restored = True
-        self._changes.put_nowait(lambda: restore_lights(self.lights, self.snapshot, transition_s))
+        self._changes.put_nowait(lambda: self._restore(transition_s))
+        self._changes.put_nowait(None)
+
+    async def given_back(self) -> None:
+        """Until the restore is carried out (the lights have their snapshot back, or were given up on)."""
+        await self._given_back.wait()
+
+    async def _restore(self, transition_s: float) -> None:
+        try:
+            await restore_lights(self.lights, self.snapshot, transition_s)
+        finally:
+            self._given_back.set()
+
+    def let_go(self) -> None:
+        """Another homeflow owns these lights now: carry out nothing more, and give nothing back."""
+        if self._restored:
+            return  # the restore is on its way: the run ended while it was still this one's
+        self._restored = True
+        while not self._changes.empty():
+            self._changes.get_nowait()
         self._changes.put_nowait(None)
 
     async def run(self) -> None:
