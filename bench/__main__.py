@@ -26,10 +26,14 @@ BROKER_NAMES = {
 
 
 def run(module: str, *args: str) -> Any:
-    out = subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=REPO, check=True, capture_output=True, text=True
-    ).stdout
-    return json.loads(out)
+    """Run one benchmark; its JSON is also kept in bench/last-<module>.json, so a later failure loses
+    nothing measured."""
+    command = [sys.executable, "-m", module, *args]
+    done = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{module} failed:\n{done.stderr}")
+    (REPO / "bench" / f"last-{module.rpartition('.')[2]}.json").write_text(done.stdout)
+    return json.loads(done.stdout)
 
 
 def scale_table(rows: list[dict[str, Any]]) -> list[str]:
