@@ -122,9 +122,10 @@ class Status:
             spoken["text"] = before.get("text") if before.get("step") == step else None
             spoken |= {"count": fields["count"], "of": fields["of"]}
         self._spoken[routine] = spoken
-        view = self.live(routine)
-        for listener in list(self._listeners):
-            listener(routine, view)
+        if self._listeners:  # a page is watching: no view built per cue otherwise
+            view = self.live(routine)
+            for listener in list(self._listeners):
+                listener(routine, view)
 
     # -- what is shown ---------------------------------------------------------------------------
     def current(self, routine: str) -> dict[str, Any]:

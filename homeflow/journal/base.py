@@ -78,6 +78,33 @@ class Person:
         return f" AND (profile = {mark} OR ({mark} AND profile IS NULL))", (self.name, self.first)
 
 
+def whose(person: Person | None, mark: str) -> tuple[str, tuple[str, bool] | tuple[()]]:
+    """The SQL condition on whose runs to read (none: every run), and its arguments."""
+    return person.where(mark) if person is not None else ("", ())
+
+
+def runs_query(
+    mark: str, routine: str | None, limit: int, status: RunStatus | None, person: Person | None
+) -> tuple[str, list[Any]]:
+    """The runs a store's `runs` reads, newest first, with the count of their cues (`mark`: the
+    store's placeholder); the columns are those `RunRecord` is made from."""
+    query = (
+        "SELECT r.id, r.routine, r.trigger, r.started_at, r.ended_at, r.status, r.reps, r.planned_s,"
+        " r.light_snapshot, r.feedback, r.profile, (SELECT count(*) FROM cues c WHERE c.run_id = r.id),"
+        " r.paused FROM runs r WHERE 1 = 1"
+    )
+    args: list[Any] = []
+    if routine is not None:
+        query += f" AND routine = {mark}"
+        args.append(routine)
+    if status is not None:
+        query += f" AND status = {mark}"
+        args.append(str(status))
+    clause, more = whose(person, mark)
+    query += clause + f" ORDER BY id DESC LIMIT {mark}"
+    return query, [*args, *more, limit]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

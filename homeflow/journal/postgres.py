@@ -21,7 +21,9 @@ from homeflow.journal.base import (
     Person,
     RunRecord,
     RunStatus,
+    runs_query,
     utcnow,
+    whose,
 )
 from homeflow.routine.progression import Feedback
 from homeflow.settings.model import Database
@@ -269,29 +271,11 @@ class PostgresJournal(Journal):
         status: RunStatus | None = None,
         person: Person | None = None,
     ) -> list[RunRecord]:
-        query = (
-            "SELECT r.id, r.routine, r.trigger, r.started_at, r.ended_at, r.status, r.reps, r.planned_s,"
-            " r.light_snapshot, r.feedback, r.profile, (SELECT count(*) FROM cues c WHERE c.run_id = r.id),"
-            " r.paused"
-            " FROM runs r WHERE true"
-        )
-        args: list[Any] = []
-        if routine is not None:
-            query += " AND routine = %s"
-            args.append(routine)
-        if status is not None:
-            query += " AND status = %s"
-            args.append(str(status))
-        if person is not None:
-            clause, more = person.where("%s")
-            query += clause
-            args += more
-        query += " ORDER BY id DESC LIMIT %s"
-        args.append(limit)
+        query, args = runs_query("%s", routine, limit, status, person)
         return [_record(row) for row in self._read(query, args)]
 
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
-        clause, more = _whose(person)
+        clause, more = whose(person, "%s")
         rows = self._read(
             f"SELECT feedback FROM runs WHERE routine = %s AND status = 'completed'{clause} ORDER BY id",
             (routine, *more),
@@ -299,7 +283,7 @@ class PostgresJournal(Journal):
         return [Feedback(f) if f else None for (f,) in rows]
 
     def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
-        clause, more = _whose(person)
+        clause, more = whose(person, "%s")
         rows = self._read(
             "SELECT started_at FROM runs WHERE routine = %s AND status = 'completed' AND started_at >= %s"
             f"{clause} ORDER BY started_at DESC",
@@ -310,7 +294,7 @@ class PostgresJournal(Journal):
     def completed_today(
         self, routine: str, tz: tzinfo | None = None, person: Person | None = None
     ) -> tuple[int, datetime | None]:
-        clause, more = _whose(person)
+        clause, more = whose(person, "%s")
         now = self._now().astimezone(tz)
         midnight = datetime.combine(now.date(), time(), now.tzinfo)
         [(count, last)] = self._read(
@@ -323,7 +307,7 @@ class PostgresJournal(Journal):
         return int(count), last
 
     def _completed_levels(self, routine: str, person: Person | None) -> Iterator[tuple[datetime, int]]:
-        clause, more = _whose(person)
+        clause, more = whose(person, "%s")
         rows = self._read(
             f"SELECT started_at, reps FROM runs WHERE routine = %s AND status = 'completed'{clause}"
             " ORDER BY id",
@@ -392,7 +376,3 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         profile=profile,
         paused=bool(paused),
     )
-
-
-def _whose(person: Person | None) -> tuple[str, tuple[str, bool] | tuple[()]]:
-    return person.where("%s") if person is not None else ("", ())

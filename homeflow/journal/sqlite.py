@@ -19,7 +19,9 @@ from homeflow.journal.base import (
     Person,
     RunRecord,
     RunStatus,
+    runs_query,
     utcnow,
+    whose,
 )
 from homeflow.routine.progression import Feedback
 
@@ -203,29 +205,11 @@ class SqliteJournal(Journal):
         status: RunStatus | None = None,
         person: Person | None = None,
     ) -> list[RunRecord]:
-        query = (
-            "SELECT r.id, r.routine, r.trigger, r.started_at, r.ended_at, r.status, r.reps, r.planned_s,"
-            " r.light_snapshot, r.feedback, r.profile, (SELECT count(*) FROM cues c WHERE c.run_id = r.id),"
-            " r.paused"
-            " FROM runs r WHERE 1=1"
-        )
-        args: list[Any] = []
-        if routine is not None:
-            query += " AND routine = ?"
-            args.append(routine)
-        if status is not None:
-            query += " AND status = ?"
-            args.append(str(status))
-        if person is not None:
-            clause, more = person.where("?")
-            query += clause
-            args += more
-        query += " ORDER BY id DESC LIMIT ?"
-        args.append(limit)
+        query, args = runs_query("?", routine, limit, status, person)
         return [_record(row) for row in self._read(query, args)]
 
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
-        clause, more = _whose(person)
+        clause, more = whose(person, "?")
         rows = self._read(
             f"SELECT feedback FROM runs WHERE routine = ? AND status = 'completed'{clause} ORDER BY id",
             (routine, *more),
@@ -233,7 +217,7 @@ class SqliteJournal(Journal):
         return [Feedback(f) if f else None for (f,) in rows]
 
     def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
-        clause, more = _whose(person)
+        clause, more = whose(person, "?")
         rows = self._read(
             "SELECT started_at FROM runs WHERE routine = ? AND status = 'completed' AND started_at >= ?"
             f"{clause} ORDER BY started_at DESC",
@@ -244,7 +228,7 @@ class SqliteJournal(Journal):
     def completed_today(
         self, routine: str, tz: tzinfo | None = None, person: Person | None = None
     ) -> tuple[int, datetime | None]:
-        clause, more = _whose(person)
+        clause, more = whose(person, "?")
         now = self._now().astimezone(tz)
         midnight = datetime.combine(now.date(), time(), now.tzinfo)
         # Both read backwards along the (routine, started_at) index: the cost does not grow with history.
@@ -258,7 +242,7 @@ class SqliteJournal(Journal):
         return count, datetime.fromisoformat(last) if last else None
 
     def _completed_levels(self, routine: str, person: Person | None) -> Iterator[tuple[datetime, int]]:
-        clause, more = _whose(person)
+        clause, more = whose(person, "?")
         rows = self._read(
             f"SELECT started_at, reps FROM runs WHERE routine = ? AND status = 'completed'{clause}"
             " ORDER BY id",
@@ -318,7 +302,3 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         profile=profile,
         paused=bool(paused),
     )
-
-
-def _whose(person: Person | None) -> tuple[str, tuple[str, bool] | tuple[()]]:
-    return person.where("?") if person is not None else ("", ())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiomqtt
 
@@ -78,6 +78,12 @@ def restore_payload(snapshot: LightSnapshot, transition_s: float) -> dict[str, A
     return payload
 
 
+class _GivenBack(NamedTuple):
+    look: LightSnapshot
+    command: dict[str, Any]  # the `/set` payload that gives it back
+    until: float  # the loop's time after which the lamp's own reports count again
+
+
 class Zigbee2MqttLight:
     """Offline, the latest command waits here for the next connect. Not a queue in MqttConnection: a
     light command is state, so only the latest counts (replaying dim-then-restore would flash the lamp),
@@ -93,9 +99,9 @@ class Zigbee2MqttLight:
         # The latest command the broker did not take (we were offline), kept until the light shows it.
         self._unsent: dict[str, Any] | None = None
         self._resends = 0
-        # The look last given back and its command, until the lamp reports it (at most STATE_WAIT_S):
-        # a snapshot in between is that look, not the dimmed state reported before.
-        self._given_back: tuple[LightSnapshot, dict[str, Any], float] | None = None
+        # The look last given back, until the lamp reports it (at most STATE_WAIT_S): a snapshot in
+        # between is that look, not the dimmed state reported before.
+        self._given_back: _GivenBack | None = None
         mqtt.route(self.topic, self._on_state)
         mqtt.on_connect(self._send_unsent)
 
@@ -111,7 +117,7 @@ class Zigbee2MqttLight:
             log.warning("light %s: %s: %s", self.name, problem, describe(message))
             return
         self._state = {**(self._state or {}), **state}
-        if self._given_back is not None and shows(self._state, self._given_back[1]):
+        if self._given_back is not None and shows(self._state, self._given_back.command):
             self._given_back = None
         self._updated.set()
         await self._reconcile()
@@ -145,8 +151,8 @@ class Zigbee2MqttLight:
             self._unsent = payload
 
     async def snapshot(self) -> LightSnapshot:
-        if (given := self._given_back) is not None and asyncio.get_running_loop().time() < given[2]:
-            return dict(given[0])
+        if (given := self._given_back) is not None and asyncio.get_running_loop().time() < given.until:
+            return dict(given.look)
         if self._state is None:
             # No retained state seen: ask Zigbee2MQTT to read the light.
             self._updated.clear()
@@ -172,5 +178,6 @@ class Zigbee2MqttLight:
     async def restore(self, snapshot: LightSnapshot, transition_s: float) -> None:
         if snapshot:
             payload = restore_payload(snapshot, transition_s)
-            self._given_back = (dict(snapshot), payload, asyncio.get_running_loop().time() + STATE_WAIT_S)
+            until = asyncio.get_running_loop().time() + STATE_WAIT_S
+            self._given_back = _GivenBack(dict(snapshot), payload, until)
             await self._command(payload)
