@@ -8,8 +8,13 @@ takes the clock it is given, so a test can hand every part the same fake one.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> Any: ...
 
 
 class Clock(Protocol):
@@ -21,6 +26,11 @@ class Clock(Protocol):
 
     async def sleep_until(self, deadline: float) -> None:
         """Return once `now()` has reached `deadline`; at once if it already has."""
+        ...
+
+    def call_at(self, deadline: float, callback: Callable[..., object], *args: object) -> Cancellable:
+        """Call `callback(*args)` once `now()` has reached `deadline`, unless cancelled first: a timer,
+        not a task, which is all a run holds while it waits for its next cue."""
         ...
 
     def monotonic(self) -> float:
@@ -61,6 +71,9 @@ class LoopClock:
         if delay > 0:
             await asyncio.sleep(delay)
 
+    def call_at(self, deadline: float, callback: Callable[..., object], *args: object) -> Cancellable:
+        return self._loop.call_at(self._origin + deadline / self.time_scale, callback, *args)
+
     def monotonic(self) -> float:
         return self._loop.time() - self._origin
 
@@ -85,6 +98,7 @@ class FakeClock:
         self._now = start
         self._wall_origin = wall - timedelta(seconds=start)
         self.sleeps: list[float] = []
+        self._timers: set[asyncio.Task[None]] = set()
 
     def now(self) -> float:
         return self._now
@@ -106,6 +120,16 @@ class FakeClock:
             await asyncio.sleep(0)
         self._now = max(self._now, deadline)
         await asyncio.sleep(0)
+
+    def call_at(self, deadline: float, callback: Callable[..., object], *args: object) -> Cancellable:
+        async def later() -> None:
+            await self.sleep_until(deadline)
+            callback(*args)
+
+        timer = asyncio.ensure_future(later())
+        self._timers.add(timer)  # a strong reference until it has run
+        timer.add_done_callback(self._timers.discard)
+        return timer
 
     async def sleep(self, seconds: float) -> None:
         await self.sleep_until(self._now + seconds)
