@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import math
@@ -393,7 +394,16 @@ async def _serve(settings: Settings, time_scale: float) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
-    await serve(settings, stop, time_scale=time_scale)
+    ready: asyncio.Future[str] = loop.create_future()
+    ready.add_done_callback(_freeze_start_up)
+    await serve(settings, stop, time_scale=time_scale, ready=ready)
+
+
+def _freeze_start_up(_ready: object) -> None:
+    """What start-up built (settings, routines, rooms, connections) lives as long as the process: frozen,
+    the garbage collector's full passes no longer walk it. Each such pass took tens of milliseconds
+    with a thousand rooms, and every cue due meanwhile waited."""
+    gc.freeze()
 
 
 if __name__ == "__main__":

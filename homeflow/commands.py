@@ -33,3 +33,5 @@ WHILE_ASKING = {
 
 # What a command for a routine gets from an instance of a cluster that does not own it.
 OWNED_ELSEWHERE = "another homeflow instance owns this routine"
+# What the web answers when it has passed a command on to the instance that owns the routine.
+FORWARDED = "sent to the homeflow instance that owns this routine"

@@ -49,6 +49,7 @@ class Conductor:
         self._pending: set[asyncio.Task[None]] = set()
         self.answers = Answers(rooms, house, self.levels, self._speak)
         self.owns: Callable[[str], bool] = lambda _routine: True  # in a cluster: what its leases say
+        self._mqtt = mqtt
         mqtt.route(f"{self.status.base_topic}/+/set", self._on_set)
         mqtt.route(self._from_home_assistant, self._on_set)  # Home Assistant's buttons
         for routine_id, room in rooms.items():
@@ -143,6 +144,12 @@ class Conductor:
             Command.CANCEL: run.cancel,
         }[command]()
         return self._said(routine_id, f"{command}" if done else f"{command}: nothing to do")
+
+    async def forward(self, routine_id: str, command: Command, profile: str | None = None) -> bool:
+        """Pass a command on to the instance that owns the routine, the way every instance hears
+        commands (`<base>/<routine>/set`); False when the broker is not connected."""
+        text = command.value if profile is None else f"{command.value}:{profile}"
+        return await self._mqtt.publish(f"{self.status.base_topic}/{routine_id}/set", text)
 
     async def scheduled(self, routine_id: str, trigger: ScheduleTrigger, when: datetime) -> None:
         """A schedule's time has come: start the routine, or invite with `announce`; skip when it is

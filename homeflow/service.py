@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -184,6 +183,7 @@ def _leases(
     )
     conductor.owns = discovery.owns = leases.owns
     conductor.status.owns = leases.publishes  # a take-over's `interrupted` is heard too
+    conductor.status.mirror()  # the others' routines as their owners publish them, on this dashboard
     return leases
 
 
@@ -263,10 +263,6 @@ async def serve(
                 conductor.report_all()
                 schedule_task = tasks.create_task(scheduler.run(), name="schedules")
                 log.info("homeflow ready: %d routine(s), time scale %g", len(rooms), clock.time_scale)
-                # What start-up built (settings, routines, rooms) lives as long as the service: the
-                # garbage collector's full passes need not walk it again (each was tens of ms with a
-                # thousand rooms, and held every cue due meanwhile).
-                gc.freeze()
                 if ready is not None and not ready.done():
                     ready.set_result(url)
             await stopping

@@ -7,24 +7,31 @@ are kept, shown to the web and published again on every (re)connect. The web's l
 the sentence a run is saying (and the count), as it is said.
 
 In a cluster (`homeflow.leases`) the broker hears of a routine from its owner only: `owns` says which
-routines this instance publishes; the web's live view shows this instance's own picture of each.
+routines this instance publishes. The others' state and figures are taken from what their owners
+publish (`mirror`), so any instance's dashboard shows every routine as it is; the sentence being said
+is on its owner's dashboard only (mirroring it would cost every instance every sentence of the site).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
+import aiomqtt
+
 from homeflow.clock import Clock
-from homeflow.mqtt import MAX_INFLIGHT, MqttConnection
+from homeflow.mqtt import MAX_INFLIGHT, MqttConnection, describe
 
 log = logging.getLogger(__name__)
 
 # Shutdown waits this long for the last messages to go out.
 FLUSH_TIMEOUT_S = 3.0
+# A state or figures of another instance's routine larger than this is not shown.
+MAX_MIRRORED_BYTES = 65536
 # Messages sent but not yet acknowledged by the broker (the MQTT client is told the same window).
 IN_FLIGHT = MAX_INFLIGHT
 
@@ -73,7 +80,15 @@ class Status:
         self.degraded: str | None = None  # what keeps homeflow from doing all it should (the journal)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
         self.owns: Callable[[str], bool] = lambda _routine: True
+        # What the owners of the routines this instance does not own publish (`mirror`).
+        self._owners_states: dict[str, dict[str, Any]] = {}
+        self._owners_stats: dict[tuple[str, str | None], dict[str, Any]] = {}
         mqtt.on_connect(self._republish)
+
+    def mirror(self) -> None:
+        """In a cluster: show the state and figures that the owners of the other routines publish."""
+        for what in ("state", "stats", "stats/+"):
+            self.mqtt.route(f"{self.base_topic}/+/{what}", self._on_owners)
 
     # -- what is reported ------------------------------------------------------------------------
     def state(self, routine: str, state: dict[str, Any]) -> None:
@@ -129,6 +144,8 @@ class Status:
 
     # -- what is shown ---------------------------------------------------------------------------
     def current(self, routine: str) -> dict[str, Any]:
+        if not self.owns(routine) and (theirs := self._owners_states.get(routine)) is not None:
+            return dict(theirs)
         state = dict(self._states[routine])
         if shown := self._lights[routine]:
             state["lights"] = dict(shown)
@@ -147,6 +164,8 @@ class Status:
         return state
 
     def current_stats(self, routine: str, profile: str | None = None) -> dict[str, Any]:
+        if not self.owns(routine) and (theirs := self._owners_stats.get((routine, profile))) is not None:
+            return theirs
         return self._stats.get((routine, profile), {})
 
     def watch(self, listener: StateListener) -> Callable[[], None]:
@@ -154,6 +173,28 @@ class Status:
         that stops it."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
+
+    async def _on_owners(self, message: aiomqtt.Message) -> None:
+        """`<base>/<routine>/state`, `…/stats` or `…/stats/<profile>` as a routine's owner published it."""
+        parts = message.topic.value[len(self.base_topic) + 1 :].split("/")
+        routine = parts[0]
+        if routine not in self._states or self.owns(routine):
+            return  # this instance's own (or no routine of these settings)
+        payload = message.payload if isinstance(message.payload, bytes) else b""
+        try:
+            shown = json.loads(payload) if len(payload) <= MAX_MIRRORED_BYTES else None
+        except ValueError:
+            shown = None
+        if not isinstance(shown, dict) or (parts[1] == "state" and shown.get("state") not in _STATES):
+            log.debug("not shown, not a routine's state or figures: %s", describe(message))
+            return
+        if parts[1] == "state":
+            self._owners_states[routine] = shown
+            view = self.live(routine)
+            for listener in list(self._listeners):
+                listener(routine, view)
+        else:
+            self._owners_stats[routine, parts[2] if len(parts) > 2 else None] = shown
 
     # -- sending ---------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -206,6 +247,9 @@ class Status:
         """After a (re)connect: retained state the broker may have lost, or never had."""
         for routine in self._states:
             self.show(routine)
+
+
+_STATES = frozenset(RoutineState)
 
 
 def _stats_topic(profile: str | None) -> str:

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -103,6 +104,19 @@ async def until_owned(
             await asyncio.sleep(0.1)
 
 
+async def until_shown(
+    http: aiohttp.ClientSession, url: str, check: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Routine `two` as the dashboard at `url` shows it, once it passes `check` (within 5 s)."""
+    async with asyncio.timeout(5):
+        while True:
+            async with http.get(f"{url}/api/routines") as answer:
+                [two] = [r for r in (await answer.json())["routines"] if r["id"] == "two"]
+            if check(two):
+                return two
+            await asyncio.sleep(0.05)
+
+
 def one_each(owned: dict[str, str]) -> bool:
     return sorted(owned) == sorted(ROUTINES) and len(set(owned.values())) == len(ROUTINES)
 
@@ -150,14 +164,25 @@ async def test_three_instances_one_owner_each_one_run_one_device(
             [run] = journal.runs("two")
             assert run.status is RunStatus.COMPLETED
 
-        # The web API of an instance that does not own it says so.
+        # The dashboard of an instance that does not own it passes a command on to the owner, which
+        # runs it; that dashboard shows the run, and then its figures, as the owner publishes them.
         other = next(name for name in PEERS if name != owner)
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(f"{urls[other]}/api/routines/two/start") as answer,
-        ):
-            assert answer.status == 409
-            assert "another homeflow instance owns this routine" in (await answer.json())["error"]
+        since = len(watch.messages)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{urls[other]}/api/routines/two/start") as answer:
+                assert answer.status == 202
+                assert (await answer.json())[
+                    "result"
+                ] == "sent to the homeflow instance that owns this routine"
+            await until_shown(http, urls[other], lambda two: two["state"]["state"] == "running")
+            await watch.wait_for(f"{base}/two/event", lambda m: m.json["event"] == "completed", since=since)
+            owners_view = await until_shown(http, urls[owner], lambda two: two["state"]["state"] == "idle")
+            assert owners_view["stats"]["completed_today"] == 2, owners_view["stats"]
+            await until_shown(http, urls[other], lambda two: two["stats"] == owners_view["stats"])
+        assert [p["event"] for p in watch.payloads(f"{base}/two/event", since=since)] == [
+            "started",
+            "completed",
+        ]
 
         # Home Assistant: one device per routine, available while any instance is online.
         configs = {
@@ -190,7 +215,7 @@ async def test_three_instances_one_owner_each_one_run_one_device(
         assert time.monotonic() - began < 5, taken
         assert await run_once(watch, base, "two") == ["started", "completed"]
         with open_journal(database) as journal:
-            assert [run.status for run in journal.runs("two")] == [RunStatus.COMPLETED] * 2
+            assert [run.status for run in journal.runs("two")] == [RunStatus.COMPLETED] * 3
 
 
 TAKEN_OVER_ROUTINE = """\

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from homeflow.clock import FakeClock
+from homeflow.clock import FakeClock, LoopClock
 from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers.voice import Voice
-from homeflow.routine.model import Routine, Say, Step
+from homeflow.routine.model import Routine, Say, Step, Wait
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, build_plan
 from homeflow.runner import Runner, RunState
 
@@ -239,3 +239,26 @@ async def test_a_run_taken_over_while_paused_waits_silent_and_says_where_it_goes
     expected = [(160.0, text)] + [(163.0 + c.at - rest[0].at, c.text) for c in rest if c.kind in SPOKEN]
     assert speaker.said == expected
     assert lines == [text]
+
+
+async def test_a_waiting_run_holds_a_timer_not_tasks() -> None:
+    """A thousand rooms wait between cues at once: each waiting run is one task (its own) and a timer on
+    the loop. Tasks per wait filled the garbage collector's youngest generation, whose pauses were the
+    cues' lateness tail. Cancelling wakes every run at once though its next cue is an hour away."""
+    clock = LoopClock()
+    routine = Routine(id="long", name="Long", steps=(Step("Wait", (Say("Rest."), Wait(3600))),))
+    plan = build_plan(routine, 1, lambda _t: 1.0)
+    runners = [Runner(plan.cues[0], clock=clock, lights=LightSession([])) for _ in range(50)]
+
+    async def prepared() -> Plan:
+        return plan
+
+    before = len(asyncio.all_tasks())
+    runs = [asyncio.create_task(runner.run(prepared())) for runner in runners]
+    await asyncio.sleep(0.05)
+    assert all(r.step == 0 for r in runners)  # every run has said its sentence and waits an hour
+    assert len(asyncio.all_tasks()) - before == len(runners)
+    for runner in runners:
+        assert runner.cancel()
+    async with asyncio.timeout(1):
+        assert await asyncio.gather(*runs) == [RunState.CANCELLED] * len(runners)

@@ -8,7 +8,7 @@ import re
 
 from aiohttp import web
 
-from homeflow.commands import OWNED_ELSEWHERE, Command
+from homeflow.commands import FORWARDED, OWNED_ELSEWHERE, Command
 from homeflow.errors import HomeflowError
 from homeflow.journal import JournalError, utcnow
 from homeflow.people import key
@@ -97,18 +97,22 @@ async def command(request: web.Request) -> web.Response:
     if not isinstance(force, bool):
         raise ApiError(400, f"force must be true or false, got {force!r}")
     profile = _profile(request, routine_id, options.get("profile"))
-    if not conductor.owns(routine_id):  # in a cluster: ask the instance that owns it
-        raise ApiError(409, f"{OWNED_ELSEWHERE} ({routine_id})")
     # `force` starts beyond the routine's daily limits: a person at the dashboard knows better.
     what = Command.FORCE if force else Command(word)
-    result = conductor.command(routine_id, what, trigger=TRIGGER, profile=profile)
+    if conductor.owns(routine_id):
+        result, code = conductor.command(routine_id, what, trigger=TRIGGER, profile=profile), 200
+    elif await conductor.forward(routine_id, what, profile):  # in a cluster: its owner acts on it
+        result, code = FORWARDED, 202
+    else:
+        raise ApiError(503, f"{OWNED_ELSEWHERE} ({routine_id}), and the MQTT broker is not connected")
     return web.json_response(
         {
             "routine": routine_id,
             "command": word,
             "result": result,
             "state": conductor.status.live(routine_id),
-        }
+        },
+        status=code,
     )
 
 
