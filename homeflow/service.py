@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -19,7 +19,7 @@ from homeflow.devices.base import Light, Speaker
 from homeflow.devices.lights.home_assistant import HomeAssistantLight
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.lights.zigbee2mqtt import Zigbee2MqttLight
-from homeflow.devices.speakers import build_speaker
+from homeflow.devices.speakers import build_speaker, close_speakers
 from homeflow.devices.speakers.clips import ClipServer
 from homeflow.devices.speakers.languages import in_language
 from homeflow.errors import HomeflowError
@@ -69,6 +69,10 @@ class Speakers:
                 spec, self.server, self.clock, self.settings.home_assistant, self.tz
             )
         return self._built[key]
+
+    async def aclose(self) -> None:
+        """Close every speaker built (a local speaker's player process); once, when the service stops."""
+        await close_speakers(self._built.values())
 
 
 def build_speakers(
@@ -207,7 +211,8 @@ async def serve(
         journal.on_problem = status.journal_problem
         lights = build_lights(settings, mqtt)
         clips = ClipServer(SpeechCache(settings.cache_dir), settings.http.public_url)
-        rooms = build_rooms(settings, lights, build_speakers(settings, clock, clips))
+        speakers = build_speakers(settings, clock, clips)
+        rooms = build_rooms(settings, lights, speakers)
         levels = levels_of(journal, rooms)
         house = House(clock, journal, status, tz)
         conductor = Conductor(rooms, house=house, levels=levels, mqtt=mqtt)
@@ -234,57 +239,61 @@ async def serve(
         zone = tz or datetime.now().astimezone().tzinfo or UTC
         scheduler = Scheduler(schedules(settings), zone, controls.scheduled, clock)
 
-        # Started in this order and stopped in the reverse: the web (its address is where network
-        # speakers fetch clips), the embedded broker, the senders of status and discovery, the
-        # connection; then runs and schedules.
-        async with _one_error(), asyncio.TaskGroup() as tasks:
-            conductor.attach(tasks)
-            web_ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            app = build_app(conductor, settings.http, clips.cache)
-            web = tasks.create_task(run_web(app, settings.http, web_ready), name="web")
-            # A WebError (port taken) ends the service here, before anything has moved.
-            clips.base = url = await web_ready
-            embedded = settings.mqtt.embedded
-            broker = await start_embedded_broker(settings.mqtt.port, tasks) if embedded else None
-            sender = tasks.create_task(status.run(), name="status")
-            announcer = tasks.create_task(discovery.run(), name="discovery")
-            connection = tasks.create_task(mqtt.run(), name="mqtt")
-            first_connect = tasks.create_task(mqtt.connected.wait())
-            stopping = tasks.create_task(stop.wait())
-            schedule_task: asyncio.Task[None] | None = None
-            await asyncio.wait((first_connect, stopping), return_when=asyncio.FIRST_COMPLETED)
-            first_connect.cancel()
-            leasing: asyncio.Task[None] | None = None
-            if not stop.is_set():
-                if leases is None:
-                    await recover(house, lights)
-                else:  # a run left open is closed by whichever instance takes its routine
-                    leasing = tasks.create_task(leases.run(), name="leases")
-                conductor.report_all()
-                schedule_task = tasks.create_task(scheduler.run(), name="schedules")
-                log.info("homeflow ready: %d routine(s), time scale %g", len(rooms), clock.time_scale)
-                # What start-up built (settings, routines, rooms) lives as long as the service: the
-                # garbage collector's full passes need not walk it again (each was tens of ms with a
-                # thousand rooms, and held every cue due meanwhile).
-                gc.freeze()
-                if ready is not None and not ready.done():
-                    ready.set_result(url)
-            await stopping
-            log.info("stopping")
-            if schedule_task is not None:
-                await _cancel(schedule_task)
-            if leases is not None:
-                leases.hold()  # renewed while its runs end, then given back
-            await conductor.stop()  # from here on the conductor starts no new run
-            if leasing is not None and leases is not None:
-                await _cancel(leasing)
-                await leases.release()  # the other instances take its routines at once
-            web.cancel()
-            await asyncio.wait((web,))
-            await status.flush()
-            await _cancel(sender)
-            await _cancel(announcer)
-            await mqtt.close()
-            await _cancel(connection)
-            if broker is not None:
-                await broker.close()  # last: the client above said `offline` through it
+        try:
+            # Started in this order and stopped in the reverse: the web (its address is where network
+            # speakers fetch clips), the embedded broker, the senders of status and discovery, the
+            # connection; then runs and schedules.
+            async with _one_error(), asyncio.TaskGroup() as tasks:
+                conductor.attach(tasks)
+                web_ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+                app = build_app(conductor, settings.http, clips.cache)
+                web = tasks.create_task(run_web(app, settings.http, web_ready), name="web")
+                # A WebError (port taken) ends the service here, before anything has moved.
+                clips.base = url = await web_ready
+                embedded = settings.mqtt.embedded
+                broker = await start_embedded_broker(settings.mqtt.port, tasks) if embedded else None
+                sender = tasks.create_task(status.run(), name="status")
+                announcer = tasks.create_task(discovery.run(), name="discovery")
+                connection = tasks.create_task(mqtt.run(), name="mqtt")
+                first_connect = tasks.create_task(mqtt.connected.wait())
+                stopping = tasks.create_task(stop.wait())
+                schedule_task: asyncio.Task[None] | None = None
+                await asyncio.wait((first_connect, stopping), return_when=asyncio.FIRST_COMPLETED)
+                first_connect.cancel()
+                leasing: asyncio.Task[None] | None = None
+                if not stop.is_set():
+                    if leases is None:
+                        await recover(house, lights)
+                    else:  # a run left open is closed by whichever instance takes its routine
+                        leasing = tasks.create_task(leases.run(), name="leases")
+                    conductor.report_all()
+                    schedule_task = tasks.create_task(scheduler.run(), name="schedules")
+                    log.info("homeflow ready: %d routine(s), time scale %g", len(rooms), clock.time_scale)
+                    # What start-up built (settings, routines, rooms) lives as long as the service: the
+                    # garbage collector's full passes need not walk it again (each was tens of ms with a
+                    # thousand rooms, and held every cue due meanwhile).
+                    gc.freeze()
+                    if ready is not None and not ready.done():
+                        ready.set_result(url)
+                await stopping
+                log.info("stopping")
+                if schedule_task is not None:
+                    await _cancel(schedule_task)
+                if leases is not None:
+                    leases.hold()  # renewed while its runs end, then given back
+                await conductor.stop()  # from here on the conductor starts no new run
+                if leasing is not None and leases is not None:
+                    await _cancel(leasing)
+                    await leases.release()  # the other instances take its routines at once
+                web.cancel()
+                await asyncio.wait((web,))
+                await status.flush()
+                await _cancel(sender)
+                await _cancel(announcer)
+                await mqtt.close()
+                await _cancel(connection)
+                if broker is not None:
+                    await broker.close()  # last: the client above said `offline` through it
+        finally:
+            # Last, once every run has ended: no player process outlives the service.
+            await speakers.aclose()
