@@ -111,7 +111,7 @@ async def _light(settings: Settings, name: str, spec: object) -> Answer:
 
 async def _speaker(settings: Settings, name: str, spec: object) -> Answer:
     if isinstance(spec, LocalSpeaker):
-        player = spec.player[0]
+        player = spec.command[0]
         if shutil.which(player) is None:
             return Answer("speaker", name, False, f"player {player!r} not found")
         problem = engine_problem() if not spec.voice.endswith(".onnx") else None
@@ -129,7 +129,7 @@ async def _speaker(settings: Settings, name: str, spec: object) -> Answer:
 async def _local(settings: Settings, name: str, spec: LocalSpeaker) -> Answer:
     """The player plays a moment of silence: found on PATH is not yet able to open the sound device."""
     device = LocalSpeakerDevice(spec, SpeechCache(settings.cache_dir))
-    command = shlex.join(spec.player)
+    command = shlex.join(spec.command)
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_S):
             await device.check()
@@ -138,6 +138,8 @@ async def _local(settings: Settings, name: str, spec: LocalSpeaker) -> Answer:
         return Answer("speaker", name, False, why)
     except SpeakerError as exc:
         return Answer("speaker", name, False, str(exc))
+    finally:
+        await device.aclose()  # a streaming player is not left running
     return Answer("speaker", name, True, f"local, `{command}` played a moment of silence")
 
 

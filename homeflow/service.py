@@ -18,7 +18,7 @@ from homeflow.devices.base import Light, Speaker
 from homeflow.devices.lights.home_assistant import HomeAssistantLight
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.lights.zigbee2mqtt import Zigbee2MqttLight
-from homeflow.devices.speakers import build_speaker
+from homeflow.devices.speakers import build_speaker, close_speakers
 from homeflow.devices.speakers.clips import ClipServer
 from homeflow.devices.speakers.languages import in_language
 from homeflow.errors import HomeflowError
@@ -68,6 +68,10 @@ class Speakers:
                 spec, self.server, self.clock, self.settings.home_assistant, self.tz
             )
         return self._built[key]
+
+    async def aclose(self) -> None:
+        """Close every speaker built (a local speaker's player process); once, when the service stops."""
+        await close_speakers(self._built.values())
 
 
 def build_speakers(
@@ -207,7 +211,8 @@ async def serve(
         journal.on_problem = status.journal_problem
         lights = build_lights(settings, mqtt)
         clips = ClipServer(SpeechCache(settings.cache_dir), settings.http.public_url)
-        rooms = build_rooms(settings, lights, build_speakers(settings, clock, clips))
+        speakers = build_speakers(settings, clock, clips)
+        rooms = build_rooms(settings, lights, speakers)
         levels = levels_of(journal, rooms)
         house = House(clock, journal, status, tz)
         conductor = Conductor(rooms, house=house, levels=levels, mqtt=mqtt)
@@ -236,8 +241,9 @@ async def serve(
 
         # Started in this order and stopped in the reverse: the web (its address is where network
         # speakers fetch clips), the embedded broker, the senders of status and discovery, the
-        # connection; then runs and schedules.
-        async with _one_error(), asyncio.TaskGroup() as tasks:
+        # connection; then runs and schedules. The speakers are closed last, once every run has
+        # ended: no player process outlives the service.
+        async with _one_error(), contextlib.aclosing(speakers), asyncio.TaskGroup() as tasks:
             conductor.attach(tasks)
             web_ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
             app = build_app(conductor, settings.http, clips.cache)

@@ -63,7 +63,7 @@ def test_example_config_loads_with_paths_beside_it() -> None:
     )
     assert loaded.mqtt.embedded
     assert loaded.lights == {"living_room": VirtualLight("living_room")}
-    assert loaded.speakers == {"living_room": LocalSpeaker("living_room", "en-us", 150, ("aplay", "-q"), 0.2)}
+    assert loaded.speakers == {"living_room": LocalSpeaker("living_room", "en-us", 150)}
     assert loaded.buttons["massage"].friendly_name == "Massage Button"
     assert loaded.buttons["massage"].gestures["single"] == "toggle"
     assert loaded.automations == (

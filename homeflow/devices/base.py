@@ -83,3 +83,12 @@ class RestoringSpeaker(Protocol):
     async def restore(self) -> None:
         """Give back what the speaker had before homeflow's first announcement since the last restore."""
         ...
+
+
+@runtime_checkable
+class ClosingSpeaker(Protocol):
+    """A speaker that holds something for as long as it is used (a local player process)."""
+
+    async def aclose(self) -> None:
+        """Let go of it; called once, when the service stops."""
+        ...

@@ -89,17 +89,30 @@ class VirtualLight:
 LightSettings = Zigbee2MqttLight | HomeAssistantLight | VirtualLight
 
 
+# A local speaker's streaming player reads raw PCM on stdin; each word may hold these placeholders,
+# filled from the clip's WAV header (aplay reads stdin when given no file).
+STREAM_PLACEHOLDERS = ("rate", "channels")
+STREAM_PLAYER = ("aplay", "-q", "-t", "raw", "-f", "S16_LE", "-r", "{rate}", "-c", "{channels}")
+
+
 @dataclass(frozen=True, slots=True)
 class LocalSpeaker:
-    """Speech rendered on this host with espeak-ng and played by a command (default `aplay -q`)."""
+    """Speech rendered on this host with espeak-ng and streamed as raw PCM to one long-lived player
+    (default `aplay`); or, with `player`, played by a command given each sentence's WAV file."""
 
     name: str
     voice: str = "en-us"
     rate_wpm: int = 150
-    player: tuple[str, ...] = ("aplay", "-q")
+    player: tuple[str, ...] | None = None  # a command given each clip's WAV file; None: streamed
     lead_in_s: float = 0.2
     voice_given: bool = field(default=False, compare=False)  # `voice` written: kept in any language
     voices: tuple[tuple[str, str], ...] = ()  # (language, voice): `voice: {de: de+f3}`
+    stream_player: tuple[str, ...] = STREAM_PLAYER  # fed raw PCM on stdin, {rate} and {channels} filled
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """The command that plays: `player` if given, else `stream_player`."""
+        return self.player or self.stream_player
 
 
 @dataclass(frozen=True, slots=True)

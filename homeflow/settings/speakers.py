@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from homeflow.language import DEFAULT, LANGUAGES
 from homeflow.settings.checks import Checker
 from homeflow.settings.limits import MAX_LEAD_IN_S
 from homeflow.settings.model import (
+    STREAM_PLACEHOLDERS,
     CastSpeaker,
     HomeAssistantSettings,
     HomeAssistantSpeaker,
@@ -19,16 +21,16 @@ from homeflow.settings.model import (
     SonosSpeaker,
     SpeakerSettings,
 )
-from homeflow.settings.problems import child, quote
+from homeflow.settings.problems import child, index, quote
 from homeflow.settings.sections import command_line, resolve
-from homeflow.settings.yamlnodes import Map, Node, Scalar
+from homeflow.settings.yamlnodes import Map, Node, Scalar, Seq
 from homeflow.speech import is_piper_voice
 
 KINDS = ("local", "home_assistant", "sonos", "cast")
 _VOICE_KEYS = ("voice", "rate", "lead_in")
 _ANNOUNCE_KEYS = ("volume", "quiet_hours")
 _KEYS = {
-    "local": (*_VOICE_KEYS, "player"),
+    "local": (*_VOICE_KEYS, "player", "stream_player"),
     "home_assistant": (
         *("media_player", "tts", "announce", "language", "options"),
         *_ANNOUNCE_KEYS,
@@ -59,10 +61,7 @@ def parse_speakers(
         f = ch.fields(body, path, _KEYS[kind], required=_REQUIRED[kind])
         name = key.text
         if kind == "local":
-            default = LocalSpeaker(name)
-            voice = _voice(ch, f, path, default, base)
-            player = command_line(ch, f.get("player"), child(path, "player"), default.player)
-            speakers[name] = LocalSpeaker(name, player=player, **voice)
+            speakers[name] = _local(ch, f, path, name, base)
         elif kind == "home_assistant":
             speakers[name] = _home_assistant(ch, body, f, path, name=name, settings=home_assistant, base=base)
         elif kind == "sonos":
@@ -86,6 +85,51 @@ def parse_speakers(
                 **_voice(ch, f, path, cast, base),
             )
     return speakers
+
+
+def _local(ch: Checker, f: dict[str, Node], path: str, name: str, base: Path | None) -> LocalSpeaker:
+    """`player` (a command given each clip's file) or `stream_player` (one process fed raw PCM)."""
+    default = LocalSpeaker(name)
+    voice = _voice(ch, f, path, default, base)
+    given, stream = f.get("player"), f.get("stream_player")
+    if given is not None and stream is not None:
+        ch.report(
+            stream,
+            child(path, "stream_player"),
+            "player and stream_player both given: write one (player is given a file per sentence, "
+            "stream_player is fed every sentence as raw PCM)",
+        )
+    player = command_line(ch, given, child(path, "player"), ()) if given is not None else None
+    streamed = _stream_player(ch, stream, child(path, "stream_player"), default.stream_player)
+    return LocalSpeaker(name, player=player, stream_player=streamed, **voice)
+
+
+def _stream_player(ch: Checker, node: Node | None, path: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A command line whose words may hold {rate} and {channels}, filled from each clip's format."""
+    words = command_line(ch, node, path, default)
+    if node is None or words is default:
+        return words
+    if isinstance(node, Seq):
+        places = [(item, index(path, i)) for i, item in enumerate(node.items)]
+    else:
+        places = [(node, path)] * len(words)
+    for word, (at, where) in zip(words, places, strict=True):
+        if (problem := _placeholder_problem(word)) is not None:
+            ch.report(at, where, problem)
+            return default
+    return words
+
+
+def _placeholder_problem(word: str) -> str | None:
+    known = ", ".join(f"{{{name}}}" for name in STREAM_PLACEHOLDERS)
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(word) if name is not None]
+    except ValueError as error:
+        return f"cannot read the placeholders in {quote(word)}: {error} (write a brace as {{{{ or }}}})"
+    unknown = [name for name in names if name not in STREAM_PLACEHOLDERS]
+    if unknown:
+        return f"unknown placeholder {{{unknown[0]}}}; known: {known}"
+    return None
 
 
 def _home_assistant(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable
 from datetime import tzinfo
 
 from homeflow.clock import Clock
-from homeflow.devices.base import RestoringSpeaker, Speaker, restore_each
+from homeflow.devices.base import ClosingSpeaker, RestoringSpeaker, Speaker, restore_each
 from homeflow.devices.speakers.clips import ClipServer
 from homeflow.settings.model import (
     CastSpeaker,
@@ -17,11 +19,22 @@ from homeflow.settings.model import (
 )
 from homeflow.speech import is_piper_voice, piper_problem
 
+log = logging.getLogger(__name__)
+
 
 async def restore_speakers(speakers: Iterable[Speaker]) -> None:
     """Restore every speaker that changed something to announce; bounded, and failures are one line each."""
     restoring = [s for s in speakers if isinstance(s, RestoringSpeaker)]
     await restore_each(restoring, lambda speaker: speaker.restore(), "speaker")
+
+
+async def close_speakers(speakers: Iterable[Speaker]) -> None:
+    """Close every speaker that holds something (a player process), all at once; a failure is one line."""
+    closing = [s for s in speakers if isinstance(s, ClosingSpeaker)]
+    results = await asyncio.gather(*(s.aclose() for s in closing), return_exceptions=True)
+    for speaker, result in zip(closing, results, strict=True):
+        if isinstance(result, Exception):
+            log.warning("speaker %s not closed: %s", speaker.name, result)
 
 
 def build_speaker(

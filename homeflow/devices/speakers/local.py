@@ -1,4 +1,5 @@
-"""The `local` speaker: clips from the speech cache played on this host by a command."""
+"""The `local` speaker: clips from the speech cache played on this host, streamed to one player
+process (homeflow.devices.speakers.stream) or, with `player`, by a command given each clip's file."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import wave
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from homeflow.devices.speakers.stream import PlayerMissing, StreamPlayer, read_pcm
 from homeflow.errors import SpeakerError
 from homeflow.routine.plan import estimate_speech_s
 from homeflow.settings.model import LocalSpeaker
@@ -26,7 +28,8 @@ LOCAL_GRACE_S = 1.0
 
 
 class LocalSpeakerDevice:
-    """Speaks through a player command (default `aplay -q`); without audio the run goes on silently."""
+    """Speaks through one streaming player (default `aplay` reading raw PCM), or a player command given
+    a file per sentence; without the speech engine the run goes on silently."""
 
     def __init__(self, settings: LocalSpeaker, cache: SpeechCache) -> None:
         self.name = settings.name
@@ -36,6 +39,9 @@ class LocalSpeakerDevice:
         self._clips: dict[str, Clip] = {}
         self._lock = asyncio.Lock()
         self._warned = False
+        # The command given each clip's file, or None: one process fed every clip's frames.
+        self._player = settings.player
+        self._stream = StreamPlayer(settings.stream_player) if settings.player is None else None
         # Without the speech engine the steps are only logged, paced by estimated speech lengths, so a
         # machine without espeak-ng still runs routines (`homeflow run` warns once).
         self.printed_only = engine_problem(cache.engine) is not None
@@ -61,25 +67,48 @@ class LocalSpeakerDevice:
             clip = self._clips[text] = await self._cache.render(text, s.voice, s.rate_wpm, s.lead_in_s)
         async with self._lock:
             log.info("say: %s", text)
-            if failure := await self._play(clip.path):
+            if failure := await self._say(clip.path):
                 self._player_failed(failure)
+
+    async def _say(self, path: Path) -> str | None:
+        """Play a clip; why a player could not be started or failed on its file, or None. A streaming
+        player that exits or stops taking its input raises (the speaker is down until a check)."""
+        if self._stream is None:
+            return await self._play(path)
+        try:
+            await self._stream.play(read_pcm(path))
+        except PlayerMissing as exc:
+            return str(exc)
+        return None
 
     async def check(self) -> None:
         """The player plays a moment of silence (so it can open the sound device), within the voice's
         check time; a player that hangs is killed when that time runs out."""
         if self.printed_only:
             return
-        if failure := await self._play(silence(self._cache.folder)):
-            raise SpeakerError(f"player `{shlex.join(self._settings.player)}` failed: {failure}")
+        if self._stream is not None:
+            async with self._lock:
+                try:
+                    await self._stream.check()
+                except PlayerMissing as exc:
+                    raise SpeakerError(f"player `{shlex.join(self._stream.command)}` failed: {exc}") from None
+        elif failure := await self._play(silence(self._cache.folder)):
+            raise SpeakerError(f"player `{shlex.join(self._settings.command)}` failed: {failure}")
+
+    async def aclose(self) -> None:
+        """Close the streaming player, if one runs (when the service stops)."""
+        if self._stream is not None:
+            await self._stream.aclose()
 
     async def _play(self, path: Path) -> str | None:
-        """Play `path`; why the player failed, or None."""
+        """Play `path` by a player given the file; why the player failed, or None."""
+        assert self._player is not None
         # stderr goes to a file, not a pipe: a pipe held open by a killed player's children would
         # outlive the process and leak.
         with tempfile.TemporaryFile() as errors:
             spawn = asyncio.ensure_future(
                 asyncio.create_subprocess_exec(
-                    *self._settings.player,
+                    *self._player,
                     str(path),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.DEVNULL,
@@ -107,7 +136,7 @@ class LocalSpeakerDevice:
             return None
 
     def _player_failed(self, reason: str) -> None:
-        command = shlex.join(self._settings.player)
+        command = shlex.join(self._settings.command)
         if self._warned:
             log.debug("speaker %s: player `%s` failed: %s", self.name, command, reason)
             return
