@@ -9,6 +9,7 @@ import io
 import itertools
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,11 +120,13 @@ class Collector:
 
     client: aiomqtt.Client
     messages: list[Message] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # the wall time each message arrived
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def collect(self) -> None:
         async for message in self.client.messages:
             assert isinstance(message.payload, bytes)
+            self.times.append(time.time())  # first: a message seen has its time
             self.messages.append(Message(message.topic.value, message.payload, message.retain))
             self.arrived.set()
 

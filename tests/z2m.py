@@ -22,6 +22,7 @@ class SimulatedLight:
         self.state = dict(state)
         self.commands: list[dict[str, Any]] = []
         self.times: list[float] = []  # the wall time each command arrived
+        self.states: list[dict[str, Any]] = []  # the state after each command
         self.changed = asyncio.Event()
 
     @contextlib.asynccontextmanager
@@ -51,5 +52,6 @@ class SimulatedLight:
                 self.state.update({k: v for k, v in body.items() if k != "transition"})
                 if "color_temp" in body:
                     self.state["color_mode"] = "color_temp"
+                self.states.append(dict(self.state))
                 self.changed.set()
             await self._publish(client)
