@@ -8,8 +8,8 @@ With `on_takeover: resume` that is when the run's `resumed` event arrives (the t
 with: …" right after); with `interrupt`, when its lamp is given back; a run that had just ended counts
 when the journal shows it closed. The cluster, the kills and the measurement are the take-over fault
 test's (tests/takeovers.py), which runs them with a lease of 1 s.
-Each `--lease` is measured in turn; homeflow's default (5 s) is left out of the settings, as a home has
-it. Leases are renewed every lease/5 (every second at the default).
+Each `--lease` is measured in turn; homeflow's default (3 s) is left out of the settings, as a home has
+it. Leases are renewed every lease/5.
 Run: `python -m bench.takeover [--kills 20] [--interrupt-kills 10] [--lease 5 4 3]`. Prints JSON.
 """
 
@@ -78,7 +78,7 @@ async def main() -> None:
     parser.add_argument("--kills", type=int, default=20, help="kills with `on_takeover: resume`")
     parser.add_argument("--interrupt-kills", type=int, default=10, help="kills with `on_takeover: interrupt`")
     parser.add_argument(
-        "--lease", type=float, nargs="+", default=[LEASE_S, 4.0, 3.0], help="lease lengths, s"
+        "--lease", type=float, nargs="+", default=[5.0, 4.0, LEASE_S], help="lease lengths, s"
     )
     args = parser.parse_args()
     measured = datetime.now(UTC)
