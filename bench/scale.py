@@ -7,7 +7,11 @@ Measured: cue lateness as the runner saw it (the journal's `late_s`) and where a
 topics receives each sentence, the process's peak RSS and its CPU while the runs play.
 With `--processes 3`, three homeflow share the rooms through a PostgreSQL journal (a throwaway
 cluster, as the tests start it) and its leases, each process with a third of the routines.
-Run: `python -m bench.scale [--rooms 10 100 1000] [--ticks 40] [--processes 1 3]`. Prints JSON.
+With `--speakers stream` each room also has a local speaker (espeak-ng's clip of each sentence fed to
+one long-lived player process per speaker, a `cat` into /dev/null here, as there is no sound device);
+with `--speakers file` a player process per sentence (`true`, given the clip's file), as before.
+Run: `python -m bench.scale [--rooms 10 100 1000] [--ticks 40] [--processes 1 3] [--speakers mqtt]`.
+Prints JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -52,8 +57,16 @@ steps:
 """
 
 
+# A room's local speaker, by `--speakers`: none (the sentences only on MQTT), streamed, or a file each.
+SPEAKERS = {
+    "mqtt": None,
+    "stream": "{local: {stream_player: [sh, -c, cat >/dev/null]}}",
+    "file": '{local: {player: ["true"]}}',
+}
+
+
 def write_home(
-    folder: Path, port: int, rooms: int, ticks: int, *, journal: str, instances: int
+    folder: Path, port: int, rooms: int, ticks: int, *, journal: str, instances: int, speakers: str = "mqtt"
 ) -> list[Path]:
     """One settings file per process, the same but for the instance's name."""
     (folder / "routines").mkdir()
@@ -67,8 +80,13 @@ def write_home(
         "lights:",
         *(f"  lamp{i}: {{virtual: {{}}}}" for i in range(rooms)),
         "automations:",
-        *(f"  - {{routine: room{i}, when: [], lights: [lamp{i}]}}" for i in range(rooms)),
+        *(
+            f"  - {{routine: room{i}, when: [], lights: [lamp{i}]{speaker_of(speakers, i)}}}"
+            for i in range(rooms)
+        ),
     ]
+    if (speaker := SPEAKERS[speakers]) is not None:
+        lines += ["speakers:", *(f"  speaker{i}: {speaker}" for i in range(rooms))]
     if instances == 1:
         config = folder / "homeflow.yaml"
         config.write_text("\n".join(lines) + "\n")
@@ -81,6 +99,10 @@ def write_home(
         config.write_text("\n".join([*lines, cluster]) + "\n")
         configs.append(config)
     return configs
+
+
+def speaker_of(speakers: str, room: int) -> str:
+    return "" if SPEAKERS[speakers] is None else f", speakers: [speaker{room}]"
 
 
 def status_topic(instances: int, n: int) -> str:
@@ -128,13 +150,15 @@ async def spread(url: str, rooms: int, instances: int) -> None:
             await asyncio.sleep(0.5)
 
 
-async def measure(rooms: int, ticks: int, instances: int = 1) -> dict[str, Any]:
+async def measure(rooms: int, ticks: int, instances: int = 1, speakers: str = "mqtt") -> dict[str, Any]:
     heard: list[tuple[float, str, str]] = []  # (wall time received, run id, text)
     ended = 0
     with mosquitto() as port, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         with journal_for(folder, instances) as (journal, cue_rows):
-            configs = write_home(folder, port, rooms, ticks, journal=journal, instances=instances)
+            configs = write_home(
+                folder, port, rooms, ticks, journal=journal, instances=instances, speakers=speakers
+            )
             async with aiomqtt.Client(
                 "127.0.0.1", port, identifier="bench-rooms-watch", max_queued_incoming_messages=0
             ) as client:
@@ -167,6 +191,7 @@ async def measure(rooms: int, ticks: int, instances: int = 1) -> dict[str, Any]:
                     for i in range(rooms):
                         await client.publish(f"{BASE}/room{i}/set", "force", qos=1)
                     cpu, wall = sum(cpu_seconds(p.pid) for p in procs), time.perf_counter()
+                    players = sum(children_cpu_seconds(p.pid) for p in procs)
                     async with asyncio.timeout(ticks * 2 + 60):
                         async for message in client.messages:
                             payload = message.payload if isinstance(message.payload, bytes) else b""
@@ -183,6 +208,7 @@ async def measure(rooms: int, ticks: int, instances: int = 1) -> dict[str, Any]:
                                 ]
                     span = time.perf_counter() - wall
                     cpu_used = sum(cpu_seconds(p.pid) for p in procs) - cpu
+                    players = sum(children_cpu_seconds(p.pid) for p in procs) - players
                     peak_rss = [max(m, rss_mb(p.pid)) for m, p in zip(peak_rss, procs, strict=True)]
                 finally:
                     for proc in procs:
@@ -197,9 +223,31 @@ async def measure(rooms: int, ticks: int, instances: int = 1) -> dict[str, Any]:
             "span_s": round(span, 1),
             "cpu_percent": round(100 * cpu_used / span, 1),
             "cpu_us_per_sentence": round(1e6 * cpu_used / max(1, len(heard))),
+            "players_cpu_us_per_sentence": round(1e6 * players / max(1, len(heard))),
             "peak_rss_mb": round(max(peak_rss), 1),
             **lateness(rows, heard),
         }
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """CPU used by `pid`'s descendants: those it has reaped, and those still running (a long-lived
+    player and whatever it started)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, list[str]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            stats[int(stat.parent.name)] = stat.read_text().rsplit(")", 1)[1].split()
+    below: dict[int, list[int]] = {}
+    for child, fields in stats.items():
+        below.setdefault(int(fields[1]), []).append(child)
+    reaped = stats[pid][13:15] if pid in stats else ["0", "0"]
+    total = int(reaped[0]) + int(reaped[1])
+    todo = list(below.get(pid, []))
+    while todo:
+        child = todo.pop()
+        total += int(stats[child][11]) + int(stats[child][12])
+        todo += below.get(child, [])
+    return total / tick
 
 
 def lateness(rows: list[Row], heard: list[tuple[float, str, str]]) -> dict[str, Any]:
@@ -239,9 +287,14 @@ async def main() -> None:
     parser.add_argument(
         "--processes", type=int, nargs="+", default=[1], help="homeflow processes sharing the rooms"
     )
+    parser.add_argument(
+        "--speakers", choices=sorted(SPEAKERS), default="mqtt", help="each room's speaker (default: none)"
+    )
     args = parser.parse_args()
     results = [
-        await measure(rooms, args.ticks, instances) for instances in args.processes for rooms in args.rooms
+        await measure(rooms, args.ticks, instances, args.speakers)
+        for instances in args.processes
+        for rooms in args.rooms
     ]
     print(json.dumps(results, indent=2))
 
