@@ -26,14 +26,14 @@ BROKER_NAMES = {
 }
 
 
-def run(module: str, *args: str) -> Any:
-    """Run one benchmark; its JSON is also kept in bench/last-<module>.json, so a later failure loses
-    nothing measured."""
+def run(module: str, *args: str, kept: str | None = None) -> Any:
+    """Run one benchmark; its JSON is also kept in bench/last-<kept or module>.json, so a later failure
+    loses nothing measured."""
     command = [sys.executable, "-m", module, *args]
     done = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"{module} failed:\n{done.stderr}")
-    (REPO / "bench" / f"last-{module.rpartition('.')[2]}.json").write_text(done.stdout)
+    (REPO / "bench" / f"last-{kept or module.rpartition('.')[2]}.json").write_text(done.stdout)
     return json.loads(done.stdout)
 
 
@@ -51,6 +51,25 @@ def scale_table(rows: list[dict[str, Any]]) -> list[str]:
             f"| {row['heard_p50_ms']:.1f} / {row['heard_p99_ms']:.1f} / {row['heard_max_ms']:.1f} ms |"
         )
     return lines
+
+
+def speakers_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| rooms at once | local speaker | homeflow's CPU per sentence | its players' CPU per sentence "
+        "| peak RSS | late p50 / p99 / max (journal) | heard p50 / p99 / max |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['rooms']} | {PLAYERS[row['speakers']]} | {row['cpu_us_per_sentence']} µs "
+            f"| {row['players_cpu_us_per_sentence']} µs | {row['peak_rss_mb']:.0f} MB "
+            f"| {row['late_p50_ms']:.1f} / {row['late_p99_ms']:.1f} / {row['late_max_ms']:.1f} ms "
+            f"| {row['heard_p50_ms']:.1f} / {row['heard_p99_ms']:.1f} / {row['heard_max_ms']:.1f} ms |"
+        )
+    return lines
+
+
+PLAYERS = {"stream": "one player process each (`stream_player`)", "file": "a process per sentence (`player`)"}
 
 
 def latency_table(latency: dict[str, object]) -> list[str]:
@@ -126,9 +145,9 @@ def takeover_section(takeover: dict[str, Any]) -> list[str]:
     ]
 
 
-def last(module: str, *_args: str) -> Any:
+def last(module: str, *_args: str, kept: str | None = None) -> Any:
     """The figures of the benchmark's last run (`python -m bench --write` rewrites RESULTS.md from them)."""
-    return json.loads((REPO / "bench" / f"last-{module.rpartition('.')[2]}.json").read_text())
+    return json.loads((REPO / "bench" / f"last-{kept or module.rpartition('.')[2]}.json").read_text())
 
 
 def main() -> None:
@@ -136,6 +155,7 @@ def main() -> None:
     latency = measure("bench.latency", "--presses", "500")
     service = measure("bench.service", "--idle", "60")
     scale = measure("bench.scale", "--rooms", "10", "100", "1000", "--ticks", "40", "--processes", "1", "3")
+    speakers = measure("bench.scale", "--rooms", "200", "--speakers", "stream", "file", kept="speakers")
     takeover = measure("bench.takeover", "--kills", "20", "--interrupt-kills", "10", "--lease", "5", "4", "3")
     presses = next(iter(next(iter(latency.values())).values()))["floor"]["presses"]
     lines = [
@@ -190,6 +210,10 @@ def main() -> None:
         "",
         *MANY_ROOMS,
         "",
+        *speakers_table(speakers),
+        "",
+        *LOCAL_SPEAKERS,
+        "",
         *takeover_section(takeover),
         "",
         "## Targets",
@@ -231,6 +255,15 @@ MANY_ROOMS = [
     "own connections, and the cue records go to PostgreSQL instead of a local file. Where the 2.7 s",
     "tail of their listener at 1,000 rooms comes from was not examined; the machine was saturated",
     "(91 % of the two cores).",
+]
+
+
+LOCAL_SPEAKERS = [
+    "With a local speaker in every room, each sentence is also played on the host: espeak-ng's clip",
+    "written to the room's player. As the bench's machine has no sound device, the player is a `cat`",
+    "into /dev/null (fed raw PCM on its stdin, one process per speaker for the whole run) or `true`",
+    "(given the clip's file, a process per sentence, as every local speaker did before). The players'",
+    "CPU is that of homeflow's child processes, counted apart from homeflow's own.",
 ]
 
 

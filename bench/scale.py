@@ -10,7 +10,7 @@ cluster, as the tests start it) and its leases, each process with a third of the
 With `--speakers stream` each room also has a local speaker (espeak-ng's clip of each sentence fed to
 one long-lived player process per speaker, a `cat` into /dev/null here, as there is no sound device);
 with `--speakers file` a player process per sentence (`true`, given the clip's file), as before.
-Run: `python -m bench.scale [--rooms 10 100 1000] [--ticks 40] [--processes 1 3] [--speakers mqtt]`.
+Run: `python -m bench.scale [--rooms 10 100 1000] [--ticks 40] [--processes 1 3] [--speakers mqtt ...]`.
 Prints JSON.
 """
 
@@ -288,11 +288,16 @@ async def main() -> None:
         "--processes", type=int, nargs="+", default=[1], help="homeflow processes sharing the rooms"
     )
     parser.add_argument(
-        "--speakers", choices=sorted(SPEAKERS), default="mqtt", help="each room's speaker (default: none)"
+        "--speakers",
+        choices=sorted(SPEAKERS),
+        nargs="+",
+        default=["mqtt"],
+        help="each room's speaker (default: none, the sentences on MQTT only)",
     )
     args = parser.parse_args()
     results = [
-        await measure(rooms, args.ticks, instances, args.speakers)
+        await measure(rooms, args.ticks, instances, speakers)
+        for speakers in args.speakers
         for instances in args.processes
         for rooms in args.rooms
     ]
