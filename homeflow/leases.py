@@ -18,7 +18,8 @@ An instance acts on a routine only until LEASE_S after it *sent* the statement t
 by its own monotonic clock: that is never later than the expiry the database wrote, so no two
 instances believe at once that they own a routine (as long as their clocks run at about the same
 rate). A dead instance (killed, cut off, or its database gone) stops acting when its leases run out,
-and the others share its routines out a moment later; a clean stop gives every lease back at once.
+and the others share its routines out a moment later; a clean stop gives every lease back at once
+(its runs left open for the others to go on with, if another instance is live: `others_live`).
 
 Taking a routine is awaited in `taking` before the instance acts on it (the service goes on with a run
 the last owner left going in the journal, or closes it: homeflow.takeover), then told to `taken` (it
@@ -52,6 +53,7 @@ HEARTBEAT = (
     " ON CONFLICT (name) DO UPDATE SET seen_until = excluded.seen_until"
 )
 LIVE = "SELECT count(*) FROM instances WHERE seen_until >= now()"
+OTHERS_LIVE = "SELECT count(*) FROM instances WHERE seen_until >= now() AND name <> %(me)s"
 CLAIM = (
     "INSERT INTO leases (routine, owner, expires_at)"
     " SELECT routine, %(me)s, now() + make_interval(secs => %(lease)s) FROM unnest(%(routines)s::text[])"
@@ -95,7 +97,8 @@ class Leases:
         self._taking_now: str | None = None  # held in the database, being taken over: not acted on yet
 
     def hold(self) -> None:
-        """Renew what is held, take nothing more: the service is ending its runs before `release`."""
+        """Renew what is held, take nothing more: the service is ending (or handing over) its runs
+        before `release`."""
         self._holding = True
 
     def owns(self, routine: str) -> bool:
@@ -203,6 +206,19 @@ class Leases:
                 problem,
             )
         self._problem = problem
+
+    async def others_live(self) -> bool:
+        """Whether another instance is live (its heartbeat within its lease, as the fair share counts
+        them): one that takes this one's routines once it gives them back, and goes on with their runs.
+        False if the journal cannot tell."""
+        try:
+            async with asyncio.timeout(self.lease_s / 2):
+                db = await self._connection()
+                row = await (await db.execute(OTHERS_LIVE, {"me": self.instance})).fetchone()
+        except (psycopg.Error, OSError, TimeoutError) as exc:
+            log.warning("leases: cannot tell whether another instance is live: %s", exc)
+            return False
+        return row is not None and int(row[0]) > 0
 
     async def release(self) -> None:
         """Give every lease back (a clean stop: the others take the routines at once), and close."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ from homeflow.settings.model import HomeAssistantLight as HomeAssistantLightSett
 from homeflow.settings.model import VirtualLight as VirtualLightSettings
 from homeflow.speech import SpeechCache
 from homeflow.status import Status
-from homeflow.takeover import recover, take_over
+from homeflow.takeover import RESUME, recover, take_over
 from homeflow.triggers.buttons import Zigbee2MqttButtonTrigger
 from homeflow.triggers.schedule import Scheduler
 from homeflow.web import build_app, run_web
@@ -199,7 +200,8 @@ async def serve(
     clock: Clock | None = None,
     ready: asyncio.Future[str] | None = None,
 ) -> None:
-    """Run until `stop` is set; then end active runs (restoring their lights) and say `offline`.
+    """Run until `stop` is set; then end active runs (restoring their lights), or in a cluster with
+    another instance live and `on_takeover: resume` leave them to it, and say `offline`.
     `ready` gets the dashboard's URL once homeflow is connected and has recovered; `clock` (default: the
     loop's, `time_scale` times faster for routines) is the one clock of every part."""
     clock = clock or LoopClock(time_scale)
@@ -275,9 +277,13 @@ async def serve(
             log.info("stopping")
             if schedule_task is not None:
                 await _cancel(schedule_task)
+            handing_over = False
             if leases is not None:
                 leases.hold()  # renewed while its runs end, then given back
-            await conductor.stop()  # from here on the conductor starts no new run
+                # Another instance takes the routines at once: it goes on with their runs.
+                resume = settings.cluster is not None and settings.cluster.on_takeover == RESUME
+                handing_over = resume and bool(conductor.active) and await leases.others_live()
+            await conductor.stop(hand_over=handing_over)  # from here on the conductor starts no new run
             if leasing is not None and leases is not None:
                 await _cancel(leasing)
                 await leases.release()  # the other instances take its routines at once
