@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -65,6 +65,10 @@ FREE = (
     " (SELECT 1 FROM leases l WHERE l.routine = wanted.routine AND l.expires_at >= now())"
 )
 GIVE_BACK = "DELETE FROM leases WHERE owner = %(me)s AND routine = ANY(%(routines)s::text[])"
+HELD_BY_OTHERS = (
+    "SELECT routine FROM leases WHERE routine = ANY(%(routines)s::text[]) AND owner <> %(me)s"
+    " AND expires_at >= now()"
+)
 LEAVE = ("DELETE FROM leases WHERE owner = %(me)s", "DELETE FROM instances WHERE name = %(me)s")
 
 
@@ -231,6 +235,41 @@ class Leases:
         except (psycopg.Error, OSError, TimeoutError) as exc:
             log.warning("leases: could not give them back (they run out within %g s): %s", self.lease_s, exc)
         await self.close()
+
+    async def not_taken(self, routines: Collection[str], within: float) -> set[str]:
+        """After `release`: which of `routines` no other instance has taken within `within` seconds (the
+        others are stopping too, or died since they were last seen). All of them if the journal
+        cannot tell."""
+        waiting = set(routines)
+        deadline = self.clock.monotonic() + within
+        while waiting:
+            try:
+                async with asyncio.timeout(self.lease_s / 2):
+                    db = await self._connection()
+                    asked = {"me": self.instance, "routines": sorted(waiting)}
+                    waiting -= {row[0] for row in await (await db.execute(HELD_BY_OTHERS, asked)).fetchall()}
+            except (psycopg.Error, OSError, TimeoutError) as exc:
+                log.warning("leases: cannot tell whether another instance took %s: %s", sorted(waiting), exc)
+                break
+            if not waiting or self.clock.monotonic() >= deadline:
+                break
+            await self.clock.sleep(min(self.renew_s, 0.1))
+        return waiting
+
+    async def take_back(self, routines: Collection[str]) -> set[str]:
+        """Take those of `routines` that are free again (for as long as a lease), to close their runs."""
+        try:
+            async with asyncio.timeout(self.lease_s / 2):
+                db = await self._connection()
+                me = {"me": self.instance, "lease": self.lease_s, "routines": sorted(routines)}
+                began = self.clock.monotonic()
+                taken = {row[0] for row in await (await db.execute(CLAIM, me)).fetchall()}
+        except (psycopg.Error, OSError, TimeoutError) as exc:
+            log.warning("leases: cannot take %s back: %s", sorted(routines), exc)
+            return set()
+        for routine in taken:
+            self._until[routine] = began + self.lease_s
+        return taken
 
     async def close(self) -> None:
         db, self._db = self._db, None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -192,6 +191,19 @@ def _leases(
     return leases
 
 
+async def _close_unless_taken(
+    leases: Leases, handed: set[str], house: House, lights: Mapping[str, Light]
+) -> None:
+    """A run handed over that no other instance takes within two of its renewal rounds (the others are
+    stopping at the same moment, or died since they were last seen) is closed here after all: as
+    interrupted, its lights given back, as a lone homeflow's stop does. A room is never left dim."""
+    left = await leases.not_taken(handed, within=2 * leases.renew_s + 0.5)
+    for routine in sorted(await leases.take_back(left)):
+        log.warning("%s: no other instance took its run over; it ends here", routine)
+        await recover(house, lights, routine)
+    await (leases.release() if left else leases.close())  # what was taken back, and the connection
+
+
 async def serve(
     settings: Settings,
     stop: asyncio.Event,
@@ -283,10 +295,12 @@ async def serve(
                 # Another instance takes the routines at once: it goes on with their runs.
                 resume = settings.cluster is not None and settings.cluster.on_takeover == RESUME
                 handing_over = resume and bool(conductor.active) and await leases.others_live()
-            await conductor.stop(hand_over=handing_over)  # from here on the conductor starts no new run
+            handed = await conductor.stop(hand_over=handing_over)  # it starts no new run from here on
             if leasing is not None and leases is not None:
                 await _cancel(leasing)
                 await leases.release()  # the other instances take its routines at once
+                if handed:
+                    await _close_unless_taken(leases, handed, house, lights)
             web.cancel()
             await asyncio.wait((web,))
             await status.flush()

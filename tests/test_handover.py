@@ -21,8 +21,8 @@ from homeflow.journal import Database, RunStatus, open_journal
 from .harness import Collector, Message, collecting, write_settings
 from .mosquitto import Broker
 from .postgres import Postgres
+from .takeovers import Instance as Process
 from .test_cluster import BEFORE, DIMMED, STEP, Instance, said_in, until_owned
-from .test_faults_takeover import Instance as Process
 from .z2m import SimulatedLight
 
 # The second step begins after 10 routine seconds and lasts 30 (0.5 s and 1.5 s served at a time scale
@@ -222,3 +222,40 @@ async def test_a_clean_stop_hands_over_paused_and_alone_or_by_setting_interrupts
                     await instance.end()
     handed_over = [r.getMessage() for r in caplog.records if "handed over" in r.getMessage()]
     ended(database, watch, base, lamp, (since, stopping), handed_over, handed=handed, paused=paused)
+
+
+async def test_instances_stopped_together_leave_no_room_dim(
+    tmp_path: Path, broker: Broker, prefix: str, postgres: Postgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both instances stop at once (`docker compose down`): the one with the run hands it over to the
+    other, which is stopping too and takes nothing; so the run ends where it was, as interrupted, and
+    its lamp is given back, rather than left dim for whichever instance starts next."""
+    database = postgres.database()
+    base = f"{prefix}/hf"
+    lamp = SimulatedLight(f"{prefix}/z2m", "lamp-one", BEFORE)
+    caplog.set_level(logging.INFO, logger="homeflow")
+    async with lamp.running(broker), collecting(broker, f"{prefix}-watch", f"{base}/#") as watch:
+        a = Instance(settings_of(tmp_path, broker, prefix, database, "a"))
+        b: Instance | None = None
+        try:
+            await a.url()
+            await until_owned(postgres, database, lambda o: o.get("one") == "a", 10)
+            b = Instance(settings_of(tmp_path, broker, prefix, database, "b"))
+            await b.url()
+            await live(postgres, database, "b")
+            await watch.client.publish(f"{base}/one/set", "start", qos=1)
+            await said_in(lamp, STEP, 10)  # the second step has begun
+            await asyncio.gather(a.end(), b.end())
+        finally:
+            for instance in (a, b):
+                if instance is not None and not instance.task.done():
+                    await instance.end()
+    said = [r.getMessage() for r in caplog.records]
+    assert any("handed over" in line for line in said), said
+    assert "one: no other instance took its run over; it ends here" in said
+    with open_journal(database) as journal:
+        [run] = journal.runs("one")
+        assert journal.unfinished_runs() == []
+    assert run.status is RunStatus.INTERRUPTED
+    assert {k: lamp.state[k] for k in BEFORE} == BEFORE
+    assert [p["event"] for p in watch.payloads(f"{base}/one/event")] == ["started", "interrupted"]
