@@ -214,7 +214,8 @@ class Conductor:
             self.levels[key(run.routine_id, run.profile)] = run.level
             if self.active.get(run.routine_id) is run:  # not yet replaced by the run's take-over
                 del self.active[run.routine_id]
-                self.status.state(run.routine_id, idle())
+                if not run.abandoned:  # an abandoned run's state is its next owner's to tell
+                    self.status.state(run.routine_id, idle())
 
     # -- speaking outside a run --------------------------------------------------------------------
     def _safety(self, routine_id: str, run: Run | None) -> str:
@@ -246,11 +247,22 @@ class Conductor:
         task.add_done_callback(self._pending.discard)
 
     # -- the service's start and end ---------------------------------------------------------------
-    async def stop(self) -> None:
-        """End every active run as interrupted and wait until its lights are back (service shutdown).
+    async def stop(self, *, hand_over: bool = False) -> set[str]:
+        """End every active run as interrupted and wait until its lights are back (service shutdown);
+        with `hand_over` (another homeflow takes the routines once this one gives their leases back),
+        leave each run open in the journal instead, its lamps as they are, for that one to go on with.
+        Returns the routines whose runs were handed over.
         Cooperative, through the runner: a task cancel can be lost inside a library's `wait_for`."""
         self._stopping = True
+        handed: set[str] = set()
         for run in self.active.values():
-            run.stop()
+            paused = " (paused)" if run.runner.state is RunState.PAUSED else ""
+            step = f"step {run.runner.step + 1}" if run.runner.step >= 0 else "its start"
+            if hand_over and run.hand_over():
+                log.info("%s: run %d handed over at %s%s", run.routine_id, run.run_id, step, paused)
+                handed.add(run.routine_id)
+            else:
+                run.stop()
         if self._pending:
             await asyncio.wait(self._pending)
+        return handed

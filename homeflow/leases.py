@@ -18,7 +18,8 @@ An instance acts on a routine only until LEASE_S after it *sent* the statement t
 by its own monotonic clock: that is never later than the expiry the database wrote, so no two
 instances believe at once that they own a routine (as long as their clocks run at about the same
 rate). A dead instance (killed, cut off, or its database gone) stops acting when its leases run out,
-and the others share its routines out a moment later; a clean stop gives every lease back at once.
+and the others share its routines out a moment later; a clean stop gives every lease back at once
+(its runs left open for the others to go on with, if another instance is live: `others_live`).
 
 Taking a routine is awaited in `taking` before the instance acts on it (the service goes on with a run
 the last owner left going in the journal, or closes it: homeflow.takeover), then told to `taken` (it
@@ -31,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -52,6 +53,7 @@ HEARTBEAT = (
     " ON CONFLICT (name) DO UPDATE SET seen_until = excluded.seen_until"
 )
 LIVE = "SELECT count(*) FROM instances WHERE seen_until >= now()"
+OTHERS_LIVE = "SELECT count(*) FROM instances WHERE seen_until >= now() AND name <> %(me)s"
 CLAIM = (
     "INSERT INTO leases (routine, owner, expires_at)"
     " SELECT routine, %(me)s, now() + make_interval(secs => %(lease)s) FROM unnest(%(routines)s::text[])"
@@ -63,6 +65,10 @@ FREE = (
     " (SELECT 1 FROM leases l WHERE l.routine = wanted.routine AND l.expires_at >= now())"
 )
 GIVE_BACK = "DELETE FROM leases WHERE owner = %(me)s AND routine = ANY(%(routines)s::text[])"
+HELD_BY_OTHERS = (
+    "SELECT routine FROM leases WHERE routine = ANY(%(routines)s::text[]) AND owner <> %(me)s"
+    " AND expires_at >= now()"
+)
 LEAVE = ("DELETE FROM leases WHERE owner = %(me)s", "DELETE FROM instances WHERE name = %(me)s")
 
 
@@ -95,7 +101,8 @@ class Leases:
         self._taking_now: str | None = None  # held in the database, being taken over: not acted on yet
 
     def hold(self) -> None:
-        """Renew what is held, take nothing more: the service is ending its runs before `release`."""
+        """Renew what is held, take nothing more: the service is ending (or handing over) its runs
+        before `release`."""
         self._holding = True
 
     def owns(self, routine: str) -> bool:
@@ -204,6 +211,19 @@ class Leases:
             )
         self._problem = problem
 
+    async def others_live(self) -> bool:
+        """Whether another instance is live (its heartbeat within its lease, as the fair share counts
+        them): one that takes this one's routines once it gives them back, and goes on with their runs.
+        False if the journal cannot tell."""
+        try:
+            async with asyncio.timeout(self.lease_s / 2):
+                db = await self._connection()
+                row = await (await db.execute(OTHERS_LIVE, {"me": self.instance})).fetchone()
+        except (psycopg.Error, OSError, TimeoutError) as exc:
+            log.warning("leases: cannot tell whether another instance is live: %s", exc)
+            return False
+        return row is not None and int(row[0]) > 0
+
     async def release(self) -> None:
         """Give every lease back (a clean stop: the others take the routines at once), and close."""
         self._until.clear()
@@ -215,6 +235,41 @@ class Leases:
         except (psycopg.Error, OSError, TimeoutError) as exc:
             log.warning("leases: could not give them back (they run out within %g s): %s", self.lease_s, exc)
         await self.close()
+
+    async def not_taken(self, routines: Collection[str], within: float) -> set[str]:
+        """After `release`: which of `routines` no other instance has taken within `within` seconds (the
+        others are stopping too, or died since they were last seen). All of them if the journal
+        cannot tell."""
+        waiting = set(routines)
+        deadline = self.clock.monotonic() + within
+        while waiting:
+            try:
+                async with asyncio.timeout(self.lease_s / 2):
+                    db = await self._connection()
+                    asked = {"me": self.instance, "routines": sorted(waiting)}
+                    waiting -= {row[0] for row in await (await db.execute(HELD_BY_OTHERS, asked)).fetchall()}
+            except (psycopg.Error, OSError, TimeoutError) as exc:
+                log.warning("leases: cannot tell whether another instance took %s: %s", sorted(waiting), exc)
+                break
+            if not waiting or self.clock.monotonic() >= deadline:
+                break
+            await self.clock.sleep(min(self.renew_s, 0.1))
+        return waiting
+
+    async def take_back(self, routines: Collection[str]) -> set[str]:
+        """Take those of `routines` that are free again (for as long as a lease), to close their runs."""
+        try:
+            async with asyncio.timeout(self.lease_s / 2):
+                db = await self._connection()
+                me = {"me": self.instance, "lease": self.lease_s, "routines": sorted(routines)}
+                began = self.clock.monotonic()
+                taken = {row[0] for row in await (await db.execute(CLAIM, me)).fetchall()}
+        except (psycopg.Error, OSError, TimeoutError) as exc:
+            log.warning("leases: cannot take %s back: %s", sorted(routines), exc)
+            return set()
+        for routine in taken:
+            self._until[routine] = began + self.lease_s
+        return taken
 
     async def close(self) -> None:
         db, self._db = self._db, None

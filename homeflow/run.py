@@ -130,6 +130,19 @@ class Run:
         self.runner.cancel()
         self.answer_with(None)
 
+    def hand_over(self) -> bool:
+        """The service is stopping and another homeflow goes on with this run: stop as `abandon` does,
+        the run left open in the journal at its position (paused, if it is) and the lamps as it has
+        them. False, and stopped as `stop` does, if there is nothing to go on with: the run has not
+        been journaled yet, or has ended (only its question is open)."""
+        if self._abandoned:
+            return False  # its next owner has it already
+        if self.run_id is None or self._ended:
+            self.stop()
+            return False
+        self.abandon()
+        return True
+
     @property
     def abandoned(self) -> bool:
         return self._abandoned
@@ -311,6 +324,8 @@ class Run:
             return False
 
     def state_changed(self) -> None:
+        if self._abandoned:
+            return  # its next owner tells the routine's state (the run stopped here is not cancelled)
         self.house.status.state(self.routine_id, self.view())
 
     def _missed(self, index: int, speaker: str, why: str) -> None:

@@ -35,7 +35,7 @@ from homeflow.settings.model import HomeAssistantLight as HomeAssistantLightSett
 from homeflow.settings.model import VirtualLight as VirtualLightSettings
 from homeflow.speech import SpeechCache
 from homeflow.status import Status
-from homeflow.takeover import recover, take_over
+from homeflow.takeover import RESUME, recover, take_over
 from homeflow.triggers.buttons import Zigbee2MqttButtonTrigger
 from homeflow.triggers.schedule import Scheduler
 from homeflow.web import build_app, run_web
@@ -191,6 +191,19 @@ def _leases(
     return leases
 
 
+async def _close_unless_taken(
+    leases: Leases, handed: set[str], house: House, lights: Mapping[str, Light]
+) -> None:
+    """A run handed over that no other instance takes within two of its renewal rounds (the others are
+    stopping at the same moment, or died since they were last seen) is closed here after all: as
+    interrupted, its lights given back, as a lone homeflow's stop does. A room is never left dim."""
+    left = await leases.not_taken(handed, within=2 * leases.renew_s + 0.5)
+    for routine in sorted(await leases.take_back(left)):
+        log.warning("%s: no other instance took its run over; it ends here", routine)
+        await recover(house, lights, routine)
+    await (leases.release() if left else leases.close())  # what was taken back, and the connection
+
+
 async def serve(
     settings: Settings,
     stop: asyncio.Event,
@@ -199,7 +212,8 @@ async def serve(
     clock: Clock | None = None,
     ready: asyncio.Future[str] | None = None,
 ) -> None:
-    """Run until `stop` is set; then end active runs (restoring their lights) and say `offline`.
+    """Run until `stop` is set; then end active runs (restoring their lights), or in a cluster with
+    another instance live and `on_takeover: resume` leave them to it, and say `offline`.
     `ready` gets the dashboard's URL once homeflow is connected and has recovered; `clock` (default: the
     loop's, `time_scale` times faster for routines) is the one clock of every part."""
     clock = clock or LoopClock(time_scale)
@@ -275,12 +289,18 @@ async def serve(
             log.info("stopping")
             if schedule_task is not None:
                 await _cancel(schedule_task)
+            handing_over = False
             if leases is not None:
                 leases.hold()  # renewed while its runs end, then given back
-            await conductor.stop()  # from here on the conductor starts no new run
+                # Another instance takes the routines at once: it goes on with their runs.
+                resume = settings.cluster is not None and settings.cluster.on_takeover == RESUME
+                handing_over = resume and bool(conductor.active) and await leases.others_live()
+            handed = await conductor.stop(hand_over=handing_over)  # it starts no new run from here on
             if leasing is not None and leases is not None:
                 await _cancel(leasing)
                 await leases.release()  # the other instances take its routines at once
+                if handed:
+                    await _close_unless_taken(leases, handed, house, lights)
             web.cancel()
             await asyncio.wait((web,))
             await status.flush()

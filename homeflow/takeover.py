@@ -1,7 +1,7 @@
-"""A run left going when its homeflow stopped acting on it: killed, cut off from the journal, or shut
-down by the power. At start-up a lone homeflow closes such runs; in a cluster, the instance that
-takes the routine over goes on with the run (`cluster.on_takeover: resume`, the default) or closes it
-(`interrupt`).
+"""A run left going when its homeflow stopped acting on it: killed, cut off from the journal, shut
+down by the power, or stopped cleanly with another instance live (it hands its runs over). At
+start-up a lone homeflow closes such runs; in a cluster, the instance that takes the routine over goes
+on with the run (`cluster.on_takeover: resume`, the default) or closes it (`interrupt`).
 
 Going on: the journal holds the run (its routine, reps, trigger and start), the lights' snapshot from
 before its first change, and every cue it carried out. The new owner rebuilds the same plan (the same
@@ -102,6 +102,9 @@ async def take_over(
     run = Run(room, newest.trigger, level, house, hint, profile=profile, resume=resume)
     log.warning("%s: run %d taken over, going on at step %d", routine_id, newest.id, step + 1)
     conductor.adopt(run)
+    # Shown at once, not only once the run's task begins: the routine's state this instance shows when
+    # it owns the routine (right after this) is the run's, never an idle one in between.
+    run.state_changed()
 
 
 def ambience_at(routine: Routine, reps: int, step: int) -> Ambience | None:

@@ -1,5 +1,6 @@
 """A Zigbee2MQTT light between a restore and the lamp's report of it: the next snapshot is the look
-given back, not the dimmed state the lamp last reported (which would be restored after the next run)."""
+given back, not the dimmed state the lamp last reported (which would be restored after the next run).
+And a command it holds for the next connect is dropped once its run lets the lights go."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from homeflow.devices.lights.session import LightSession
 from homeflow.devices.lights.zigbee2mqtt import Zigbee2MqttLight
 from homeflow.mqtt import MqttConnection
+from homeflow.routine.model import Ambience
 from homeflow.settings.model import MqttSettings
 
 from .harness import Collector, collecting
@@ -68,3 +71,29 @@ async def test_once_the_lamp_reports_again_its_report_counts(broker: Broker, pre
         reading = {**BEFORE, "brightness": 90}
         await report(z2m, prefix, reading, light)  # then someone turned it down by hand
         assert await light.snapshot() == reading
+
+
+async def test_a_command_held_while_offline_is_dropped_once_the_lights_are_let_go(
+    broker: Broker, prefix: str
+) -> None:
+    """A run handed over (or its lease lost) while a light holds a command for the next connect: the
+    new owner sets the lamp; sent later, the command would pull it back to the older look."""
+    settings = MqttSettings(
+        host=broker.host, port=broker.port, base_topic=f"{prefix}/hf", client_id=f"{prefix}-hf"
+    )
+    mqtt = MqttConnection(settings)
+    kept, dropped = (Zigbee2MqttLight(name, name, mqtt, f"{prefix}/z2m") for name in ("Kept", "Dropped"))
+    dim = Ambience(brightness_pct=10, transition_s=0)
+    await kept.apply(dim)  # offline: each holds the command for the next connect
+    await dropped.apply(dim)
+    LightSession([dropped]).let_go()
+    async with collecting(broker, f"{prefix}-z2m", f"{prefix}/z2m/+/set") as z2m:
+        connection = asyncio.create_task(mqtt.run())
+        try:
+            await z2m.wait_for(f"{prefix}/z2m/Kept/set")
+            await asyncio.sleep(0.3)
+        finally:
+            connection.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connection
+    assert [m.topic for m in z2m.messages] == [f"{prefix}/z2m/Kept/set"]

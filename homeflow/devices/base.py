@@ -57,6 +57,15 @@ class Light(Protocol):
         ...
 
 
+@runtime_checkable
+class HoldingLight(Protocol):
+    """A light that can hold a change back to send later (Zigbee2MQTT's latest command, while offline)."""
+
+    def let_go(self) -> None:
+        """Drop what is held back: another homeflow sets the light from here on."""
+        ...
+
+
 class Speaker(Protocol):
     name: str
     # Real seconds it may take beyond a sentence's length before it counts as failed: a network

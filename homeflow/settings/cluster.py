@@ -1,7 +1,8 @@
 """`cluster`: several homeflow sharing one PostgreSQL journal, each owning some routines by lease
 (`homeflow.leases`). `instance` names this one, `peers` every one (this one among them); `on_takeover`
 says what the one that takes a routine over does with a run left going (`resume` it at the step that
-was playing, or `interrupt` it), `lease` how long in seconds a lease lasts unrenewed."""
+was playing, or `interrupt` it; with `resume` a clean stop leaves its runs going for another live
+instance to go on with), `lease` how long in seconds a lease lasts unrenewed."""
 
 from __future__ import annotations
 

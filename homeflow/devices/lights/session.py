@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from homeflow.devices.base import Light, LightSnapshot, restore_each
+from homeflow.devices.base import HoldingLight, Light, LightSnapshot, restore_each
 from homeflow.routine.model import Ambience
 
 log = logging.getLogger(__name__)
@@ -56,13 +56,20 @@ class LightSession:
             self._given_back.set()
 
     def let_go(self) -> None:
-        """Another homeflow owns these lights now: carry out nothing more, and give nothing back."""
+        """Another homeflow owns these lights now: carry out nothing more, and give nothing back.
+        Changes still queued are dropped, and so is a command a light holds for later: the new owner
+        sets the ambience of the step it goes on with itself, and an older change of this one's,
+        carried out or sent again after that (on a reconnect, or while the lamp reports the new
+        owner's look), would undo it. A change already on its way finishes: it is the run's own look."""
         if self._restored:
             return  # the restore is on its way: the run ended while it was still this one's
         self._restored = True
         while not self._changes.empty():
             self._changes.get_nowait()
         self._changes.put_nowait(None)
+        for light in self.lights:
+            if isinstance(light, HoldingLight):
+                light.let_go()
 
     async def run(self) -> None:
         """Carry out the changes in order until the restore is done."""

@@ -150,6 +150,12 @@ class Zigbee2MqttLight:
         else:
             self._unsent = payload
 
+    def let_go(self) -> None:
+        """Another homeflow sets this lamp from here on (its run was handed over, or its lease lost):
+        forget the command kept for the next connect. Sent then, or again by `_reconcile` while the lamp
+        reports the new owner's look, it would pull the lamp back to this run's older look."""
+        self._unsent = None
+
     async def snapshot(self) -> LightSnapshot:
         if (given := self._given_back) is not None and asyncio.get_running_loop().time() < given.until:
             return dict(given.look)
