@@ -219,6 +219,7 @@ async def measure(rooms: int, ticks: int, instances: int = 1, speakers: str = "m
         return {
             "rooms": rooms,
             "processes": instances,
+            "speakers": speakers,
             "completed": ended,
             "span_s": round(span, 1),
             "cpu_percent": round(100 * cpu_used / span, 1),

@@ -394,9 +394,25 @@ async def _serve(settings: Settings, time_scale: float) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
+    _watch_children_by_pidfd(loop)
     ready: asyncio.Future[str] = loop.create_future()
     ready.add_done_callback(_freeze_start_up)
     await serve(settings, stop, time_scale=time_scale, ready=ready)
+
+
+def _watch_children_by_pidfd(loop: asyncio.AbstractEventLoop) -> None:
+    """Python 3.11's asyncio waits for each child process (a local speaker's player, which lives as
+    long as homeflow) in a thread of its own: with a pidfd on the event loop it takes none. Python
+    3.12 does so by itself; a kernel or sandbox without pidfds keeps the threads."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(loop)
+    asyncio.set_child_watcher(watcher)
 
 
 def _freeze_start_up(_ready: object) -> None:

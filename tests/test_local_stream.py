@@ -304,3 +304,29 @@ async def test_no_player_remains_once_homeflow_run_stops(tmp_path: Path, broker:
     assert proc.returncode == 0, output
     [pid] = pids(tmp_path)
     assert await eventually(lambda: not alive(pid)), output
+
+
+WATCHING = """\
+import asyncio, threading
+from homeflow.cli import _watch_children_by_pidfd
+
+async def main():
+    _watch_children_by_pidfd(asyncio.get_running_loop())
+    players = [await asyncio.create_subprocess_exec("sleep", "30") for _ in range(5)]
+    threads = threading.active_count()
+    for player in players:
+        player.kill()
+    print(threads, [await player.wait() for player in players])
+
+asyncio.run(main())
+"""
+
+
+async def test_long_lived_players_cost_homeflow_no_thread_each() -> None:
+    """`homeflow run` waits for its child processes through pidfds on the event loop: on Python 3.11
+    asyncio otherwise keeps a thread per live child, one per local speaker's player."""
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WATCHING, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).parent.parent
+    )
+    out, _ = await asyncio.wait_for(done.communicate(), 20)
+    assert out.decode().split(maxsplit=1) == ["1", "[-9, -9, -9, -9, -9]\n"]
