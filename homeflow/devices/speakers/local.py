@@ -4,17 +4,14 @@ process (homeflow.devices.speakers.stream) or, with `player`, by a command given
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import shlex
-import signal
 import tempfile
 import wave
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from homeflow.devices.speakers.stream import PlayerMissing, StreamPlayer, read_pcm
+from homeflow.devices.speakers.stream import PlayerMissing, StreamPlayer, kill_group, read_pcm, spawn_player
 from homeflow.errors import SpeakerError
 from homeflow.routine.plan import estimate_speech_s
 from homeflow.settings.model import LocalSpeaker
@@ -106,30 +103,15 @@ class LocalSpeakerDevice:
         # stderr goes to a file, not a pipe: a pipe held open by a killed player's children would
         # outlive the process and leak.
         with tempfile.TemporaryFile() as errors:
-            spawn = asyncio.ensure_future(
-                asyncio.create_subprocess_exec(
-                    *self._player,
-                    str(path),
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=errors,
-                    # Its own process group, so cancelling also kills whatever a wrapper script started.
-                    start_new_session=True,
-                )
-            )
+            command = [*self._player, str(path)]
             try:
-                # Shielded: a cancel in the middle of spawning would leak the half-made process.
-                proc = await asyncio.shield(spawn)
+                proc = await spawn_player(command, errors, stdin=asyncio.subprocess.DEVNULL)
             except OSError as exc:
                 return str(exc)
-            except asyncio.CancelledError:
-                with contextlib.suppress(OSError):
-                    await _kill(await spawn)
-                raise
             try:
                 await proc.wait()
             finally:
-                await _kill(proc)
+                await kill_group(proc)
             if proc.returncode != 0:
                 errors.seek(0)
                 return last_line(errors.read()) or f"exit status {proc.returncode}"
@@ -157,11 +139,3 @@ def silence(folder: Path) -> Path:
             out.writeframes(b"\0\0" * (SILENCE_RATE // 20))
         part.replace(path)
     return path
-
-
-async def _kill(proc: asyncio.subprocess.Process) -> None:
-    """End a player and anything it started; no-op once it has exited."""
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()

@@ -16,6 +16,7 @@ import shlex
 import signal
 import tempfile
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -92,6 +93,33 @@ def fill(command: tuple[str, ...], fmt: Format) -> list[str]:
         ) from None
 
 
+async def spawn_player(
+    command: Sequence[str], errors: IO[bytes], *, stdin: int
+) -> asyncio.subprocess.Process:
+    """Start a player in a process group of its own, so a kill also ends whatever a wrapper script
+    started. Shielded: a cancel in the middle of spawning would leak the half-made process, so it is
+    killed once made; an OSError (not installed, not executable) is raised as is."""
+    spawning = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            *command, stdin=stdin, stdout=asyncio.subprocess.DEVNULL, stderr=errors, start_new_session=True
+        )
+    )
+    try:
+        return await asyncio.shield(spawning)
+    except asyncio.CancelledError:
+        with contextlib.suppress(OSError):
+            await kill_group(await spawning)
+        raise
+
+
+async def kill_group(proc: asyncio.subprocess.Process) -> None:
+    """End a player and anything it started, at once; no-op once it has been reaped."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+
+
 class _Running:
     """One started player: its process, the format it was started for, its stderr file, its end."""
 
@@ -111,7 +139,7 @@ class _Running:
         if self.proc.stdin is not None:
             self.proc.stdin.close()
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its group even once it has exited itself
         await self.proc.wait()
         if not self._errors.closed:
             self._errors.seek(0, os.SEEK_END)
@@ -185,25 +213,13 @@ class StreamPlayer:
         # stderr goes to a file, not a pipe: a pipe held open by a killed player's children would
         # outlive the process and leak.
         errors = tempfile.TemporaryFile()  # noqa: SIM115 (kept as long as the player runs)
-        spawn = asyncio.ensure_future(
-            asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=errors,
-                # Its own process group, so a kill also ends whatever a wrapper script started.
-                start_new_session=True,
-            )
-        )
         try:
-            # Shielded: a cancel in the middle of spawning would leak the half-made process.
-            proc = await asyncio.shield(spawn)
+            proc = await spawn_player(command, errors, stdin=asyncio.subprocess.PIPE)
         except OSError as exc:
             errors.close()
             raise PlayerMissing(str(exc)) from None
         except asyncio.CancelledError:
-            with contextlib.suppress(OSError):
-                await _Running(await spawn, fmt, errors).kill()
+            errors.close()
             raise
         return _Running(proc, fmt, errors)
 
