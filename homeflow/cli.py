@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import json
 import logging
 import math
@@ -26,9 +25,10 @@ from homeflow.journal import open_journal
 from homeflow.people import first_person
 from homeflow.planning import prepare_plan, safety_owed
 from homeflow.probe import probe
+from homeflow.process import serve_process
 from homeflow.routine.plan import Cue, CueKind, Plan
 from homeflow.routine.progression import Level, next_level
-from homeflow.service import build_rooms, build_speakers, serve
+from homeflow.service import build_rooms, build_speakers
 from homeflow.settings import SettingsError, summary
 from homeflow.settings.model import CastSpeaker, LocalSpeaker, Settings, SonosSpeaker
 from homeflow.speech import engine_problem
@@ -367,7 +367,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, mqtt=dataclasses.replace(settings.mqtt, port=args.mqtt_port))
     if args.http_port is not None:
         settings = dataclasses.replace(settings, http=dataclasses.replace(settings.http, port=args.http_port))
-    asyncio.run(_serve(settings, args.time_scale))
+    asyncio.run(serve_process(settings, args.time_scale))
     return 0
 
 
@@ -378,48 +378,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     settings = args.folder / "homeflow.yaml"
     print(f"next: homeflow run -c {settings}  (the dashboard token is in {args.folder / 'secrets.yaml'})")
     return 0
-
-
-def _dump_tasks() -> None:
-    """SIGUSR1: write where every task is waiting to the log, for a service that seems stuck."""
-    for task in asyncio.all_tasks():
-        frames = task.get_stack()
-        stack = "".join(f"\n    {f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in frames)
-        log.warning("task %s:%s", task.get_name(), stack)
-
-
-async def _serve(settings: Settings, time_scale: float) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
-    _watch_children_by_pidfd(loop)
-    ready: asyncio.Future[str] = loop.create_future()
-    ready.add_done_callback(_freeze_start_up)
-    await serve(settings, stop, time_scale=time_scale, ready=ready)
-
-
-def _watch_children_by_pidfd(loop: asyncio.AbstractEventLoop) -> None:
-    """Python 3.11's asyncio waits for each child process (a local speaker's player, which lives as
-    long as homeflow) in a thread of its own: with a pidfd on the event loop it takes none. Python
-    3.12 does so by itself; a kernel or sandbox without pidfds keeps the threads."""
-    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        return
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except OSError:
-        return
-    watcher = asyncio.PidfdChildWatcher()
-    watcher.attach_loop(loop)
-    asyncio.set_child_watcher(watcher)
-
-
-def _freeze_start_up(_ready: object) -> None:
-    """What start-up built (settings, routines, rooms, connections) lives as long as the process: frozen,
-    the garbage collector's full passes no longer walk it. Each such pass took tens of milliseconds
-    with a thousand rooms, and every cue due meanwhile waited."""
-    gc.freeze()
 
 
 if __name__ == "__main__":

@@ -308,10 +308,10 @@ async def test_no_player_remains_once_homeflow_run_stops(tmp_path: Path, broker:
 
 WATCHING = """\
 import asyncio, threading
-from homeflow.cli import _watch_children_by_pidfd
+from homeflow.process import watch_children_by_pidfd
 
 async def main():
-    _watch_children_by_pidfd(asyncio.get_running_loop())
+    watch_children_by_pidfd(asyncio.get_running_loop())
     players = [await asyncio.create_subprocess_exec("sleep", "30") for _ in range(5)]
     threads = threading.active_count()
     for player in players:
