@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from .mosquitto import Broker
+from .tasks import cancel_and_wait
 from .z2m import SimulatedLight
 
 # Each step lasts 30 routine seconds, three wall seconds at a time scale of 10; a sentence 2 s before
@@ -156,9 +157,7 @@ class ReconnectingLight(SimulatedLight):
                 await self.online.wait()
             yield self
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _stay_connected(self, broker: Broker) -> None:
         while True:

@@ -23,6 +23,7 @@ from homeflow.settings import load
 
 from .conftest import REPO
 from .mosquitto import Broker
+from .tasks import cancel_and_wait
 
 WITHIN_S = 15  # for anything a helper waits on
 
@@ -174,9 +175,7 @@ async def collecting(broker: Broker, name: str, *filters: str, **client: Any) ->
         try:
             yield collector
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
 
 async def first_messages(broker: Broker, name: str, topic_filter: str) -> list[Message]:

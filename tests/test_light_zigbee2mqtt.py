@@ -18,6 +18,7 @@ from homeflow.settings.model import MqttSettings
 
 from .harness import Collector, collecting
 from .mosquitto import Broker
+from .tasks import cancel_and_wait
 
 BEFORE = {"state": "ON", "brightness": 200, "color_temp": 250, "color_mode": "color_temp"}
 DIMMED = {"state": "ON", "brightness": 25, "color_temp": 370, "color_mode": "color_temp"}
@@ -37,9 +38,7 @@ async def lamp(broker: Broker, prefix: str) -> AsyncIterator[tuple[Zigbee2MqttLi
             await mqtt.connected.wait()
             yield light, z2m
         finally:
-            connection.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connection
+            await cancel_and_wait(connection)
 
 
 async def report(z2m: Collector, prefix: str, state: dict[str, Any], light: Zigbee2MqttLight) -> None:
@@ -93,7 +92,5 @@ async def test_a_command_held_while_offline_is_dropped_once_the_lights_are_let_g
             await z2m.wait_for(f"{prefix}/z2m/Kept/set")
             await asyncio.sleep(0.3)
         finally:
-            connection.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connection
+            await cancel_and_wait(connection)
     assert [m.topic for m in z2m.messages] == [f"{prefix}/z2m/Kept/set"]

@@ -12,6 +12,7 @@ from typing import Any
 import aiomqtt
 
 from .mosquitto import Broker
+from .tasks import cancel_and_wait
 
 
 class SimulatedLight:
@@ -35,9 +36,7 @@ class SimulatedLight:
             try:
                 yield self
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
 
     async def _publish(self, client: aiomqtt.Client) -> None:
         await client.publish(self.topic, json.dumps({**self.state, "linkquality": 120}), qos=1, retain=True)
