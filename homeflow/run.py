@@ -8,9 +8,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
-from homeflow.clock import wall_at
 from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
@@ -23,8 +22,9 @@ from homeflow.routine.model import Ambience
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
 from homeflow.routine.progression import Feedback, Level, advance
 from homeflow.routine.safety import fingerprint
+from homeflow.run_state import state_of
 from homeflow.runner import Runner, RunState
-from homeflow.status import RoutineState, RunEvent
+from homeflow.status import RunEvent
 
 log = logging.getLogger(__name__)
 
@@ -326,46 +326,19 @@ class Run:
     def state_changed(self) -> None:
         if self._abandoned:
             return  # its next owner tells the routine's state (the run stopped here is not cancelled)
-        self.house.status.state(self.routine_id, self.view())
-
-    def _missed(self, index: int, speaker: str, why: str) -> None:
-        if self.run_id is not None:
-            self._write(self.house.journal.record_speaker_failure, self.run_id, index, speaker, why)
-
-    # -- what it looks like --------------------------------------------------------------------------
-    def view(self) -> dict[str, Any]:
-        runner, plan = self.runner, self.runner.plan
         about = {
             "run_id": self.run_id,
             "trigger": self.trigger,
             "started_at": self.started_at.isoformat(timespec="seconds"),
             **self.whose(),
         }
-        if plan is None:
-            return {"state": str(RoutineState.STARTING), "step": None, "step_index": None, **about}
-        step = runner.step if runner.step >= 0 else None
-        following = runner.step + 1
-        begun, ends = runner.step_span
-        view = {
-            "state": str(RoutineState.ASKING if self.asking else RoutineState(str(runner.state))),
-            "step": plan.steps[step] if step is not None else None,
-            "step_index": step,
-            "steps": len(plan.steps),
-            "next_step": plan.steps[following] if following < len(plan.steps) else None,
-            "reps": plan.reps,
-            **about,
-            "ends_at": self._wall(runner.ends_at, "seconds"),
-            # The step's span, so a page counts its time down itself; both move with a pause or a skip.
-            "step_started_at": self._wall(begun),
-            "step_ends_at": self._wall(ends),
-            "progress": round(100 * runner.elapsed_s / plan.total_s) if plan.total_s else 0,
-        }
-        if (paused := runner.paused_at) is not None:
-            view["paused_at"] = self._wall(paused)  # the time left stands still from here
-        return view
+        self.house.status.state(
+            self.routine_id, state_of(self.runner, about, asking=self.asking, clock=self.house.clock)
+        )
 
-    def _wall(self, deadline: float, timespec: str = "milliseconds") -> str:
-        return wall_at(self.house.clock, deadline).isoformat(timespec=timespec)
+    def _missed(self, index: int, speaker: str, why: str) -> None:
+        if self.run_id is not None:
+            self._write(self.house.journal.record_speaker_failure, self.run_id, index, speaker, why)
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _kept(self, done: bool, *, paused: bool) -> bool:

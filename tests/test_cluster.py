@@ -218,23 +218,25 @@ async def test_three_instances_one_owner_each_one_run_one_device(
             assert [run.status for run in journal.runs("two")] == [RunStatus.COMPLETED] * 3
 
 
-TAKEN_OVER_ROUTINE = """\
+# A routine whose second step, with its own light, begins after 10 routine seconds and lasts `step_s`.
+LONG_ROUTINE = """\
 name: Long
-ambience: {brightness: 35, transition: 0}
+ambience: {{brightness: 35, transition: 0}}
 steps:
   - title: Begin
     do:
       - say: Settle in.
-      - wait: {seconds: 10}
+      - wait: {{seconds: 10}}
   - title: Up and down, left side
     do:
-      - light: {brightness: 60, transition: 0}
+      - light: {{brightness: 60, transition: 0}}
       - say: Up and down.
-      - wait: {seconds: 60}
+      - wait: {{seconds: {step_s}}}
   - title: Close
     do:
       - say: Done.
 """
+TAKEN_OVER_ROUTINE = LONG_ROUTINE.format(step_s=60)
 STEP = 152  # the second step's light: 60 % of 254
 
 

@@ -22,28 +22,12 @@ from .harness import Collector, Message, collecting, write_settings
 from .mosquitto import Broker
 from .postgres import Postgres
 from .takeovers import Instance as Process
-from .test_cluster import BEFORE, DIMMED, STEP, Instance, said_in, until_owned
+from .test_cluster import BEFORE, DIMMED, LONG_ROUTINE, STEP, Instance, said_in, until_owned
 from .z2m import SimulatedLight
 
 # The second step begins after 10 routine seconds and lasts 30 (0.5 s and 1.5 s served at a time scale
 # of 20, 1 s and 3 s in a process at 10).
-ROUTINE = """\
-name: Long
-ambience: {brightness: 35, transition: 0}
-steps:
-  - title: Begin
-    do:
-      - say: Settle in.
-      - wait: {seconds: 10}
-  - title: Up and down, left side
-    do:
-      - light: {brightness: 60, transition: 0}
-      - say: Up and down.
-      - wait: {seconds: 30}
-  - title: Close
-    do:
-      - say: Done.
-"""
+ROUTINE = LONG_ROUTINE.format(step_s=30)
 CONTINUING = "Continuing with: up and down, left side."
 WITHIN_S = 2.0  # from the stopped instance's exit to the other's "Continuing with"
 LIVE = "SELECT name FROM instances WHERE seen_until > now()"

@@ -83,6 +83,29 @@ def whose(person: Person | None, mark: str) -> tuple[str, tuple[str, bool] | tup
     return person.where(mark) if person is not None else ("", ())
 
 
+def run_record(
+    row: tuple[Any, ...], when: Callable[[Any], datetime], snapshot: Callable[[Any], Any]
+) -> RunRecord:
+    """A row of `runs_query` as a RunRecord; `when` and `snapshot` read the store's own timestamp and
+    JSON columns."""
+    id_, routine, trigger, started, ended, status, reps, planned, snap, feedback, profile, cues, paused = row
+    return RunRecord(
+        id=int(id_),
+        routine=routine,
+        trigger=trigger,
+        started_at=when(started),
+        ended_at=when(ended) if ended else None,
+        status=RunStatus(status),
+        reps=reps,
+        planned_s=planned,
+        light_snapshot=snapshot(snap),
+        feedback=Feedback(feedback) if feedback else None,
+        cues=int(cues),
+        profile=profile,
+        paused=bool(paused),
+    )
+
+
 def runs_query(
     mark: str, routine: str | None, limit: int, status: RunStatus | None, person: Person | None
 ) -> tuple[str, list[Any]]:

@@ -21,6 +21,7 @@ from homeflow.journal.base import (
     Person,
     RunRecord,
     RunStatus,
+    run_record,
     runs_query,
     utcnow,
     whose,
@@ -272,7 +273,7 @@ class PostgresJournal(Journal):
         person: Person | None = None,
     ) -> list[RunRecord]:
         query, args = runs_query("%s", routine, limit, status, person)
-        return [_record(row) for row in self._read(query, args)]
+        return [run_record(row, _same, _same) for row in self._read(query, args)]
 
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
         clause, more = whose(person, "%s")
@@ -345,34 +346,6 @@ def _reason(exc: psycopg.Error) -> str:
     return text
 
 
-def _record(row: tuple[Any, ...]) -> RunRecord:
-    (
-        id_,
-        routine,
-        trigger,
-        started,
-        ended,
-        status,
-        reps,
-        planned,
-        snapshot,
-        feedback,
-        profile,
-        cues,
-        paused,
-    ) = row
-    return RunRecord(
-        id=int(id_),
-        routine=routine,
-        trigger=trigger,
-        started_at=started,
-        ended_at=ended,
-        status=RunStatus(status),
-        reps=reps,
-        planned_s=planned,
-        light_snapshot=snapshot,
-        feedback=Feedback(feedback) if feedback else None,
-        cues=int(cues),
-        profile=profile,
-        paused=bool(paused),
-    )
+def _same(value: Any) -> Any:
+    """psycopg reads timestamps and JSON as Python's own already."""
+    return value

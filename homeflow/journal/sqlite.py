@@ -19,6 +19,7 @@ from homeflow.journal.base import (
     Person,
     RunRecord,
     RunStatus,
+    run_record,
     runs_query,
     utcnow,
     whose,
@@ -206,7 +207,7 @@ class SqliteJournal(Journal):
         person: Person | None = None,
     ) -> list[RunRecord]:
         query, args = runs_query("?", routine, limit, status, person)
-        return [_record(row) for row in self._read(query, args)]
+        return [run_record(row, datetime.fromisoformat, json.loads) for row in self._read(query, args)]
 
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
         clause, more = whose(person, "?")
@@ -269,36 +270,3 @@ class SqliteJournal(Journal):
                 " DO UPDATE SET fingerprint = excluded.fingerprint, at = excluded.at",
                 (routine, fingerprint, self._now().isoformat()),
             )
-
-
-def _record(row: tuple[Any, ...]) -> RunRecord:
-    (
-        id_,
-        routine,
-        trigger,
-        started,
-        ended,
-        status,
-        reps,
-        planned,
-        snapshot,
-        feedback,
-        profile,
-        cues,
-        paused,
-    ) = row
-    return RunRecord(
-        id=id_,
-        routine=routine,
-        trigger=trigger,
-        started_at=datetime.fromisoformat(started),
-        ended_at=datetime.fromisoformat(ended) if ended else None,
-        status=RunStatus(status),
-        reps=reps,
-        planned_s=planned,
-        light_snapshot=json.loads(snapshot),
-        feedback=Feedback(feedback) if feedback else None,
-        cues=cues,
-        profile=profile,
-        paused=bool(paused),
-    )
