@@ -21,9 +21,9 @@ from homeflow.addon import Addon, OptionsError, addon_settings, is_addon
 from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
-from homeflow.journal import open_journal
-from homeflow.people import first_person
-from homeflow.planning import prepare_plan, safety_owed
+from homeflow.journal import Person, open_journal
+from homeflow.people import first_person, profiles_of
+from homeflow.planning import first_run, prepare_plan, safety_owed
 from homeflow.probe import probe
 from homeflow.process import serve_process
 from homeflow.routine.plan import Cue, CueKind, Plan
@@ -115,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
         "--reps",
         type=_positive,
         help="plan at this repetition level (1 to the routine's reps.max) instead of the next run's",
+    )
+    plan.add_argument(
+        "--profile", help="plan the next run of this profile (default: the routine's first profile)"
     )
     plan.set_defaults(func=cmd_plan)
 
@@ -258,14 +261,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_ARGUMENT
-    who = first_person(settings, routine.id)  # with profiles: the first one's level
+    names = profiles_of(settings, routine.id)
+    if args.profile is not None and args.profile not in names:
+        known = ", ".join(names) or "none"
+        print(
+            f"homeflow: no profile {args.profile!r} for routine {routine.id} (profiles: {known})",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_ARGUMENT
+    name = args.profile or (names[0] if names else None)  # with profiles: the first one's level
+    who = Person(name, first=name == names[0]) if name is not None else None
     with open_journal(settings.journal) as journal:  # the journal says the level and what was heard
         history = journal.feedback_history(routine.id, who) if args.reps is None else []
         owed = safety_owed(journal, routine)
+        first = first_run(journal, routine, who)
     level = Level(args.reps, "as asked") if args.reps is not None else next_level(routine.reps, history)
-    plan = asyncio.run(_timed_plan(settings, args.routine, level, owed))
+    plan = asyncio.run(_timed_plan(settings, args.routine, level, owed, first))
     if args.json:
-        print(json.dumps({**plan.to_json(), "reps_reason": level.reason}, indent=2))
+        print(json.dumps({**plan.to_json(), "reps_reason": level.reason, "profile": name}, indent=2))
     else:
         print(format_plan(plan, level.reason))
     return 0
@@ -277,12 +290,13 @@ def _unknown_routine(settings: Settings, routine_id: str) -> int:
     return EXIT_BAD_ARGUMENT
 
 
-async def _timed_plan(settings: Settings, routine_id: str, level: Level, safety: bool) -> Plan:
+async def _timed_plan(settings: Settings, routine_id: str, level: Level, safety: bool, first: bool) -> Plan:
     """The plan the service would play, timed by the speech it would render (cached), or by an
     estimate where there is no speech engine."""
     speakers = build_rooms(settings, {}, build_speakers(settings))[routine_id].speakers
     rendered = speakers if engine_problem() is None else []
-    return await prepare_plan(settings.routines[routine_id], level, rendered, safety=safety)
+    routine = settings.routines[routine_id]
+    return await prepare_plan(routine, level, rendered, safety=safety, first=first)
 
 
 def clock_text(seconds: float) -> str:

@@ -19,7 +19,7 @@ from homeflow.homeassistant.entities import HOME_ASSISTANT
 from homeflow.house import House, Room
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.people import NAMED, key, report_all, split_command
-from homeflow.planning import prepare_plan, safety_owed
+from homeflow.planning import first_run, prepare_plan, safety_owed
 from homeflow.routine.guidance import said
 from homeflow.routine.plan import Plan
 from homeflow.routine.progression import Level
@@ -177,9 +177,11 @@ class Conductor:
     async def preview(self, routine_id: str, profile: str | None = None) -> Plan:
         """The plan the next run (of `profile`, else of the first profile) will play."""
         room = self.rooms[routine_id]
+        profile = profile or room.first
         owed = safety_owed(self.journal, room.routine)
-        level = self.levels[key(routine_id, profile or room.first)]
-        return await prepare_plan(room.routine, level, room.speakers, safety=owed)
+        first = first_run(self.journal, room.routine, room.person(profile))
+        level = self.levels[key(routine_id, profile)]
+        return await prepare_plan(room.routine, level, room.speakers, safety=owed, first=first)
 
     # -- starting ----------------------------------------------------------------------------------
     def _start(

@@ -67,8 +67,14 @@ def figures(
 def first_person(settings: Settings, routine_id: str) -> Person | None:
     """Whose runs the routine's own level and figures are (`homeflow plan`, `homeflow history`): its
     first profile's, or every run's without profiles."""
-    names = [p.name for a in settings.automations if a.routine == routine_id for p in a.profiles]
+    names = profiles_of(settings, routine_id)
     return Person(names[0], first=True) if names else None
+
+
+def profiles_of(settings: Settings, routine_id: str) -> list[str]:
+    """The routine's profiles, the first first (none: it has one implicit person)."""
+    names = [p.name for a in settings.automations if a.routine == routine_id for p in a.profiles]
+    return list(dict.fromkeys(names))
 
 
 def levels_of(journal: Journal, rooms: Mapping[str, Room]) -> dict[str, Level]:

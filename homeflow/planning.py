@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from homeflow.journal.base import Journal, JournalError
+from homeflow.journal.base import Journal, JournalError, Person, RunStatus
 from homeflow.routine.guidance import (
     around,
     continuing_with,
@@ -20,7 +20,7 @@ from homeflow.routine.guidance import (
     said,
 )
 from homeflow.routine.model import Routine
-from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, scope_of, sentences
+from homeflow.routine.plan import Conditions, Plan, build_plan, estimate_speech_s, scope_of, sentences
 from homeflow.routine.progression import Feedback, Level, advance
 from homeflow.routine.safety import owed
 
@@ -49,6 +49,15 @@ def safety_owed(journal: Journal, routine: Routine) -> bool:
         return True
 
 
+def first_run(journal: Journal, routine: Routine, person: Person | None) -> bool:
+    """Whether `person` (without profiles: anyone) has not completed `routine` before: the run says
+    its `when: first_run` actions. A journal that cannot be read says them once more."""
+    try:
+        return not journal.runs(routine.id, limit=1, status=RunStatus.COMPLETED, person=person)
+    except JournalError:
+        return True
+
+
 async def prepare_plan(
     routine: Routine,
     level: Level,
@@ -56,11 +65,13 @@ async def prepare_plan(
     hint: str | None = None,
     *,
     safety: bool = False,
+    first: bool = False,
     resume_at: int | None = None,
 ) -> Plan:
     """Render every sentence on every speaker, then time the plan by the longest rendering (by an
     estimate without speakers). `hint` follows the question: how the button that started the run
     answers it. `safety`: the routine's safety introduction is owed (`safety_owed`), said first.
+    `first`: the person's first run (`first_run`); with the level's `gentle`, which `when:` actions hold.
     `resume_at`: the step a run taken over goes on with; what it says first is rendered too (a phrase
     of the plan, like "Paused")."""
     good_sessions = routine.reps.good_sessions_to_progress
@@ -73,8 +84,10 @@ async def prepare_plan(
     )
     if question and hint:
         question = f"{question} {hint}"
+    conditions = Conditions(first_run=first, gentle=level.gentle)
     phrases = (*around(routine), *replies(routine, level), *resuming(routine, level.reps, resume_at))
-    texts = (*sentences(routine, level.reps, preface, question, safety=safety), *phrases)
+    said_in_plan = sentences(routine, level.reps, preface, question, safety=safety, conditions=conditions)
+    texts = (*said_in_plan, *phrases)
     durations: dict[str, float] = {}
     for measured in await asyncio.gather(*(s.prepare(texts) for s in speakers)):
         for text, seconds in measured.items():
@@ -83,7 +96,7 @@ async def prepare_plan(
     def speech_s(text: str) -> float:
         return durations.get(text) or estimate_speech_s(text)
 
-    plan = build_plan(routine, level.reps, speech_s, preface, question, safety=safety)
+    plan = build_plan(routine, level.reps, speech_s, preface, question, safety=safety, conditions=conditions)
     return dataclasses.replace(plan, phrases={text: speech_s(text) for text in phrases})
 
 

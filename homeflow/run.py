@@ -16,7 +16,7 @@ from homeflow.devices.speakers.voice import Line, Voice
 from homeflow.house import House, Room
 from homeflow.journal import JournalError, RunRecord, RunStatus
 from homeflow.people import report
-from homeflow.planning import prepare_plan, safety_owed
+from homeflow.planning import first_run, prepare_plan, safety_owed
 from homeflow.routine.guidance import feedback_reply, said
 from homeflow.routine.model import Ambience
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
@@ -241,8 +241,9 @@ class Run:
         if step is not None:  # the plan the run began with, so its cues keep their numbers
             owed = owed or self._began_with_safety()
         self.safety = fingerprint(routine) if owed and step is None else None
+        first = first_run(self.house.journal, routine, self.room.person(self.profile))
         plan = await prepare_plan(
-            routine, self.level, self.room.speakers, self.hint, safety=owed, resume_at=step
+            routine, self.level, self.room.speakers, self.hint, safety=owed, first=first, resume_at=step
         )
         if self.run_id is not None:
             self._write(self.house.journal.set_planned, self.run_id, plan.total_s)

@@ -85,7 +85,7 @@ def test_example_config_loads_with_paths_beside_it() -> None:
     )
     first = routine.steps[0]
     assert isinstance(first, Step)
-    assert first.actions[4] == Wait(10.0, "Find a free spot of wall and stand with your back to it.")
+    assert first.actions[-1] == Wait(10.0, "Find a free spot of wall and stand with your back to it.")
     assert routine.safety[0] == "Before you begin, some safety advice. Listen to it once now."
 
 

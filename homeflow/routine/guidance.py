@@ -109,7 +109,7 @@ def feedback_reply(
 ) -> str | None:
     """The reply to the end-of-run question, knowing the level the next run will use."""
     if answer is Feedback.HURT:
-        return table.reply_hurt.format(start=start_reps, rest_advice=table.rest_advice)
+        return table.reply_hurt.format(start=after.reps, rest_advice=table.rest_advice)
     if answer is Feedback.TOO_MUCH:
         return table.reply_too_much.format(start=start_reps)
     if answer is Feedback.GOOD:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from homeflow.language import DEFAULT, ENGLISH
 
@@ -27,11 +29,20 @@ class Ambience:
             raise ValueError(f"colour temperature must be 1000-10000 K, got {self.color_temp_k}")
 
 
+class When(StrEnum):
+    """The runs an action belongs to (its `when:`); an action without one belongs to every run."""
+
+    FIRST_RUN = "first_run"  # the person has not completed the routine before
+    GENTLE = "gentle"  # the run after "it hurt"
+    NOT_GENTLE = "not_gentle"  # every other run
+
+
 @dataclass(frozen=True, slots=True)
 class Say:
     """Announce a sentence; `{name}` placeholders are filled from the routine's variables."""
 
     text: str
+    when: When | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,7 @@ class Wait:
 
     seconds: float
     text: str | None = None
+    when: When | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +62,7 @@ class Count:
     to: int | str
     tempo_s: float | str = 3.0
     text: str | None = None
+    when: When | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +70,7 @@ class Light:
     """Change the ambience mid-routine."""
 
     ambience: Ambience
+    when: When | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +82,7 @@ class Repeat:
     times: int | str = 1
     var: str | None = None
     values: tuple[str, ...] = ()
+    when: When | None = None
 
 
 Action = Say | Wait | Count | Light | Repeat
@@ -93,18 +108,29 @@ class RepeatSteps:
 
 @dataclass(frozen=True, slots=True)
 class Reps:
-    """Repetition level: where a person starts and how far it may progress."""
+    """Repetition level: where a person starts, how far it may progress, and the gentler level of the
+    run after "it hurt" (`gentle`; None: half of `start`, rounded up)."""
 
     start: int = 5
     max: int = 10
     step: int = 5
     good_sessions_to_progress: int = 2
+    gentle: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.start <= self.max:
             raise ValueError(f"reps.start must be between 1 and reps.max ({self.max}), got {self.start}")
         if self.step < 1:
             raise ValueError(f"reps.step must be >= 1, got {self.step}")
+        if self.gentle is not None and not 1 <= self.gentle <= self.start:
+            raise ValueError(
+                f"reps.gentle must be between 1 and reps.start ({self.start}), got {self.gentle}"
+            )
+
+    @property
+    def gentle_reps(self) -> int:
+        """The repetitions of the run after "it hurt"."""
+        return self.gentle if self.gentle is not None else max(1, math.ceil(self.start / 2))
 
 
 @dataclass(frozen=True, slots=True)

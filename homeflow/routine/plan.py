@@ -19,6 +19,7 @@ from homeflow.routine.model import (
     Say,
     Step,
     Wait,
+    When,
 )
 
 _Num = TypeVar("_Num", int, float)
@@ -76,6 +77,26 @@ class Cue:
 
 
 @dataclass(frozen=True, slots=True)
+class Conditions:
+    """What a run is, for the actions that say `when:`: the person's first run of the routine, and
+    whether it is the gentler run after "it hurt"."""
+
+    first_run: bool = False
+    gentle: bool = False
+
+    def hold(self, when: When | None) -> bool:
+        """Whether an action with this `when:` belongs to the run."""
+        if when is None:
+            return True
+        if when is When.FIRST_RUN:
+            return self.first_run
+        return self.gentle is (when is When.GENTLE)
+
+    def to_json(self) -> dict[str, bool]:
+        return {"first_run": self.first_run, "gentle": self.gentle}
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     routine_id: str
     routine_name: str
@@ -89,6 +110,7 @@ class Plan:
     # The routine's safety introduction, and whether this run says it (its SAFETY cues).
     safety: tuple[str, ...] = ()
     safety_owed: bool = False
+    conditions: Conditions = field(default_factory=Conditions)
 
     @property
     def total_s(self) -> float:
@@ -112,6 +134,7 @@ class Plan:
             "steps": list(self.steps),
             "safety": list(self.safety),
             "safety_owed": self.safety_owed,
+            **self.conditions.to_json(),
             "cues": [c.to_json() for c in self.cues],
         }
 
@@ -135,11 +158,13 @@ def build_plan(
     question: str | None = None,
     *,
     safety: bool = False,
+    conditions: Conditions = Conditions(),
 ) -> Plan:
     """Lay out every cue of `routine` at `reps` repetitions; sentences take `speech_s(text)` seconds.
     With `safety` the routine's safety introduction is said first; then `preface` sentences (e.g. a new
-    level) before the first step, and `question` after the end."""
-    return _Planner(routine, reps, speech_s).plan(preface, question, safety)
+    level) before the first step, and `question` after the end. Actions whose `when:` the run's
+    `conditions` do not hold are left out."""
+    return _Planner(routine, reps, speech_s, conditions).plan(preface, question, safety)
 
 
 def count_words(to: int, said: Phrases = ENGLISH) -> list[str]:
@@ -154,9 +179,13 @@ def sentences(
     question: str | None = None,
     *,
     safety: bool = False,
+    conditions: Conditions = Conditions(),
 ) -> tuple[str, ...]:
     """The sentences a run at `reps` says, to render before the plan is timed."""
-    return build_plan(routine, reps, lambda _text: 1.0, preface, question, safety=safety).sentences()
+    plan = build_plan(
+        routine, reps, lambda _text: 1.0, preface, question, safety=safety, conditions=conditions
+    )
+    return plan.sentences()
 
 
 def scope_of(routine: Routine, reps: int) -> dict[str, str | int]:
@@ -165,8 +194,11 @@ def scope_of(routine: Routine, reps: int) -> dict[str, str | int]:
 
 
 class _Planner:
-    def __init__(self, routine: Routine, reps: int, speech_s: SpeechDurations) -> None:
+    def __init__(
+        self, routine: Routine, reps: int, speech_s: SpeechDurations, conditions: Conditions
+    ) -> None:
         self.routine = routine
+        self.conditions = conditions
         self.speech_s = speech_s
         self.base_vars = scope_of(routine, reps)
         self.reps = reps
@@ -185,7 +217,7 @@ class _Planner:
             index = len(self.titles)
             self.titles.append(_sentence(step.title, scope))
             self.cues.append(Cue(self.t, CueKind.STEP, index, text=self.titles[-1]))
-            for action, action_scope in _expand_actions(step.actions, scope):
+            for action, action_scope in _expand_actions(step.actions, scope, self.conditions):
                 self._action(action, action_scope, index)
         self.cues.append(Cue(self.t, CueKind.END, len(self.titles) - 1))
         if question:
@@ -200,6 +232,7 @@ class _Planner:
             variables=self.base_vars,
             safety=self.routine.safety,
             safety_owed=owed,
+            conditions=self.conditions,
         )
 
     def _say(self, text: str, step: int, kind: CueKind = CueKind.SAY) -> None:
@@ -209,14 +242,14 @@ class _Planner:
 
     def _action(self, action: Action, scope: Mapping[str, str | int], step: int) -> None:
         match action:
-            case Say(text):
+            case Say(text=text):
                 self._say(_sentence(text, scope), step)
-            case Wait(seconds, text):
+            case Wait(seconds=seconds, text=text):
                 if text:
                     self._say(_sentence(text, scope), step)
                 self.cues.append(Cue(self.t, CueKind.WAIT, step, duration_s=seconds))
                 self.t += seconds
-            case Count(to, tempo, text):
+            case Count(to=to, tempo_s=tempo, text=text):
                 if text:
                     self._say(_sentence(text, scope), step)
                 words = count_words(_number(to, scope, int), phrases(self.routine.language))
@@ -235,7 +268,7 @@ class _Planner:
                         )
                     )
                 self.t += self.speech_s(words[-1]) if words else 0.0
-            case Light(ambience):
+            case Light(ambience=ambience):
                 self.cues.append(Cue(self.t, CueKind.LIGHT, step, ambience=ambience))
             case Repeat():  # already expanded by _expand_actions
                 raise AssertionError("unexpanded repeat")
@@ -253,12 +286,14 @@ def _expand_steps(
 
 
 def _expand_actions(
-    actions: tuple[Action, ...], scope: Mapping[str, str | int]
+    actions: tuple[Action, ...], scope: Mapping[str, str | int], conditions: Conditions
 ) -> Iterator[tuple[Action, Mapping[str, str | int]]]:
     for action in actions:
+        if not conditions.hold(action.when):
+            continue
         if isinstance(action, Repeat):
             for inner in _rounds(action.times, action.var, action.values, scope):
-                yield from _expand_actions(action.actions, inner)
+                yield from _expand_actions(action.actions, inner, conditions)
         else:
             yield action, scope
 

@@ -39,14 +39,18 @@ def first_level(reps: Reps) -> Level:
 
 def advance(reps: Reps, level: Level, answer: Feedback | None) -> Level:
     """The level after one more completed run answered with `answer`: enough good runs in a row move
-    up a step, "too much" drops back to the start, "it hurt" too and the next run goes gently; never
-    above `reps.max`. No answer changes nothing."""
+    up a step, "too much" drops back to the start, "it hurt" makes the next run the gentler one (at
+    `reps.gentle_reps`), and any other answer to that one goes back to the start; never above
+    `reps.max`. No answer changes nothing."""
     if answer is None:
         return level
     if answer is Feedback.TOO_MUCH:
         return Level(reps.start, "the last run was too much: back to the start")
     if answer is Feedback.HURT:
-        return Level(reps.start, "the last run hurt: back to the start, gently", gentle=True)
+        gentle = reps.gentle_reps
+        return Level(gentle, f"the last run hurt: gently, at {gentle} instead of {reps.start}", gentle=True)
+    if level.gentle:
+        return Level(reps.start, "the gentle run went well: back to the start")
     good = level.good_in_row + 1
     if good >= reps.good_sessions_to_progress and level.reps < reps.max:
         up = min(reps.max, level.reps + reps.step)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 
 from homeflow.routine.model import Action, Count, Repeat, RepeatSteps, Routine, Step, Wait
-from homeflow.routine.plan import build_plan, estimate_speech_s
+from homeflow.routine.plan import Conditions, build_plan, estimate_speech_s
 from homeflow.settings.checks import Checker
 from homeflow.settings.limits import MAX_COUNT, MAX_CUES, MAX_PLAN_S
 from homeflow.settings.yamlnodes import Node
@@ -29,7 +29,8 @@ def fits(ch: Checker, routine: Routine, at: Node) -> bool:
             at, "steps", f"up to {cues:,} cues {at_max}; at most {MAX_CUES:,}: fewer rounds or lower counts"
         )
         return False
-    total_s = build_plan(routine, reps, estimate_speech_s).total_s
+    # A first run says the most (its `when: first_run` actions too).
+    total_s = build_plan(routine, reps, estimate_speech_s, conditions=Conditions(first_run=True)).total_s
     if total_s > MAX_PLAN_S:
         hours = f"{MAX_PLAN_S / 3600:g} h"
         ch.report(at, "steps", f"takes about {total_s / 3600:.3g} h {at_max}; at most {hours}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Collection
 
@@ -21,6 +22,7 @@ from homeflow.routine.model import (
     Say,
     Step,
     Wait,
+    When,
 )
 from homeflow.settings import placeholders as ph
 from homeflow.settings import routine_size
@@ -60,9 +62,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _LIMITS_KEYS = ("max_per_day", "min_gap_minutes")
 _FEEDBACK_KEYS = ("ask", "timeout", "gentle")
 _AMBIENCE_KEYS = ("brightness", "transition", "color_temperature")
-_REPS_KEYS = ("start", "max", "step", "good_sessions_to_progress")
+_REPS_KEYS = ("start", "max", "step", "good_sessions_to_progress", "gentle")
 _ROUNDS_KEYS = ("times", "for", "in")
 _ACTIONS = ("say", "wait", "count", "light", "repeat")
+# Beside an action's key: which runs it belongs to (homeflow.routine.model.When).
+_WHEN = "when"
 RESERVED = ("reps", "max_reps", "round")
 
 
@@ -204,10 +208,11 @@ def _reps(ch: Checker, node: Node | None) -> Reps:
     good_sessions = ch.integer(
         good, "reps.good_sessions_to_progress", default.good_sessions_to_progress, lo=1
     )
+    gentle = ch.integer(f.get("gentle"), "reps.gentle", None, lo=1)
     if len(ch.problems) > before:
         return default
     try:
-        return Reps(start, most, step, good_sessions)
+        return Reps(start, most, step, good_sessions, gentle)
     except ValueError as error:
         # The model says "reps.start must be …": point at that key when it was given.
         key, _, rest = str(error).partition(" ")
@@ -341,6 +346,20 @@ def _actions(ch: Checker, node: Node | None, path: str, scope: ph.Scope) -> tupl
 
 
 def _action(ch: Checker, node: Node, path: str, scope: ph.Scope) -> Action | None:
+    when: When | None = None
+    if isinstance(node, Map) and _WHEN in node.entries:
+        where = child(path, _WHEN)
+        word = ch.choice(node.entries[_WHEN][1], where, "", [w.value for w in When], "condition")
+        when = When(word) if word else None
+        node = dataclasses.replace(node, entries={k: v for k, v in node.entries.items() if k != _WHEN})
+        if not node.entries:
+            ch.report(node, path, f"expected one action key ({', '.join(_ACTIONS)}) beside when")
+            return None
+    action = _what(ch, node, path, scope)
+    return action if action is None or when is None else dataclasses.replace(action, when=when)
+
+
+def _what(ch: Checker, node: Node, path: str, scope: ph.Scope) -> Action | None:
     picked = ch.one_key(node, path, _ACTIONS, "action")
     if picked is None:
         return None
