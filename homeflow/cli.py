@@ -273,7 +273,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     who = Person(name, first=name == names[0]) if name is not None else None
     with open_journal(settings.journal) as journal:  # the journal says the level and what was heard
         history = journal.feedback_history(routine.id, who) if args.reps is None else []
-        owed = safety_owed(journal, routine)
+        owed = safety_owed(journal, routine, who)
         first = first_run(journal, routine, who)
     level = Level(args.reps, "as asked") if args.reps is not None else next_level(routine.reps, history)
     plan = asyncio.run(_timed_plan(settings, args.routine, level, owed, first))

@@ -178,8 +178,9 @@ class Conductor:
         """The plan the next run (of `profile`, else of the first profile) will play."""
         room = self.rooms[routine_id]
         profile = profile or room.first
-        owed = safety_owed(self.journal, room.routine)
-        first = first_run(self.journal, room.routine, room.person(profile))
+        person = room.person(profile)
+        owed = safety_owed(self.journal, room.routine, person)
+        first = first_run(self.journal, room.routine, person)
         level = self.levels[key(routine_id, profile)]
         return await prepare_plan(room.routine, level, room.speakers, safety=owed, first=first)
 

@@ -38,13 +38,14 @@ def replies(routine: Routine, level: Level) -> tuple[str, ...]:
     return tuple(text for text in texts if text)
 
 
-def safety_owed(journal: Journal, routine: Routine) -> bool:
-    """Whether the next run of `routine` says its safety introduction: not yet heard in this text.
-    A journal that cannot be read owes it: better said once too often than not at all."""
+def safety_owed(journal: Journal, routine: Routine, person: Person | None = None) -> bool:
+    """Whether `person`'s next run of `routine` (None: the routine without profiles) says its safety
+    introduction: not yet heard by them in this text. A journal that cannot be read owes it: better
+    said once too often than not at all."""
     if not routine.safety:
         return False
     try:
-        return owed(routine, journal.safety_heard(routine.id))
+        return owed(routine, journal.safety_heard(routine.id, person))
     except JournalError:
         return True
 

@@ -237,11 +237,12 @@ class Run:
     async def _prepare(self) -> Plan:
         routine = self.room.routine
         step = self.taken_over.step if self.taken_over else None
-        owed = safety_owed(self.house.journal, routine)
+        person = self.room.person(self.profile)
+        owed = safety_owed(self.house.journal, routine, person)
         if step is not None:  # the plan the run began with, so its cues keep their numbers
             owed = owed or self._began_with_safety()
         self.safety = fingerprint(routine) if owed and step is None else None
-        first = first_run(self.house.journal, routine, self.room.person(self.profile))
+        first = first_run(self.house.journal, routine, person)
         plan = await prepare_plan(
             routine, self.level, self.room.speakers, self.hint, safety=owed, first=first, resume_at=step
         )
@@ -312,7 +313,7 @@ class Run:
         if cue.kind is CueKind.SAFETY:
             self._safety_said += 1
         elif self._safety_said == len(self.room.routine.safety):
-            self._write(self.house.journal.record_safety, self.routine_id, self.safety)
+            self._write(self.house.journal.record_safety, self.routine_id, self.safety, self.profile)
             self.safety = None
 
     def _began_with_safety(self) -> bool:

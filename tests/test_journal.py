@@ -150,6 +150,60 @@ def test_the_safety_introduction_heard_is_kept_per_routine(journal_at: Path | Da
         assert heard == ["changed text", "its own", None]
 
 
+def test_the_safety_introduction_heard_is_kept_per_person(journal_at: Path | Database) -> None:
+    anna, ben = Person("anna", first=True), Person("ben")
+    with open_journal(journal_at) as journal:
+        journal.record_safety("a", "before profiles")  # the implicit person: later the first profile's
+        assert [journal.safety_heard("a", who) for who in (None, anna, ben)] == [
+            "before profiles",
+            "before profiles",
+            None,  # the second person has heard nothing
+        ]
+        journal.record_safety("a", "changed", "ben")
+        journal.record_safety("a", "changed again", "anna")
+    with open_journal(journal_at) as journal:
+        heard = [journal.safety_heard("a", who) for who in (None, anna, ben, Person("cleo"))]
+        assert heard == ["before profiles", "changed again", "changed", None]
+        assert journal.safety_heard("b", anna) is None
+
+
+def old_safety_journal(journal_at: Path | Database, postgres_if: Postgres | None) -> None:
+    """A journal at the schema before safety was kept per person, in which the introduction of routine
+    "a" was heard."""
+    if isinstance(journal_at, Path):
+        old = sqlite3.connect(journal_at)
+        old.executescript(
+            "".join(sqlite_journal.MIGRATIONS[:5])
+            + "INSERT INTO safety_heard VALUES ('a', 'heard before', '2026-01-01T08:00:00+00:00');"
+            + "PRAGMA user_version=5;"
+        )
+        old.close()
+        return
+    assert postgres_if is not None
+    tables = ("runs", "cues", "speaker_failures", "safety_heard", "instances", "leases", "schema_version")
+    postgres_if.sql(
+        journal_at,
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL"
+        f" DEFAULT now()); {';'.join(pg_journal.MIGRATIONS[:6])};"
+        " INSERT INTO schema_version VALUES (1), (2), (3), (4), (5), (6);"
+        " INSERT INTO safety_heard VALUES ('a', 'heard before', now());"
+        + "".join(f" ALTER TABLE {table} OWNER TO homeflow;" for table in tables),
+    )
+
+
+def test_the_safety_heard_before_is_the_first_profiles_after_the_upgrade(
+    journal_at: Path | Database, postgres_if: Postgres | None
+) -> None:
+    old_safety_journal(journal_at, postgres_if)
+    with open_journal(journal_at) as journal:
+        assert journal.safety_heard("a") == "heard before"  # a routine without profiles: as before
+        assert journal.safety_heard("a", Person("anna", first=True)) == "heard before"
+        assert journal.safety_heard("a", Person("ben")) is None
+        journal.record_safety("a", "heard by ben", "ben")
+        assert journal.safety_heard("a", Person("ben")) == "heard by ben"
+        assert journal.safety_heard("a") == "heard before"
+
+
 def test_a_new_journal_is_migrated_to_the_current_schema(
     journal_at: Path | Database, postgres_if: Postgres | None
 ) -> None:
@@ -159,11 +213,11 @@ def test_a_new_journal_is_migrated_to_the_current_schema(
         pass
     if isinstance(journal_at, Path):
         version = sqlite3.connect(journal_at).execute("PRAGMA user_version").fetchone()[0]
-        assert version == sqlite_journal.SCHEMA_VERSION == 5
+        assert version == sqlite_journal.SCHEMA_VERSION == 6
     else:
         assert postgres_if is not None
         versions = postgres_if.sql(journal_at, "SELECT string_agg(version::text, ',') FROM schema_version")
-        assert versions == "1,2,3,4,5,6" and pg_journal.SCHEMA_VERSION == 6
+        assert versions == "1,2,3,4,5,6,7" and pg_journal.SCHEMA_VERSION == 7
 
 
 def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
@@ -178,7 +232,7 @@ def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
         postgres_if.sql(journal_at, "INSERT INTO schema_version (version) VALUES (9)")
     with pytest.raises(JournalError) as caught:
         open_journal(journal_at)
-    known = 5 if isinstance(journal_at, Path) else 6  # PostgreSQL's fourth: the cluster's leases
+    known = 6 if isinstance(journal_at, Path) else 7  # PostgreSQL's fourth: the cluster's leases
     assert str(caught.value) == (
         f"journal {journal_at} was written by a newer homeflow (schema 9; this homeflow knows up to {known})"
     )

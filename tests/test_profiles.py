@@ -6,18 +6,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from homeflow.homeassistant.discovery import node_id
-from homeflow.journal import open_journal
+from homeflow.journal import RunStatus, open_journal
+from homeflow.routine.model import Routine
+from homeflow.routine.safety import fingerprint
 from homeflow.settings import load
 from homeflow.settings.model import ButtonTrigger, Profile
 from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
 
+from .conftest import REPO
 from .ha_schema import problems_of
 from .harness import (
     Collector,
@@ -33,7 +38,7 @@ from .mosquitto import Broker
 from .test_guidance import PATIENT
 from .test_home_assistant import render
 from .test_settings import GOOD_ROUTINE, problems, write
-from .web import Events, running
+from .web import STRETCH, Events, running
 
 EDITS = {**PATIENT, "max_per_day: 2 ": "max_per_day: 3 ", "min_gap_minutes: 120": "min_gap_minutes: 0"}
 PROFILES = """\
@@ -306,3 +311,69 @@ def test_the_web_starts_a_run_for_the_person_chosen(tmp_path: Path, broker: Brok
         )
         [run] = service.request("GET", "/api/runs?routine=stretch").json()["runs"]
         assert (run["profile"], run["trigger"]) == ("ben", "web")
+
+
+async def test_each_person_hears_the_safety_introduction_and_the_ball_list_on_their_own_first_run(
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+) -> None:
+    safety = tuple(yaml.safe_load(shipped_routine())["safety"])
+    balls = "A dog ball, a golf ball, a tennis ball, a lacrosse ball, a rocket ball or a baseball all work."
+    async with people(tmp_path, broker, prefix, speech_cache) as home:
+
+        async def said_in_run(button: str) -> list[tuple[str, str]]:
+            first = len(home.watch.messages)
+            await home.run(lambda: home.press(button), lambda: home.press(button))
+            return [(p["kind"], p["text"]) for p in home.watch.payloads(home.topic("say"), since=first)]
+
+        async def plan_of(profile: str) -> dict[str, Any]:
+            """`homeflow plan --json --profile` of the person's next run, beside the running service."""
+            command = ("plan", "back-massage", "-c", str(home.config), "--json", "--profile", profile)
+            plan = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "homeflow.cli", *command, stdout=asyncio.subprocess.PIPE, cwd=REPO
+            )
+            out, _ = await asyncio.wait_for(plan.communicate(), 60)
+            assert plan.returncode == 0
+            shown: dict[str, Any] = json.loads(out)
+            return shown
+
+        anna_first = await said_in_run("hall")
+        assert [text for kind, text in anna_first if kind == "safety"] == list(safety)
+        assert ("say", balls) in anna_first
+        # Ben has heard nothing yet: his plan, and then his first run, begin with the introduction.
+        ben, anna = await plan_of("ben"), await plan_of("anna")
+        assert (ben["safety_owed"], ben["first_run"], anna["safety_owed"], anna["first_run"]) == (
+            True,
+            True,
+            False,
+            False,
+        )
+        ben_first = await said_in_run("bedroom")
+        assert [text for kind, text in ben_first if kind == "safety"] == list(safety)
+        assert ben_first[0] == ("safety", safety[0]) and ("say", balls) in ben_first
+        for button in ("hall", "bedroom"):  # each one's second run: neither the introduction nor the balls
+            second = await said_in_run(button)
+            assert not [text for kind, text in second if kind == "safety" or text == balls]
+        ben = await plan_of("ben")
+        assert (ben["safety_owed"], ben["first_run"]) == (False, False)
+
+
+def test_the_web_preview_shows_each_persons_safety_and_first_run(tmp_path: Path, broker: Broker) -> None:
+    said = ("Stop at once if it hurts.", "Move slowly.")
+    stretch = STRETCH + "safety:\n" + "".join(f"  - {sentence}\n" for sentence in said)
+    heard = fingerprint(Routine("stretch", "Neck stretch", (), safety=said))
+    assert heard is not None
+
+    def anna_did_it_once(journal_at: Path) -> None:
+        with open_journal(journal_at) as journal:
+            run = journal.start_run("stretch", "web", 3, 440.0, {}, profile="anna")
+            journal.finish_run(run, RunStatus.COMPLETED)
+            journal.record_safety("stretch", heard, "anna")
+
+    routines = {"stretch": stretch}
+    with running(
+        tmp_path, broker, "websafety", body=WEB_PROFILES, routines=routines, history=anna_did_it_once
+    ) as service:
+        for profile, owed in (("anna", False), ("ben", True)):
+            plan = service.request("GET", f"/api/routines/stretch/plan?profile={profile}").json()
+            assert (plan["safety_owed"], plan["first_run"]) == (owed, owed), profile
+            assert [c["text"] for c in plan["cues"] if c["kind"] == "safety"] == (list(said) if owed else [])

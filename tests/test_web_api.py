@@ -14,7 +14,7 @@ import pytest
 
 from homeflow.journal import RunStatus, open_journal
 from homeflow.routine.guidance import SHOWN_ADVICE
-from homeflow.routine.plan import build_plan, estimate_speech_s
+from homeflow.routine.plan import Conditions, build_plan, estimate_speech_s
 from homeflow.routine.progression import Feedback
 from homeflow.settings import load
 
@@ -76,10 +76,12 @@ def test_plan_is_the_one_the_next_run_would_follow(service: Service) -> None:
     routine = load(service.config).routines["back-massage"]
     reply = service.request("GET", "/api/routines/back-massage/plan").json()
     # No speakers here: the service times sentences by estimate, exactly as `build_plan` does; the
-    # safety introduction (never heard yet) before the first step and the question after the end are
-    # part of the plan.
+    # safety introduction (never heard yet) before the first step, the first run's own sentences and the
+    # question after the end are part of the plan.
     assert routine.feedback is not None
-    expected = build_plan(routine, 5, estimate_speech_s, question=routine.feedback.question, safety=True)
+    first = Conditions(first_run=True)
+    question = routine.feedback.question
+    expected = build_plan(routine, 5, estimate_speech_s, question=question, safety=True, conditions=first)
     assert reply == {**expected.to_json(), "reps_reason": "starting level"}
     assert reply["safety"] == list(routine.safety) and reply["safety_owed"] is True
     assert [c["text"] for c in reply["cues"] if c["kind"] == "safety"] == list(routine.safety)
@@ -319,11 +321,11 @@ def test_a_late_answer_over_the_api_counts_once(tmp_path: Path, broker: Broker) 
         def post(command: str) -> str:
             return str(service.request("POST", f"/api/routines/back-massage/{command}").json()["result"])
 
-        assert post("hurt") == "late feedback hurt for run 2: next run 5 repetitions"
+        assert post("hurt") == "late feedback hurt for run 2: next run 3 repetitions"  # the gentler run
         assert post("good") == "late feedback: run 2 was answered already (hurt)"
         [massage] = [
             r for r in service.request("GET", "/api/routines").json()["routines"] if r["id"] == "back-massage"
         ]
-        assert (massage["stats"]["reps_level"], massage["stats"]["advice"]) == (5, SHOWN_ADVICE)
+        assert (massage["stats"]["reps_level"], massage["stats"]["advice"]) == (3, SHOWN_ADVICE)
         runs = service.request("GET", "/api/runs?routine=back-massage").json()["runs"]
         assert [run["feedback"] for run in runs] == ["hurt", "good"]

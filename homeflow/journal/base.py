@@ -83,6 +83,29 @@ def whose(person: Person | None, mark: str) -> tuple[str, tuple[str, bool] | tup
     return person.where(mark) if person is not None else ("", ())
 
 
+# The profile of what the safety table keeps for no one: the one implicit person of a routine without
+# profiles, and what was heard before a routine had profiles (its first profile's, like its runs).
+NO_PROFILE = ""
+
+
+def safety_query(mark: str, routine: str, person: Person | None) -> tuple[str, tuple[str, ...]]:
+    """What `person` (None: the implicit person) heard of the routine's safety introduction, with what
+    the first profile heard before there were profiles (`heard_by` picks); `mark`: the placeholder."""
+    sql = (
+        f"SELECT profile, fingerprint FROM safety_heard"
+        f" WHERE routine = {mark} AND profile IN ({mark}, {mark})"
+    )
+    mine = person.name if person is not None else NO_PROFILE
+    before = NO_PROFILE if person is None or person.first else mine
+    return sql, (routine, mine, before)
+
+
+def heard_by(rows: list[Any], person: Person | None) -> str | None:
+    """The fingerprint `person` heard last: their own, else (the first profile) the one from before."""
+    found = {profile: str(fingerprint) for profile, fingerprint in rows}
+    return found.get(person.name if person is not None else NO_PROFILE) or found.get(NO_PROFILE)
+
+
 def run_record(
     row: tuple[Any, ...], when: Callable[[Any], datetime], snapshot: Callable[[Any], Any]
 ) -> RunRecord:
@@ -291,12 +314,14 @@ class Journal(ABC):
     def cues(self, run_id: int) -> list[dict[str, Any]]: ...
 
     @abstractmethod
-    def safety_heard(self, routine: str) -> str | None:
-        """The fingerprint of the safety introduction of `routine` last heard to its end, if any."""
+    def safety_heard(self, routine: str, person: Person | None = None) -> str | None:
+        """The fingerprint of the safety introduction of `routine` that `person` (None: the routine's
+        one implicit person) last heard to its end, if any."""
 
     @abstractmethod
-    def record_safety(self, routine: str, fingerprint: str) -> None:
-        """The safety introduction of `routine` with `fingerprint` was heard to its end."""
+    def record_safety(self, routine: str, fingerprint: str, profile: str | None = None) -> None:
+        """`profile` (None: the routine's one implicit person) heard the safety introduction of
+        `routine` with `fingerprint` to its end."""
 
     def last_completed(self, routine: str) -> RunRecord | None:
         """The latest completed run of `routine`: what a late answer answers."""

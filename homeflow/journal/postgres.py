@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 
 from homeflow.devices.base import LightSnapshot
 from homeflow.journal.base import (
+    NO_PROFILE,
     CueRow,
     Executes,
     Journal,
@@ -21,8 +22,10 @@ from homeflow.journal.base import (
     Person,
     RunRecord,
     RunStatus,
+    heard_by,
     run_record,
     runs_query,
+    safety_query,
     utcnow,
     whose,
 )
@@ -86,6 +89,12 @@ MIGRATIONS = (
     """,
     # A run's pause, kept for a take-over (homeflow.takeover).
     "ALTER TABLE runs ADD COLUMN paused BOOLEAN NOT NULL DEFAULT false",
+    # The safety introduction heard per person (homeflow.journal.base.NO_PROFILE: what was heard before).
+    """
+    ALTER TABLE safety_heard ADD COLUMN profile TEXT NOT NULL DEFAULT '';
+    ALTER TABLE safety_heard DROP CONSTRAINT safety_heard_pkey;
+    ALTER TABLE safety_heard ADD PRIMARY KEY (routine, profile)
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 CUES_PER_STATEMENT = 1000  # 8 parameters a cue; PostgreSQL takes 65,535 in a statement
@@ -324,16 +333,16 @@ class PostgresJournal(Journal):
         keys = ("index", "kind", "step", "text", "planned_at", "late_s", "at")
         return [dict(zip(keys, (*row[:-1], row[-1].isoformat()), strict=True)) for row in rows]
 
-    def safety_heard(self, routine: str) -> str | None:
-        rows = self._read("SELECT fingerprint FROM safety_heard WHERE routine = %s", (routine,))
-        return str(rows[0][0]) if rows else None
+    def safety_heard(self, routine: str, person: Person | None = None) -> str | None:
+        return heard_by(self._read(*safety_query("%s", routine, person)), person)
 
-    def record_safety(self, routine: str, fingerprint: str) -> None:
+    def record_safety(self, routine: str, fingerprint: str, profile: str | None = None) -> None:
         with self._write() as db:
             db.execute(
-                "INSERT INTO safety_heard (routine, fingerprint, at) VALUES (%s, %s, %s)"
-                " ON CONFLICT (routine) DO UPDATE SET fingerprint = excluded.fingerprint, at = excluded.at",
-                (routine, fingerprint, self._now()),
+                "INSERT INTO safety_heard (routine, profile, fingerprint, at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (routine, profile) DO UPDATE SET fingerprint = excluded.fingerprint,"
+                " at = excluded.at",
+                (routine, profile or NO_PROFILE, fingerprint, self._now()),
             )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from homeflow.devices.base import LightSnapshot
 from homeflow.journal.base import (
+    NO_PROFILE,
     CueRow,
     Executes,
     Journal,
@@ -19,8 +20,10 @@ from homeflow.journal.base import (
     Person,
     RunRecord,
     RunStatus,
+    heard_by,
     run_record,
     runs_query,
+    safety_query,
     utcnow,
     whose,
 )
@@ -79,6 +82,20 @@ MIGRATIONS = (
     # A run's pause, kept for a take-over (homeflow.takeover).
     """
     ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    """,
+    # The safety introduction heard per person (homeflow.journal.base.NO_PROFILE: what was heard before).
+    """
+    CREATE TABLE safety_heard_by_person (
+        routine TEXT NOT NULL,
+        profile TEXT NOT NULL DEFAULT '',
+        fingerprint TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (routine, profile)
+    );
+    INSERT INTO safety_heard_by_person (routine, profile, fingerprint, at)
+        SELECT routine, '', fingerprint, at FROM safety_heard;
+    DROP TABLE safety_heard;
+    ALTER TABLE safety_heard_by_person RENAME TO safety_heard;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -259,14 +276,14 @@ class SqliteJournal(Journal):
         keys = ("index", "kind", "step", "text", "planned_at", "late_s", "at")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    def safety_heard(self, routine: str) -> str | None:
-        rows = self._read("SELECT fingerprint FROM safety_heard WHERE routine = ?", (routine,))
-        return str(rows[0][0]) if rows else None
+    def safety_heard(self, routine: str, person: Person | None = None) -> str | None:
+        return heard_by(self._read(*safety_query("?", routine, person)), person)
 
-    def record_safety(self, routine: str, fingerprint: str) -> None:
+    def record_safety(self, routine: str, fingerprint: str, profile: str | None = None) -> None:
         with self._write() as db:
             db.execute(
-                "INSERT INTO safety_heard (routine, fingerprint, at) VALUES (?, ?, ?) ON CONFLICT (routine)"
-                " DO UPDATE SET fingerprint = excluded.fingerprint, at = excluded.at",
-                (routine, fingerprint, self._now().isoformat()),
+                "INSERT INTO safety_heard (routine, profile, fingerprint, at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (routine, profile) DO UPDATE SET fingerprint = excluded.fingerprint,"
+                " at = excluded.at",
+                (routine, profile or NO_PROFILE, fingerprint, self._now().isoformat()),
             )
