@@ -24,9 +24,10 @@ from homeflow.devices.lights.session import restore_lights
 from homeflow.house import House
 from homeflow.journal import RunRecord, RunStatus
 from homeflow.people import key
+from homeflow.planning import first_run
 from homeflow.routine.guidance import said
 from homeflow.routine.model import Ambience, Routine
-from homeflow.routine.plan import CueKind, build_plan
+from homeflow.routine.plan import USUAL_RUN, Conditions, CueKind, build_plan
 from homeflow.routine.progression import Level
 from homeflow.run import Resume, Run
 from homeflow.settings.model import Zigbee2MqttButton
@@ -87,14 +88,16 @@ async def take_over(
         await close(house, lights, newest, RunStatus.COMPLETED)
         return
     step = max(0, cues[-1]["step"]) if cues else 0
-    ambience = ambience_at(room.routine, newest.reps, step)
-    if on_takeover != RESUME or ambience is None:
-        await close(house, lights, newest, RunStatus.INTERRUPTED)
-        return
     profile = newest.profile if newest.profile in room.profiles else room.first
     level = conductor.levels[key(routine_id, profile)]
     if level.reps != newest.reps:  # the run goes on at the reps it started with
         level = Level(newest.reps, "the level the run started at")
+    # The run's own `when:` actions: a light for some runs only may have changed the lamps.
+    first = first_run(house.journal, room.routine, room.person(profile))
+    ambience = ambience_at(room.routine, newest.reps, step, Conditions(first, level.gentle))
+    if on_takeover != RESUME or ambience is None:
+        await close(house, lights, newest, RunStatus.INTERRUPTED)
+        return
     button = buttons.get(newest.trigger.removeprefix("button:"))
     pressed = button is not None and newest.trigger.startswith("button:")
     hint = button_hint(button, said(room.routine)) if button is not None and pressed else None
@@ -107,10 +110,12 @@ async def take_over(
     run.state_changed()
 
 
-def ambience_at(routine: Routine, reps: int, step: int) -> Ambience | None:
+def ambience_at(
+    routine: Routine, reps: int, step: int, conditions: Conditions = USUAL_RUN
+) -> Ambience | None:
     """The routine's ambience in effect when `step` begins (its last light change before it); None
     when the routine has no such step (its file changed since the run began)."""
-    plan = build_plan(routine, reps, lambda _text: 1.0)
+    plan = build_plan(routine, reps, lambda _text: 1.0, conditions=conditions)
     first = plan.first_cue_of_step(step)
     if first is None:
         return None

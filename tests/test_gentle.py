@@ -3,6 +3,7 @@ fewer repetitions (`reps.gentle`), as the plan of each shows them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -11,9 +12,10 @@ from typing import Any
 import pytest
 
 from homeflow.journal import RunStatus, open_journal
-from homeflow.routine.model import Reps, Routine, Say, Step, Wait, When
+from homeflow.routine.model import Ambience, Light, Reps, Routine, Say, Step, Wait, When
 from homeflow.routine.plan import Conditions, CueKind, build_plan
 from homeflow.routine.progression import Feedback, advance, first_level, next_level
+from homeflow.takeover import ambience_at
 
 from .conftest import REPO
 from .test_cli import homeflow
@@ -57,6 +59,16 @@ def test_a_plan_leaves_out_the_actions_whose_when_does_not_hold() -> None:
     assert said(CONDITIONAL, Conditions(first_run=True)) == ["Always.", "Which ball.", "Go deeper."]
     assert said(CONDITIONAL, Conditions(gentle=True)) == ["Always.", "Softly today.", "Rest."]
     assert build_plan(CONDITIONAL, 4, lambda _text: 1.0, conditions=Conditions(gentle=True)).total_s == 8
+
+
+def test_a_run_taken_over_goes_on_in_the_light_of_its_own_conditions() -> None:
+    dimmer = Ambience(10, 2.0)
+    routine = dataclasses.replace(
+        CONDITIONAL,
+        steps=(Step("Dim", (Light(dimmer, When.GENTLE), Say("Begin."))), Step("Go on", (Say("More."),))),
+    )
+    assert ambience_at(routine, 4, 1, Conditions(gentle=True)) == dimmer
+    assert ambience_at(routine, 4, 1) == routine.ambience
 
 
 def test_the_gentler_run_after_it_hurt_has_fewer_repetitions_then_the_start_again() -> None:

@@ -96,6 +96,10 @@ class Conditions:
         return {"first_run": self.first_run, "gentle": self.gentle}
 
 
+# A run that is neither the person's first nor the gentler one.
+USUAL_RUN = Conditions()
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     routine_id: str
@@ -158,7 +162,7 @@ def build_plan(
     question: str | None = None,
     *,
     safety: bool = False,
-    conditions: Conditions = Conditions(),
+    conditions: Conditions = USUAL_RUN,
 ) -> Plan:
     """Lay out every cue of `routine` at `reps` repetitions; sentences take `speech_s(text)` seconds.
     With `safety` the routine's safety introduction is said first; then `preface` sentences (e.g. a new
@@ -179,7 +183,7 @@ def sentences(
     question: str | None = None,
     *,
     safety: bool = False,
-    conditions: Conditions = Conditions(),
+    conditions: Conditions = USUAL_RUN,
 ) -> tuple[str, ...]:
     """The sentences a run at `reps` says, to render before the plan is timed."""
     plan = build_plan(
