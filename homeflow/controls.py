@@ -94,7 +94,7 @@ class Controls:
             return
         room = self.conductor.rooms[routine_id]
         reps, first = room.routine.reps, room.first  # the routine's number sets its first profile's level
-        levels = {*range(reps.start, reps.max + 1, reps.step), reps.max}
+        levels = {reps.gentle_reps, *range(reps.start, reps.max + 1, reps.step), reps.max}
         try:
             wanted = float(payload_text(message).strip())
         except ValueError:

@@ -8,6 +8,7 @@ Home Assistant's own buttons publish on `<base>/<routine>/home_assistant/set`, s
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -251,9 +252,11 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
                     "command_topic": topics["reps/set"],
                     "state_topic": topics["stats"],
                     "value_template": "{{ value_json.reps_level }}",
-                    "min": reps.start,
+                    # From the gentler run's level after "it hurt": a state below `min` Home
+                    # Assistant refuses. A step that reaches both it and reps.start.
+                    "min": reps.gentle_reps,
                     "max": reps.max,
-                    "step": reps.step,
+                    "step": math.gcd(reps.step, reps.start - reps.gentle_reps),
                     "mode": "box",
                     "qos": 1,
                     "entity_category": "config",
