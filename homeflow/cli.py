@@ -280,7 +280,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**plan.to_json(), "reps_reason": level.reason, "profile": name}, indent=2))
     else:
-        print(format_plan(plan, level.reason))
+        print(format_plan(plan, level.reason, name))
     return 0
 
 
@@ -304,9 +304,17 @@ def clock_text(seconds: float) -> str:
     return f"{int(minutes)}:{rest:04.1f}"
 
 
-def format_plan(plan: Plan, reason: str) -> str:
+def format_plan(plan: Plan, reason: str, profile: str | None = None) -> str:
+    whose = f" for {profile}" if profile else ""
+    kind = (
+        ", a first run"
+        if plan.conditions.first_run
+        else ", the gentler run"
+        if plan.conditions.gentle
+        else ""
+    )
     head = (
-        f"{plan.routine_name} ({plan.routine_id}): {plan.reps} repetitions ({reason}), "
+        f"{plan.routine_name} ({plan.routine_id}){whose}: {plan.reps} repetitions ({reason}){kind}, "
         f"{len(plan.steps)} steps, {clock_text(plan.total_s)} in all"
     )
     if plan.safety and not plan.safety_owed:

@@ -67,7 +67,7 @@ def test_plan_prints_the_back_massage_timeline() -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.splitlines()[0].startswith(
-        "Back massage (back-massage): 5 repetitions (starting level), 10 steps,"
+        "Back massage (back-massage): 5 repetitions (starting level), a first run, 10 steps,"
     )
     assert " in all" in out.splitlines()[0]
     for words in (

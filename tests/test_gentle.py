@@ -176,6 +176,13 @@ def test_plan_of_a_named_profile_and_of_an_unknown_one(tmp_path: Path) -> None:
     ben = planned(tmp_path, "back-massage", "--profile", "ben")
     assert (ben["profile"], ben["first_run"], ben["gentle"], ben["reps"]) == ("ben", True, False, 5)
     assert BALLS["back-massage"] in spoken(ben) and BALLS["back-massage"] not in spoken(anna)
+    text = homeflow("plan", "back-massage", "-c", "homeflow.yaml", "--profile", "ben", cwd=tmp_path).stdout
+    assert text.startswith(
+        "Back massage (back-massage) for ben: 5 repetitions (starting level), a first run,"
+    )
+    text = homeflow("plan", "back-massage", "-c", "homeflow.yaml", cwd=tmp_path).stdout
+    assert text.startswith("Back massage (back-massage) for anna: 3 repetitions (the last run hurt: gently,")
+    assert ", the gentler run, " in text.splitlines()[0]
     unknown = homeflow("plan", "back-massage", "-c", "homeflow.yaml", "--profile", "cleo", cwd=tmp_path)
     assert unknown.returncode != 0
     assert unknown.stderr == "homeflow: no profile 'cleo' for routine back-massage (profiles: anna, ben)\n"
