@@ -76,7 +76,7 @@ def test_plan_prints_the_back_massage_timeline() -> None:
         "golf ball",
         "baseball",
         "dog ball",
-        "Never put the ball on the spine",
+        "Never on the spine itself",
     ):
         assert words in out
     assert out.count("Five.") == 6

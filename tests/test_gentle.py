@@ -23,8 +23,8 @@ from .test_settings import problems, write
 
 ROUTINES = REPO / "homeflow" / "defaults" / "routines"
 BALLS = {
-    "back-massage": "A dog ball, a golf ball, a tennis ball",
-    "back-massage-de": "Ein Hundeball, ein Golfball, ein Tennisball",
+    "back-massage": "A tennis ball, a lacrosse ball, a golf ball",
+    "back-massage-de": "Ein Tennisball, ein Golfball, ein Baseball",
 }
 # What the person is told to press harder with, or to change to: never said on the gentler run.
 HARDER = {"back-massage": ("deeper", "firmer"), "back-massage-de": ("tiefer", "festeren")}
@@ -38,10 +38,10 @@ CONDITIONAL = Routine(
             "Only",
             (
                 Say("Always."),
-                Say("Which ball.", When.FIRST_RUN),
-                Say("Softly today.", When.GENTLE),
-                Say("Go deeper.", When.NOT_GENTLE),
-                Wait(5, "Rest.", When.GENTLE),
+                Say("Which ball.", (When.FIRST_RUN,)),
+                Say("Softly today.", (When.GENTLE,)),
+                Say("Go deeper.", (When.NOT_GENTLE,)),
+                Wait(5, "Rest.", (When.GENTLE,)),
             ),
         ),
     ),
@@ -100,7 +100,7 @@ def test_a_bad_when_and_a_bad_reps_gentle_are_located(here: Path) -> None:
     assert problems(write(here, "homeflow.yaml", "")) == [
         "routines/r.yaml:2:26: reps.gentle: must be between 1 and reps.start (4), got 5",
         'routines/r.yaml:7:15: steps[0].do[0].when: unknown condition "sometimes"; known: "first_run", '
-        '"gentle", "not_gentle"',
+        '"gentle", "not_gentle", "at_max_reps", "below_max_reps"',
         "routines/r.yaml:8:9: steps[0].do[1]: expected one action key (say, wait, count, light, repeat) "
         "beside when",
     ]

@@ -79,13 +79,15 @@ def test_example_config_loads_with_paths_beside_it() -> None:
     assert isinstance(repeat, RepeatSteps)
     assert (repeat.var, repeat.values) == ("side", ("left", "right"))
     assert repeat.steps[1].actions == (
-        Say("Make slow circles, {reps} one way."),
-        Count("{reps}", "{tempo}", "Begin."),
+        Say("Bend your knees a little and move your hips in small circles, so the ball rolls in a circle."),
+        Count("{reps}", "{tempo}", "Slow circles, {reps} one way."),
         Wait(3.0, "Breathe out, and let your shoulders drop."),
     )
     first = routine.steps[0]
     assert isinstance(first, Step)
-    assert first.actions[-1] == Wait(10.0, "Find a free spot of wall and stand with your back to it.")
+    assert first.actions[-1] == Wait(
+        10.0, "Stand with your back to a free spot of wall, feet hip-width apart, half a step from the wall."
+    )
     assert routine.safety[0] == "Before you begin, some safety advice. Listen to it once now."
 
 

@@ -54,13 +54,17 @@ PHRASES = Phrases(
     hint_part="{actions}, {answer}",
     hint_or=" oder ",
     hint_last=", oder ",
-    too_often="{routine} war heute schon {times} dran. Ruh dich jetzt aus: zu viel reizt das Gewebe.",
-    too_soon="{routine} war erst vor kurzem dran. Gib {focus} noch {minutes} Ruhe.",
+    too_often=(
+        "Du hast die Einheit {routine} heute schon {times} gemacht. Ruh dich jetzt aus: zu viel reizt das"
+        " Gewebe."
+    ),
+    too_soon="Deine letzte Einheit {routine} ist erst kurz her. Gib {focus} noch {minutes} Ruhe.",
     minute="{n} Minute",
     minutes="{n} Minuten",
     focus="dir",
     light_in_use=(
-        "Das Licht {light} ist gerade bei {routine} im Einsatz. Starte noch einmal, wenn das vorbei ist."
+        "Das Licht {light} ist gerade bei der Einheit {routine} im Einsatz. Starte noch einmal, wenn sie"
+        " vorbei ist."
     ),
     level_up="Du hattest {n} gute Einheiten in Folge, darum steigern wir heute auf {reps} Wiederholungen.",
     gentle=(

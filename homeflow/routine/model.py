@@ -30,11 +30,14 @@ class Ambience:
 
 
 class When(StrEnum):
-    """The runs an action belongs to (its `when:`); an action without one belongs to every run."""
+    """The runs an action belongs to (its `when:`, one condition or a list that must all hold); an
+    action without one belongs to every run."""
 
     FIRST_RUN = "first_run"  # the person has not completed the routine before
     GENTLE = "gentle"  # the run after "it hurt"
     NOT_GENTLE = "not_gentle"  # every other run
+    AT_MAX_REPS = "at_max_reps"  # the run is at `reps.max` repetitions
+    BELOW_MAX_REPS = "below_max_reps"  # the run is below `reps.max`
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +45,7 @@ class Say:
     """Announce a sentence; `{name}` placeholders are filled from the routine's variables."""
 
     text: str
-    when: When | None = None
+    when: tuple[When, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,7 @@ class Wait:
 
     seconds: float
     text: str | None = None
-    when: When | None = None
+    when: tuple[When, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,7 @@ class Count:
     to: int | str
     tempo_s: float | str = 3.0
     text: str | None = None
-    when: When | None = None
+    when: tuple[When, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,7 @@ class Light:
     """Change the ambience mid-routine."""
 
     ambience: Ambience
-    when: When | None = None
+    when: tuple[When, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,7 @@ class Repeat:
     times: int | str = 1
     var: str | None = None
     values: tuple[str, ...] = ()
-    when: When | None = None
+    when: tuple[When, ...] = ()
 
 
 Action = Say | Wait | Count | Light | Repeat

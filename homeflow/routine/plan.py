@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -78,22 +79,29 @@ class Cue:
 
 @dataclass(frozen=True, slots=True)
 class Conditions:
-    """What a run is, for the actions that say `when:`: the person's first run of the routine, and
-    whether it is the gentler run after "it hurt"."""
+    """What a run is, for the actions that say `when:`: the person's first run of the routine, whether
+    it is the gentler run after "it hurt", and whether it is at the routine's highest level (set by
+    the planner from the run's repetitions)."""
 
     first_run: bool = False
     gentle: bool = False
+    at_max_reps: bool = False
 
-    def hold(self, when: When | None) -> bool:
-        """Whether an action with this `when:` belongs to the run."""
-        if when is None:
-            return True
-        if when is When.FIRST_RUN:
-            return self.first_run
-        return self.gentle is (when is When.GENTLE)
+    def hold(self, when: tuple[When, ...]) -> bool:
+        """Whether an action with this `when:` belongs to the run: every condition of it holds."""
+        return all(self._holds(condition) for condition in when)
+
+    def _holds(self, condition: When) -> bool:
+        match condition:
+            case When.FIRST_RUN:
+                return self.first_run
+            case When.GENTLE | When.NOT_GENTLE:
+                return self.gentle is (condition is When.GENTLE)
+            case When.AT_MAX_REPS | When.BELOW_MAX_REPS:
+                return self.at_max_reps is (condition is When.AT_MAX_REPS)
 
     def to_json(self) -> dict[str, bool]:
-        return {"first_run": self.first_run, "gentle": self.gentle}
+        return {"first_run": self.first_run, "gentle": self.gentle, "at_max_reps": self.at_max_reps}
 
 
 # A run that is neither the person's first nor the gentler one.
@@ -202,7 +210,7 @@ class _Planner:
         self, routine: Routine, reps: int, speech_s: SpeechDurations, conditions: Conditions
     ) -> None:
         self.routine = routine
-        self.conditions = conditions
+        self.conditions = dataclasses.replace(conditions, at_max_reps=reps >= routine.reps.max)
         self.speech_s = speech_s
         self.base_vars = scope_of(routine, reps)
         self.reps = reps

@@ -346,17 +346,28 @@ def _actions(ch: Checker, node: Node | None, path: str, scope: ph.Scope) -> tupl
 
 
 def _action(ch: Checker, node: Node, path: str, scope: ph.Scope) -> Action | None:
-    when: When | None = None
+    when: tuple[When, ...] = ()
     if isinstance(node, Map) and _WHEN in node.entries:
-        where = child(path, _WHEN)
-        word = ch.choice(node.entries[_WHEN][1], where, "", [w.value for w in When], "condition")
-        when = When(word) if word else None
+        when = _when(ch, node.entries[_WHEN][1], child(path, _WHEN))
         node = dataclasses.replace(node, entries={k: v for k, v in node.entries.items() if k != _WHEN})
         if not node.entries:
             ch.report(node, path, f"expected one action key ({', '.join(_ACTIONS)}) beside when")
             return None
     action = _what(ch, node, path, scope)
-    return action if action is None or when is None else dataclasses.replace(action, when=when)
+    return action if action is None or not when else dataclasses.replace(action, when=when)
+
+
+def _when(ch: Checker, node: Node, path: str) -> tuple[When, ...]:
+    """`when:` one condition, or a list of them that must all hold."""
+    known = [w.value for w in When]
+    nodes = node.items if isinstance(node, Seq) else (node,)
+    if not nodes:
+        ch.report(node, path, f"needs at least one condition ({', '.join(known)})")
+    words = [
+        ch.choice(item, index(path, i) if isinstance(node, Seq) else path, "", known, "condition")
+        for i, item in enumerate(nodes)
+    ]
+    return tuple(dict.fromkeys(When(word) for word in words if word))
 
 
 def _what(ch: Checker, node: Node, path: str, scope: ph.Scope) -> Action | None:
