@@ -65,7 +65,7 @@ def test_a_run_taken_over_goes_on_in_the_light_of_its_own_conditions() -> None:
     dimmer = Ambience(10, 2.0)
     routine = dataclasses.replace(
         CONDITIONAL,
-        steps=(Step("Dim", (Light(dimmer, When.GENTLE), Say("Begin."))), Step("Go on", (Say("More."),))),
+        steps=(Step("Dim", (Light(dimmer, (When.GENTLE,)), Say("Begin."))), Step("Go on", (Say("More."),))),
     )
     assert ambience_at(routine, 4, 1, Conditions(gentle=True)) == dimmer
     assert ambience_at(routine, 4, 1) == routine.ambience
