@@ -31,6 +31,7 @@ from homeflow.routine.progression import Level, next_level
 from homeflow.service import build_rooms, build_speakers
 from homeflow.settings import SettingsError, summary
 from homeflow.settings.model import CastSpeaker, LocalSpeaker, Settings, SonosSpeaker
+from homeflow.settings.voices import voice_warnings
 from homeflow.speech import engine_problem
 from homeflow.supervisor import AddonError
 
@@ -238,6 +239,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(summary(settings))
     for warning in shared_lights(settings):
         print(f"homeflow: warning: {warning}", file=sys.stderr)
+    for warning in voice_warnings(settings):
+        print(warning, file=sys.stderr)
     if args.probe:
         answers = asyncio.run(probe(settings))
         for answer in answers:
@@ -362,6 +365,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
         return EXIT_BAD_CONFIG
     if warning := speech_fallback(settings):
+        print(warning, file=sys.stderr)
+    for warning in voice_warnings(settings):
         print(warning, file=sys.stderr)
     if args.mqtt_port is not None:
         settings = dataclasses.replace(settings, mqtt=dataclasses.replace(settings.mqtt, port=args.mqtt_port))
