@@ -34,6 +34,7 @@ from homeflow.settings.model import CastSpeaker, LocalSpeaker, Settings, SonosSp
 from homeflow.settings.voices import voice_warnings
 from homeflow.speech import engine_problem
 from homeflow.supervisor import AddonError
+from homeflow.web.reach import reach_text, reachable_from_others
 
 log = logging.getLogger("homeflow")
 
@@ -145,6 +146,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.add_argument("folder", metavar="DIR", type=Path, help="created if missing")
     start.set_defaults(func=cmd_init)
+
+    pair = sub.add_parser(
+        "pair", parents=[config], help="print a one-time link (and its QR code) that signs a browser in"
+    )
+    pair.set_defaults(func=cmd_pair)
 
     history = sub.add_parser("history", parents=[config], help="list past runs")
     history.add_argument("--json", action="store_true", help="print JSON")
@@ -373,6 +379,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.http_port is not None:
         settings = dataclasses.replace(settings, http=dataclasses.replace(settings.http, port=args.http_port))
     asyncio.run(serve_process(settings, args.time_scale))
+    return 0
+
+
+def cmd_pair(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    if not settings.http.token:
+        print(f"homeflow: {settings.path}: http.token is not set: the page asks nothing", file=sys.stderr)
+        return 1
+    print(reach_text(settings.http, qr=reachable_from_others(settings.http)), end="")
     return 0
 
 

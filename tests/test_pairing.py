@@ -116,3 +116,5 @@ def test_a_code_made_before_a_restart_is_refused_after_it() -> None:
     assert not Pairing("another-token-0123456789", lambda: now[0]).redeem(fresh)
     assert not restarted.redeem("0x" + fresh) and not restarted.redeem(fresh.upper())
     assert restarted.redeem(fresh) and not restarted.redeem(fresh)
+    one, other = restarted.code(), restarted.code()  # in the same second: each its own, each once
+    assert one != other and restarted.redeem(other) and restarted.redeem(one)

@@ -22,6 +22,7 @@ COOKIE = "homeflow_session"
 # A paired browser stays signed in this long (browsers cap cookies at 400 days).
 SESSION_S = 180 * 24 * 3600
 _SIGNATURE_CHARS = 16  # base32 characters of the HMAC in a code: 80 bits
+_NONCE_BYTES = 4
 
 
 class Pairing:
@@ -34,24 +35,26 @@ class Pairing:
         self._taken: dict[str, int] = {}  # code -> when it expires, until then
 
     def code(self) -> str:
-        """A new code, valid once for `CODE_TTL_S`."""
-        expires = int(self._now()) + CODE_TTL_S
-        return f"{expires:x}{self._sign(f'pair:{expires}')[:_SIGNATURE_CHARS]}"
+        """A new code, valid once for `CODE_TTL_S`: when it expires, a nonce (two codes of one second
+        differ), and their signature."""
+        expires, nonce = int(self._now()) + CODE_TTL_S, secrets.token_hex(_NONCE_BYTES)
+        return f"{expires:x}-{nonce}-{self._code_signature(expires, nonce)}"
 
     def redeem(self, code: str) -> bool:
         """Whether `code` is one of ours, unexpired, made since this service started and not taken
         before; it is taken now."""
         now = int(self._now())
         self._taken = {taken: until for taken, until in self._taken.items() if until >= now}
-        stamp, signature = code[:-_SIGNATURE_CHARS], code[-_SIGNATURE_CHARS:]
+        stamp, _, rest = code.partition("-")
+        nonce, _, signature = rest.partition("-")
         try:
             expires = int(stamp, 16)
         except ValueError:
             return False
-        if stamp != f"{expires:x}":  # one spelling per code, or "0x…" would take it a second time
+        # One spelling per code, or "0x…" or capitals would take it a second time.
+        if stamp != f"{expires:x}" or len(nonce) != 2 * _NONCE_BYTES or nonce != nonce.lower():
             return False
-        expected = self._sign(f"pair:{expires}")[:_SIGNATURE_CHARS]
-        if not hmac.compare_digest(signature.encode(), expected.encode()):
+        if not hmac.compare_digest(signature.encode(), self._code_signature(expires, nonce).encode()):
             return False
         if not now <= expires <= now + CODE_TTL_S or expires - CODE_TTL_S < self._started:
             return False
@@ -70,6 +73,9 @@ class Pairing:
         if not nonce or not signature:
             return False
         return hmac.compare_digest(signature.encode(), self._sign(f"session:{nonce}").encode())
+
+    def _code_signature(self, expires: int, nonce: str) -> str:
+        return self._sign(f"pair:{expires}:{nonce}")[:_SIGNATURE_CHARS]
 
     def _sign(self, message: str) -> str:
         digest = hmac.new(self._key, message.encode(), hashlib.sha256).digest()
