@@ -7,12 +7,7 @@ from homeflow.language import phrases
 from homeflow.settings.model import CastSpeaker, HomeAssistantSpeaker, LocalSpeaker, Settings, SonosSpeaker
 from homeflow.settings.problems import child, quote
 
-_KINDS: dict[type, str] = {
-    LocalSpeaker: "local",
-    HomeAssistantSpeaker: "home_assistant",
-    SonosSpeaker: "sonos",
-    CastSpeaker: "cast",
-}
+_KINDS: dict[type, str] = {LocalSpeaker: "local", SonosSpeaker: "sonos", CastSpeaker: "cast"}
 
 
 def voice_warnings(settings: Settings) -> list[str]:
@@ -30,7 +25,10 @@ def voice_warnings(settings: Settings) -> list[str]:
     warnings = []
     for name, by_language in languages.items():
         spec = settings.speakers.get(name)
-        if spec is None or not spec.voice_given or len(by_language) < 2:
+        # Home Assistant's TTS speaks each routine's language itself; its `voice` only times the plan.
+        if spec is None or isinstance(spec, HomeAssistantSpeaker) or not spec.voice_given:
+            continue
+        if len(by_language) < 2:
             continue
         path = child(child(child("speakers", name), _KINDS[type(spec)]), "voice")
         routines = "; ".join(f"{code}: {', '.join(ids)}" for code, ids in by_language.items())
