@@ -13,6 +13,8 @@ import pytest
 from homeflow.defaults import ROUTINES, init, load_settings
 from homeflow.devices.speakers.local import LocalSpeakerDevice
 from homeflow.service import build_rooms, build_speakers
+from homeflow.settings import load
+from homeflow.settings.voices import voice_warnings
 from homeflow.speech import SpeechCache, engine_problem
 
 from .conftest import REPO
@@ -96,3 +98,24 @@ def test_no_setup_the_readme_offers_warns_of_its_voices(setup: str, tmp_path: Pa
     checked = homeflow("check", "-c", str(settings_of(setup, tmp_path)), cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
     assert "voice" not in checked.stderr, checked.stderr
+
+
+def test_no_warning_for_a_home_assistant_speaker_whose_tts_speaks_each_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for routine in ROUTINES.glob("*.yaml"):
+        write(tmp_path, f"routines/{routine.name}", routine.read_text(encoding="utf-8"))
+    config = write(tmp_path, "homeflow.yaml", """\
+        home_assistant: {url: "http://127.0.0.1:8123", token: abc.DEF-123}
+        speakers:
+          hall: {home_assistant: {media_player: media_player.hall, tts: tts.piper, voice: en-us}}
+          desk: {local: {voice: en-us}}
+        routines: routines/
+        automations:
+          - {routine: back-massage, speakers: [hall, desk]}
+          - {routine: back-massage-de, speakers: [hall, desk]}
+        """)  # fmt: skip
+    assert [w.split(": warning: ")[1].split(":")[0] for w in voice_warnings(load(config))] == [
+        "speakers.desk.local.voice"
+    ]
