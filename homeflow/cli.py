@@ -396,7 +396,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     settings = args.folder / "homeflow.yaml"
-    print(f"next: homeflow run -c {settings}  (the dashboard token is in {args.folder / 'secrets.yaml'})")
+    print(
+        f"next: homeflow run -c {settings}  (it prints a link that signs your browser in; "
+        f"the dashboard token is in {args.folder / 'secrets.yaml'})"
+    )
     return 0
 
 

@@ -149,3 +149,23 @@ def test_the_address_a_phone_opens() -> None:
     assert dashboard_address(public) == "http://home.lan:8765/homeflow"
     anywhere = dashboard_address(HttpSettings("0.0.0.0", 8765))
     assert anywhere.startswith("http://") and anywhere.endswith(":8765") and "0.0.0.0" not in anywhere
+
+
+def test_on_loopback_with_a_token_the_link_signs_this_machines_browser_in(
+    tmp_path: Path, broker: Broker, prefix: str
+) -> None:
+    port = free_port()
+    http = {"port": port, "token": TOKEN}
+    config = write_settings(tmp_path, broker, prefix, routines={"short": SHORT_ROUTINE}, http=http)
+    proc = subprocess.Popen(
+        [*HOMEFLOW, "run", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        printed = read_lines(proc, 3)
+        link = printed[1].removeprefix("sign a phone or browser in: open ").strip()
+        assert printed[0] == f"the dashboard: http://127.0.0.1:{port}/\n"
+        assert get(port, link.removeprefix(f"http://127.0.0.1:{port}")).status == 303
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=20)
+    assert rest == ""  # no QR code: nothing on the network could open it
