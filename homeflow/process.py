@@ -37,9 +37,9 @@ def print_address(http: HttpSettings, ready: asyncio.Future[str]) -> None:
     if ready.cancelled() or ready.exception() is not None or http.ingress_proxy is not None:
         return  # not serving; or the add-on, whose page Home Assistant shows
     if reachable_from_others(http):
-        print(reach_text(http, ready.result()), flush=True)
+        print(reach_text(http, ready.result()), end="", flush=True)
     elif http.token:
-        print(reach_text(http, ready.result(), qr=False), flush=True)
+        print(reach_text(http, ready.result(), qr=False), end="", flush=True)
 
 
 def dump_tasks() -> None:
