@@ -31,8 +31,10 @@ from homeflow.routine.progression import Level, next_level
 from homeflow.service import build_rooms, build_speakers
 from homeflow.settings import SettingsError, summary
 from homeflow.settings.model import CastSpeaker, LocalSpeaker, Settings, SonosSpeaker
+from homeflow.settings.voices import voice_warnings
 from homeflow.speech import engine_problem
 from homeflow.supervisor import AddonError
+from homeflow.web.reach import reach_text, reachable_from_others
 
 log = logging.getLogger("homeflow")
 
@@ -148,6 +150,11 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("folder", metavar="DIR", type=Path, help="created if missing")
     start.set_defaults(func=cmd_init)
 
+    pair = sub.add_parser(
+        "pair", parents=[config], help="print a one-time link (and its QR code) that signs a browser in"
+    )
+    pair.set_defaults(func=cmd_pair)
+
     history = sub.add_parser("history", parents=[config], help="list past runs")
     history.add_argument("--json", action="store_true", help="print JSON")
     history.add_argument("--limit", type=_positive, default=20, help="at most this many runs (default 20)")
@@ -241,6 +248,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(summary(settings))
     for warning in shared_lights(settings):
         print(f"homeflow: warning: {warning}", file=sys.stderr)
+    for warning in voice_warnings(settings):
+        print(warning, file=sys.stderr)
     if args.probe:
         answers = asyncio.run(probe(settings))
         for answer in answers:
@@ -385,6 +394,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
     if warning := speech_fallback(settings):
         print(warning, file=sys.stderr)
+    for warning in voice_warnings(settings):
+        print(warning, file=sys.stderr)
     if args.mqtt_port is not None:
         settings = dataclasses.replace(settings, mqtt=dataclasses.replace(settings.mqtt, port=args.mqtt_port))
     if args.http_port is not None:
@@ -393,12 +404,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pair(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    if not settings.http.token:
+        print(f"homeflow: {settings.path}: http.token is not set: the page asks nothing", file=sys.stderr)
+        return 1
+    print(reach_text(settings.http, qr=reachable_from_others(settings.http)), end="")
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     written = init(args.folder)
     for path in written:
         print(f"wrote {path}")
     settings = args.folder / "homeflow.yaml"
-    print(f"next: homeflow run -c {settings}  (the dashboard token is in {args.folder / 'secrets.yaml'})")
+    print(
+        f"next: homeflow run -c {settings}  (it prints a link that signs your browser in; "
+        f"the dashboard token is in {args.folder / 'secrets.yaml'})"
+    )
     return 0
 
 

@@ -15,3 +15,7 @@ class HomeAssistantError(HomeflowError):
 
 class SpeakerError(HomeflowError):
     """A speaker could not be reached or refused to play."""
+
+
+class SoundFailed(SpeakerError):
+    """A local player could not play a sentence; it was printed in the terminal instead."""

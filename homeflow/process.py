@@ -1,5 +1,5 @@
 """What `homeflow run` does to its own process around the service: signals, how it waits for its child
-processes, and what the garbage collector need not walk."""
+processes, what the garbage collector need not walk, and where a phone reaches the dashboard."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import signal
 import sys
 
 from homeflow.service import serve
-from homeflow.settings.model import Settings
+from homeflow.settings.model import HttpSettings, Settings
+from homeflow.web.reach import reach_text, reachable_from_others
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,19 @@ async def serve_process(settings: Settings, time_scale: float) -> None:
     watch_children_by_pidfd(loop)
     ready: asyncio.Future[str] = loop.create_future()
     ready.add_done_callback(freeze_start_up)
+    ready.add_done_callback(lambda done: print_address(settings.http, done))
     await serve(settings, stop, time_scale=time_scale, ready=ready)
+
+
+def print_address(http: HttpSettings, ready: asyncio.Future[str]) -> None:
+    """Once serving: where a phone opens the dashboard, a one-time pairing link and its QR code (when
+    other machines can reach it); on loopback with a token, a pairing link for this machine's browser."""
+    if ready.cancelled() or ready.exception() is not None or http.ingress_proxy is not None:
+        return  # not serving; or the add-on, whose page Home Assistant shows
+    if reachable_from_others(http):
+        print(reach_text(http, ready.result()), end="", flush=True)
+    elif http.token:
+        print(reach_text(http, ready.result(), qr=False), end="", flush=True)
 
 
 def dump_tasks() -> None:

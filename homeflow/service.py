@@ -39,6 +39,7 @@ from homeflow.takeover import RESUME, recover, take_over
 from homeflow.triggers.buttons import Zigbee2MqttButtonTrigger
 from homeflow.triggers.schedule import Scheduler
 from homeflow.web import build_app, run_web
+from homeflow.web.pairing import Pairing
 
 if TYPE_CHECKING:
     from homeflow.leases import Leases
@@ -260,7 +261,9 @@ async def serve(
         async with _one_error(), contextlib.aclosing(speakers), asyncio.TaskGroup() as tasks:
             conductor.attach(tasks)
             web_ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            app = build_app(conductor, settings.http, clips.cache)
+            # Pairing codes expire by the wall clock: `homeflow run` and `homeflow pair` make them too.
+            pairing = Pairing(settings.http.token or "", lambda: clock.wall().timestamp())
+            app = build_app(conductor, settings.http, clips.cache, pairing)
             web = tasks.create_task(run_web(app, settings.http, web_ready), name="web")
             # A WebError (port taken) ends the service here, before anything has moved.
             clips.base = url = await web_ready

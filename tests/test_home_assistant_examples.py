@@ -4,6 +4,7 @@ on the oldest Home Assistant homeflow supports."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,10 @@ def entity_ids() -> set[str]:
     for topic, config in configs.items():
         component = topic.split("/")[1]
         if "unique_id" in config:
-            # HA names an entity of a device "<device name> <entity name>", slugified.
+            # HA names an entity of a device "<device name> <entity name>", slugified (letters with
+            # accents as their base letter: "Rückenmassage" is "ruckenmassage").
             name = f"{config['device']['name']} {config['name']}"
+            name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
             ids.add(f"{component}.{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}")
     return ids
 

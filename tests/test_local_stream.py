@@ -184,12 +184,15 @@ async def test_a_player_that_cannot_be_started_leaves_the_run_going_without_soun
 ) -> None:
     device = speaker(cache, ("no-such-player", "-r", "{rate}"))
     await device.prepare(["One.", "Two."])
-    await device.say("One.")
-    await device.say("Two.")
+    voice = Voice(device, LoopClock())
+    for text in ("One.", "Two."):
+        voice.say(Line(text, voice.clock.now(), 5.0))
+    voice.close()
+    await voice.run()
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == [
         "speaker desk: player `no-such-player -r '{rate}'` failed: [Errno 2] No such file or directory: "
-        "'no-such-player'; going on without sound"
+        "'no-such-player'; its sentences are printed here (say: …)"
     ]
     with pytest.raises(SpeakerError, match=r"^player `no-such-player -r '\{rate\}'` failed: \[Errno 2\]"):
         await device.check()

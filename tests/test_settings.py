@@ -63,11 +63,14 @@ def test_example_config_loads_with_paths_beside_it() -> None:
     )
     assert loaded.mqtt.embedded
     assert loaded.lights == {"living_room": VirtualLight("living_room")}
-    assert loaded.speakers == {"living_room": LocalSpeaker("living_room", "en-us", 150)}
+    assert loaded.speakers == {
+        "living_room": LocalSpeaker("living_room", "en-us", 150, voices=(("en", "en-us"), ("de", "de")))
+    }
     assert loaded.buttons["massage"].friendly_name == "Massage Button"
     assert loaded.buttons["massage"].gestures["single"] == "toggle"
     assert loaded.automations == (
         Automation("back-massage", (ButtonTrigger("massage"),), ("living_room",), ("living_room",)),
+        Automation("back-massage-de", (), ("living_room",), ("living_room",)),
     )
     routine = loaded.routines["back-massage"]
     assert list(loaded.routines) == ["back-massage", "back-massage-de"]  # by id: English first
@@ -95,7 +98,7 @@ def test_summary_of_example() -> None:
     assert summary(load(EXAMPLE)) == (
         f"{EXAMPLE} is valid: MQTT 127.0.0.1:1883 (base topic homeflow, embedded broker unless one listens "
         "there); 1 light, 1 speaker, 1 button; "
-        "2 routines (back-massage: 10 steps, back-massage-de: 10 steps); 1 automation."
+        "2 routines (back-massage: 10 steps, back-massage-de: 10 steps); 2 automations."
     )
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from homeflow.clock import LoopClock
 from homeflow.devices.speakers.local import LocalSpeakerDevice
-from homeflow.errors import SpeechError
+from homeflow.devices.speakers.voice import Line, Voice
+from homeflow.errors import SoundFailed, SpeechError
 from homeflow.settings.model import LocalSpeaker
 from homeflow.speech import SpeechCache, engine_problem
 
@@ -143,18 +145,25 @@ async def test_say_plays_the_prepared_clip(
 
 
 @pytest.mark.parametrize("player", ["false", "no-such-player"])
-async def test_failing_player_warns_once_and_carries_on(
+async def test_failing_player_prints_each_sentence_and_a_run_warns_once(
     cache: SpeechCache, player: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     device = speaker(cache, player)
     await device.prepare([SENTENCE])
+    voice = Voice(device, LoopClock())
+    for _ in range(2):
+        voice.say(Line(SENTENCE, voice.clock.now(), 5.0))
+    voice.close()
+    with caplog.at_level(logging.INFO):
+        await voice.run()
 
-    await device.say(SENTENCE)
-    await device.say(SENTENCE)
-
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count(f"say: {SENTENCE}") == 2
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert f"player `{player}` failed" in warnings[0]
+    with pytest.raises(SoundFailed):  # each sentence tries the player again
+        await device.say(SENTENCE)
 
 
 async def test_concurrent_says_take_turns(cache: SpeechCache, tmp_path: Path) -> None:

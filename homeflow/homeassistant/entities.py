@@ -15,6 +15,7 @@ from typing import Any
 
 from homeflow import __version__
 from homeflow.homeassistant.profiles import profile_entities
+from homeflow.language.entity_names import EntityNames, entity_names
 from homeflow.mqtt import OFFLINE, ONLINE
 from homeflow.routine.model import Routine
 from homeflow.settings.http import is_loopback
@@ -28,18 +29,19 @@ EVENT_TYPES = tuple(str(e) for e in RunEvent)
 DEVICE_TRIGGERS = EVENT_TYPES
 # The topic level of Home Assistant's own commands: `<base>/<routine>/home_assistant/set`.
 HOME_ASSISTANT = "home_assistant"
+# Each entity's name is in the routine's language (homeflow.language.entity_names).
 BUTTONS = (
-    ("start", "Start", "mdi:play"),
-    ("pause", "Pause", "mdi:pause"),
-    ("resume", "Resume", "mdi:play-pause"),
-    ("skip", "Skip step", "mdi:skip-next"),
-    ("cancel", "Cancel", "mdi:stop"),
+    ("start", "mdi:play"),
+    ("pause", "mdi:pause"),
+    ("resume", "mdi:play-pause"),
+    ("skip", "mdi:skip-next"),
+    ("cancel", "mdi:stop"),
 )
 # The answers to the end-of-run question: buttons available only while it is open.
 ANSWER_BUTTONS = (
-    ("good", "Felt good", "mdi:emoticon-happy-outline"),
-    ("too_much", "Too much", "mdi:emoticon-neutral-outline"),
-    ("hurt", "It hurt", "mdi:bandage"),
+    ("good", "mdi:emoticon-happy-outline"),
+    ("too_much", "mdi:emoticon-neutral-outline"),
+    ("hurt", "mdi:bandage"),
 )
 ASKING_TEMPLATE = f"{{{{ 'online' if value_json.state == '{RoutineState.ASKING}' else 'offline' }}}}"
 # Idle state payloads carry no `steps`, `reps` or `ends_at`: `.get` renders those as null, not an error.
@@ -159,11 +161,12 @@ def configs_by_routine(
         available = {"availability_topic": statuses[0]}
     for routine_id, routine in routines.items():
         configs[routine_id] = mine = {}
+        names = entity_names(routine.language)
         device = {
             "identifiers": [f"{node}_{routine_id}"],
             "name": f"homeflow {routine.name}",
             "manufacturer": "homeflow",
-            "model": "Guided routine",
+            "model": names.model,
             "sw_version": __version__,
             "via_device": node,
             **where,
@@ -173,10 +176,10 @@ def configs_by_routine(
             part: f"{base_topic}/{routine_id}/{part}"
             for part in ("state", "stats", "event", "refused", "schedules", "schedules/set", "reps/set")
         }
-        entities = _entities(routine, topics, None if cluster else statuses[0])
+        entities = _entities(routine, names, topics, None if cluster else statuses[0])
         commands = f"{base_topic}/{routine_id}/{HOME_ASSISTANT}/set"
         for profile in (profiles or {}).get(routine_id, ()):
-            entities += profile_entities(profile, f"{topics['stats']}/{profile}", commands)
+            entities += profile_entities(profile, f"{topics['stats']}/{profile}", commands, names)
         for component, key, config in entities:
             object_id = f"{routine_id}_{key}"
             mine[f"{prefix}/{component}/{node}/{object_id}/config"] = {
@@ -205,7 +208,9 @@ def _suffixed(name: str, peer: str) -> str:
     return f"{name}_{peer}" if peer else name
 
 
-def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> list[tuple[str, str, Config]]:
+def _entities(
+    routine: Routine, names: EntityNames, topics: dict[str, str], status: str | None
+) -> list[tuple[str, str, Config]]:
     """One routine's entities: (component, key, config without unique_id, device or availability)."""
     commands = f"{topics['state'].removesuffix('/state')}/{HOME_ASSISTANT}/set"
     # Answer buttons: while homeflow is online and the routine's question is open (both at once). In a
@@ -218,19 +223,23 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
     }
     button = {"command_topic": commands, "qos": 1}
     entities: list[tuple[str, str, Config]] = [
-        ("button", command, {"name": name, **button, "payload_press": command, "icon": icon})
-        for command, name, icon in BUTTONS
+        ("button", command, {"name": names.name(command), **button, "payload_press": command, "icon": icon})
+        for command, icon in BUTTONS
     ]
     entities += [
-        ("button", answer, {"name": name, **button, "payload_press": answer, "icon": icon, **while_asking})
-        for answer, name, icon in ANSWER_BUTTONS
+        (
+            "button",
+            answer,
+            {"name": names.name(answer), **button, "payload_press": answer, "icon": icon, **while_asking},
+        )
+        for answer, icon in ANSWER_BUTTONS
     ]
     entities.append(
         (
             "switch",
             "schedules",
             {
-                "name": "Schedules",
+                "name": names.schedules,
                 "command_topic": topics["schedules/set"],
                 "state_topic": topics["schedules"],
                 "payload_on": SWITCH_ON,
@@ -248,7 +257,7 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
                 "number",
                 "next_reps",
                 {
-                    "name": "Next run repetitions",
+                    "name": names.next_reps,
                     "command_topic": topics["reps/set"],
                     "state_topic": topics["stats"],
                     "value_template": "{{ value_json.reps_level }}",
@@ -269,7 +278,7 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
             "sensor",
             "state",
             {
-                "name": "State",
+                "name": names.state,
                 "state_topic": topics["state"],
                 "value_template": "{{ value_json.state }}",
                 "device_class": "enum",
@@ -281,7 +290,7 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
             "sensor",
             "step",
             {
-                "name": "Current step",
+                "name": names.step,
                 "state_topic": topics["state"],
                 "value_template": "{{ value_json.step }}",
                 "json_attributes_topic": topics["state"],
@@ -293,7 +302,7 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
             "sensor",
             "progress",
             {
-                "name": "Progress",
+                "name": names.progress,
                 "state_topic": topics["state"],
                 "value_template": "{{ value_json.progress | default(0) }}",
                 "unit_of_measurement": "%",
@@ -305,7 +314,7 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
             "sensor",
             "last_completed",
             {
-                "name": "Last completed",
+                "name": names.last_completed,
                 "state_topic": topics["stats"],
                 # null renders as "None", which Home Assistant shows as unknown.
                 "value_template": "{{ value_json.last_completed }}",
@@ -316,10 +325,10 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
             "sensor",
             "streak",
             {
-                "name": "Streak",
+                "name": names.streak,
                 "state_topic": topics["stats"],
                 "value_template": "{{ value_json.streak_days }}",
-                "unit_of_measurement": "days",
+                "unit_of_measurement": names.days,
                 "state_class": "measurement",
                 "icon": "mdi:fire",
             },
@@ -328,7 +337,7 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
             "sensor",
             "reps",
             {
-                "name": "Repetitions",
+                "name": names.reps,
                 "state_topic": topics["stats"],
                 "value_template": "{{ value_json.reps_level }}",
                 "json_attributes_topic": topics["stats"],
@@ -341,7 +350,7 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
             "sensor",
             "refused",
             {
-                "name": "Last refused start",
+                "name": names.refused,
                 "state_topic": topics["refused"],
                 "value_template": REFUSED_TEMPLATE,
                 "json_attributes_topic": topics["refused"],
@@ -353,7 +362,7 @@ def _entities(routine: Routine, topics: dict[str, str], status: str | None) -> l
             "event",
             "run",
             {
-                "name": "Run",
+                "name": names.run,
                 "state_topic": topics["event"],
                 "event_types": list(EVENT_TYPES),
                 "value_template": EVENT_TEMPLATE,

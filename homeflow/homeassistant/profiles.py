@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeflow.language.entity_names import EntityNames
+
 Config = dict[str, Any]
 
 
-def profile_entities(profile: str, stats: str, commands: str) -> list[tuple[str, str, Config]]:
-    """(component, key, config) of one profile's entities; `stats` is its figures' topic, `commands`
-    the topic Home Assistant's buttons publish on. Keys begin with `profile_`, so no profile name can
-    take the key of one of the routine's own entities."""
+def profile_entities(
+    profile: str, stats: str, commands: str, names: EntityNames
+) -> list[tuple[str, str, Config]]:
+    """(component, key, config) of one profile's entities, named in `names`' language; `stats` is its
+    figures' topic, `commands` the topic Home Assistant's buttons publish on. Keys begin with
+    `profile_`, so no profile name can take the key of one of the routine's own entities."""
     who = profile.capitalize()
     at = f"profile_{profile}"
     return [
@@ -19,7 +23,7 @@ def profile_entities(profile: str, stats: str, commands: str) -> list[tuple[str,
             "button",
             f"{at}_start",
             {
-                "name": f"{who} start",
+                "name": names.profile_start.format(who=who),
                 "command_topic": commands,
                 "qos": 1,
                 "payload_press": f"start:{profile}",
@@ -30,7 +34,7 @@ def profile_entities(profile: str, stats: str, commands: str) -> list[tuple[str,
             "sensor",
             f"{at}_last_completed",
             {
-                "name": f"{who} last completed",
+                "name": names.profile_last_completed.format(who=who),
                 "state_topic": stats,
                 "value_template": "{{ value_json.last_completed }}",
                 "device_class": "timestamp",
@@ -40,10 +44,10 @@ def profile_entities(profile: str, stats: str, commands: str) -> list[tuple[str,
             "sensor",
             f"{at}_streak",
             {
-                "name": f"{who} streak",
+                "name": names.profile_streak.format(who=who),
                 "state_topic": stats,
                 "value_template": "{{ value_json.streak_days }}",
-                "unit_of_measurement": "days",
+                "unit_of_measurement": names.days,
                 "state_class": "measurement",
                 "icon": "mdi:fire",
             },
@@ -52,7 +56,7 @@ def profile_entities(profile: str, stats: str, commands: str) -> list[tuple[str,
             "sensor",
             f"{at}_reps",
             {
-                "name": f"{who} repetitions",
+                "name": names.profile_reps.format(who=who),
                 "state_topic": stats,
                 "value_template": "{{ value_json.reps_level }}",
                 "json_attributes_topic": stats,

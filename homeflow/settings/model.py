@@ -107,6 +107,7 @@ class LocalSpeaker:
     lead_in_s: float = 0.2
     voice_given: bool = field(default=False, compare=False)  # `voice` written: kept in any language
     voices: tuple[tuple[str, str], ...] = ()  # (language, voice): `voice: {de: de+f3}`
+    voice_at: str = field(default="", compare=False)  # `FILE:LINE:COL` of a written `voice`, for warnings
     stream_player: tuple[str, ...] = STREAM_PLAYER  # fed raw PCM on stdin, {rate} and {channels} filled
 
     @property
@@ -147,6 +148,7 @@ class HomeAssistantSpeaker:
     lead_in_s: float = 0.0
     voice_given: bool = field(default=False, compare=False)
     voices: tuple[tuple[str, str], ...] = ()
+    voice_at: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,7 @@ class SonosSpeaker:
     lead_in_s: float = 0.5  # a Sonos starts a stream a moment late: silence, not the first word, is lost
     voice_given: bool = field(default=False, compare=False)
     voices: tuple[tuple[str, str], ...] = ()
+    voice_at: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,7 @@ class CastSpeaker:
     lead_in_s: float = 0.5
     voice_given: bool = field(default=False, compare=False)
     voices: tuple[tuple[str, str], ...] = ()
+    voice_at: str = field(default="", compare=False)
 
 
 SpeakerSettings = LocalSpeaker | HomeAssistantSpeaker | SonosSpeaker | CastSpeaker

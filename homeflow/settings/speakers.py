@@ -182,6 +182,7 @@ def _voice(
         ),
         "lead_in_s": ch.number(f.get("lead_in"), child(path, "lead_in"), default.lead_in_s, hi=MAX_LEAD_IN_S),
         "voice_given": node is not None,
+        "voice_at": "" if node is None else f"{node.mark.file}:{node.mark.line}:{node.mark.column}",
         "voices": tuple(voices.items()),
     }
 

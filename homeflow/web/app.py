@@ -13,8 +13,9 @@ from homeflow.conductor import Conductor
 from homeflow.settings.http import is_loopback
 from homeflow.settings.model import HttpSettings
 from homeflow.speech import SpeechCache
-from homeflow.web import api, audio, dashboard, events
-from homeflow.web.keys import CONDUCTOR, HTTP, STREAMS, ApiError, error
+from homeflow.web import api, audio, dashboard, events, signin
+from homeflow.web.keys import CONDUCTOR, HTTP, PAIRING, STREAMS, ApiError, error, is_paired
+from homeflow.web.pairing import Pairing
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +24,25 @@ MAX_BODY_BYTES = 4096
 AUDIO_ROUTE = "/audio/{name}"
 
 
-def build_app(conductor: Conductor, http: HttpSettings, clips: SpeechCache | None = None) -> web.Application:
-    """The dashboard and the API over `conductor`, and `clips` for speakers; no I/O until a request."""
+def build_app(
+    conductor: Conductor,
+    http: HttpSettings,
+    clips: SpeechCache | None = None,
+    pairing: Pairing | None = None,
+) -> web.Application:
+    """The dashboard and the API over `conductor`, `clips` for speakers, and `pairing` of browsers
+    (by default on the wall clock); no I/O until a request."""
     app = web.Application(middlewares=[_errors, _guard], client_max_size=MAX_BODY_BYTES)
     if clips is not None:
         app[audio.AUDIO] = clips
     app[CONDUCTOR] = conductor
     app[HTTP] = http
+    app[PAIRING] = pairing or Pairing(http.token or "")
     app[STREAMS] = set()
     app.on_shutdown.append(events.close_streams)
     app.router.add_get("/", dashboard.index)
     app.router.add_get("/static/{name}", dashboard.static)
+    app.router.add_get("/pair/{code}", signin.pair)
     app.router.add_get("/api/health", api.health)
     app.router.add_get("/api/routines", api.routines)
     app.router.add_get("/api/routines/{routine}/plan", api.plan)
@@ -75,8 +84,9 @@ def _describe(exc: web.HTTPException, request: web.Request) -> str:
 
 @web.middleware
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The token on the API (not asked of Home Assistant's Ingress proxy, when there is one); without a
-    token, only loopback host names and same-origin commands."""
+    """The token on the API (not asked of Home Assistant's Ingress proxy, when there is one), or a
+    paired browser's session cookie; without a token, only loopback host names and same-origin
+    commands."""
     http = request.app[HTTP]
     resource = request.match_info.route.resource
     if resource is not None and resource.canonical == AUDIO_ROUTE:
@@ -93,10 +103,13 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = urlsplit(f"//{request.host}").hostname or ""
         if not is_loopback(host):
             raise ApiError(403, f"host {host!r} is not allowed without http.token")
-        origin = request.headers.get("Origin")
-        if request.method != "GET" and origin is not None and urlsplit(origin).netloc != request.host:
-            raise ApiError(403, f"cross-origin request from {origin} refused")
+        _same_origin(request)
     elif request.path.startswith("/api/") and request.path != "/api/health":
+        if is_paired(request) and "Authorization" not in request.headers:
+            # The cookie goes along with any request to this site, whoever made the page: a command
+            # must come from this page (the cookie's SameSite=Strict says so too, in browsers that obey).
+            _same_origin(request)
+            return await handler(request)
         sent = request.headers.get("Authorization", "")
         scheme, _, token = sent.partition(" ")
         # Compared as bytes: compare_digest refuses non-ASCII str, and a header may hold anything.
@@ -104,3 +117,10 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             reason = "missing" if not sent else "wrong"
             raise ApiError(401, f"{reason} token: send Authorization: Bearer <http.token>")
     return await handler(request)
+
+
+def _same_origin(request: web.Request) -> None:
+    """Refuse a command (anything but GET) that a page of another origin sends through the browser."""
+    origin = request.headers.get("Origin")
+    if request.method != "GET" and origin is not None and urlsplit(origin).netloc != request.host:
+        raise ApiError(403, f"cross-origin request from {origin} refused")

@@ -9,12 +9,14 @@ from aiohttp import web
 
 from homeflow.conductor import Conductor
 from homeflow.settings.model import HttpSettings
+from homeflow.web.pairing import COOKIE, Pairing
 
 # One queue per open event stream; `None` in a queue ends that stream.
 StreamQueue = asyncio.Queue[dict[str, Any] | None]
 
 CONDUCTOR = web.AppKey("conductor", Conductor)
 HTTP = web.AppKey("http", HttpSettings)
+PAIRING = web.AppKey("pairing", Pairing)
 STREAMS: web.AppKey[set[StreamQueue]] = web.AppKey("streams")
 
 
@@ -29,11 +31,18 @@ class ApiError(Exception):
 
 def needs_token(request: web.Request) -> bool:
     """Whether this client must send the token to the API: not when none is set, nor through Home
-    Assistant's Ingress proxy (as the application's guard decides)."""
+    Assistant's Ingress proxy, nor from a paired browser (as the application's guard decides)."""
     http = request.app[HTTP]
     if http.ingress_proxy is not None and request.remote == http.ingress_proxy:
         return False
-    return bool(http.token)  # an empty token guards nothing: never compare against it
+    # An empty token guards nothing: never compare against it.
+    return bool(http.token) and not is_paired(request)
+
+
+def is_paired(request: web.Request) -> bool:
+    """Whether the request carries the session cookie of a paired browser."""
+    session = request.cookies.get(COOKIE)
+    return session is not None and request.app[PAIRING].is_session(session)
 
 
 def error(status: int, message: str) -> web.Response:

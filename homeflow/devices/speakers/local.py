@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from homeflow.devices.speakers.stream import PlayerMissing, StreamPlayer, kill_group, read_pcm, spawn_player
-from homeflow.errors import SpeakerError
+from homeflow.errors import SoundFailed, SpeakerError
 from homeflow.routine.plan import estimate_speech_s
 from homeflow.settings.model import LocalSpeaker
 from homeflow.speech import Clip, SpeechCache, engine_problem, last_line
@@ -26,7 +26,7 @@ LOCAL_GRACE_S = 1.0
 
 class LocalSpeakerDevice:
     """Speaks through one streaming player (default `aplay` reading raw PCM), or a player command given
-    a file per sentence; without the speech engine the run goes on silently."""
+    a file per sentence; without the speech engine, or when the player fails, each sentence is printed."""
 
     def __init__(self, settings: LocalSpeaker, cache: SpeechCache) -> None:
         self.name = settings.name
@@ -35,7 +35,6 @@ class LocalSpeakerDevice:
         self._cache = cache
         self._clips: dict[str, Clip] = {}
         self._lock = asyncio.Lock()
-        self._warned = False
         # The command given each clip's file, or None: one process fed every clip's frames.
         self._player = settings.player
         self._stream = StreamPlayer(settings.stream_player) if settings.player is None else None
@@ -53,7 +52,9 @@ class LocalSpeakerDevice:
         return {text: clip.duration_s for text, clip in clips.items()}
 
     async def say(self, text: str) -> None:
-        """Play the clip for `text` and return once it has been played (or the player failed)."""
+        """Play the clip for `text` and return once it has been played. Every sentence is printed
+        (`say: …`), so a player that fails (missing, no sound device, exited) raises `SoundFailed`: the
+        run's voice warns once and goes on, printed, trying the player again at each sentence."""
         if self.printed_only:
             log.info("say: %s", text)
             return
@@ -65,16 +66,19 @@ class LocalSpeakerDevice:
         async with self._lock:
             log.info("say: %s", text)
             if failure := await self._say(clip.path):
-                self._player_failed(failure)
+                raise SoundFailed(failure)
 
     async def _say(self, path: Path) -> str | None:
-        """Play a clip; why a player could not be started or failed on its file, or None. A streaming
-        player that exits or stops taking its input raises (the speaker is down until a check)."""
+        """Play a clip; why the player failed (`player `…` failed: why`), or None."""
+        failed = f"player `{shlex.join(self._settings.command)}` failed"
         if self._stream is None:
-            return await self._play(path)
+            failure = await self._play(path)
+            return None if failure is None else f"{failed}: {failure}"
         try:
             await self._stream.play(read_pcm(path))
         except PlayerMissing as exc:
+            return f"{failed}: {exc}"
+        except SpeakerError as exc:  # it exited (no sound device), stopped reading, or a clip is unreadable
             return str(exc)
         return None
 
@@ -116,14 +120,6 @@ class LocalSpeakerDevice:
                 errors.seek(0)
                 return last_line(errors.read()) or f"exit status {proc.returncode}"
             return None
-
-    def _player_failed(self, reason: str) -> None:
-        command = shlex.join(self._settings.command)
-        if self._warned:
-            log.debug("speaker %s: player `%s` failed: %s", self.name, command, reason)
-            return
-        self._warned = True
-        log.warning("speaker %s: player `%s` failed: %s; going on without sound", self.name, command, reason)
 
 
 def silence(folder: Path) -> Path:

@@ -2,7 +2,8 @@
 
 The runner hands each sentence to every voice at its deadline and goes on. A voice says its sentences
 one after the other; one that has fallen behind drops a sentence already late by more than its own
-length (rather than talking over itself or piling up). A speaker that fails, or does not finish a
+length (rather than talking over itself or piling up). A local player that fails prints the sentence
+instead (one warning per run). A speaker that fails otherwise, or does not finish a
 sentence within its length plus a grace, is down: one log line, and its sentences are skipped (each
 reported as missed) until a cheap check says it answers again. A cut-off `say` is cancelled, which
 kills a local player that hangs.
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from homeflow.clock import Clock
 from homeflow.devices.base import Speaker
 from homeflow.devices.speakers import restore_speakers
-from homeflow.errors import SpeakerError
+from homeflow.errors import SoundFailed, SpeakerError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Voice:
         self._down: str | None = None  # why the speaker is down, or None while it answers
         self._checked_at = 0.0
         self._warned_behind = False
+        self._warned_sound = False
 
     @property
     def name(self) -> str:
@@ -100,7 +102,13 @@ class Voice:
             self._saying.cancel()
         if self._saying.cancelled():
             return  # interrupted: nothing went wrong with the speaker
-        if (error := self._saying.exception()) is not None:
+        if isinstance(error := self._saying.exception(), SoundFailed):
+            # Printed instead: the speaker is not down, the next sentence tries its player again.
+            if not self._warned_sound:
+                self._warned_sound = True
+                log.warning("speaker %s: %s; its sentences are printed here (say: …)", self.name, error)
+            self._missed(line, f"printed: {error}")
+        elif error is not None:
             self._down = str(error) or type(error).__name__
             self._checked_at = self.clock.monotonic()
             log.warning(
