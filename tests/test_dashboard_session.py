@@ -142,6 +142,7 @@ def test_a_first_german_run_on_a_phone(browser: Browser, german: Service) -> Non
         pause.click()
         expect(live).to_have_attribute("data-state", "paused")
         expect(live.locator(".position")).to_have_text("")  # still in the safety introduction
+        expect(live.locator(".step")).to_have_text("Sicherheit")
         expect(live.locator(".paused-big")).to_have_text("Pausiert")
         expect(live.locator(".paused-how")).to_be_in_viewport()
         assert px(live.locator(".paused-big")) >= 32
@@ -245,3 +246,46 @@ def test_the_second_person_answers_is_thanked_and_refused_next_time(
         assert_accessible(page, f"refused ({size})")
         shot(page, f"7-refused-{size}")
     assert watch.errors == []
+
+
+@pytest.fixture
+def two_languages(tmp_path: Path, broker: Broker, prefix: str) -> Iterator[Service]:
+    routines = {"massage": shipped_routine(), "ruecken": shipped_routine(file="back-massage-de.yaml")}
+    with running(tmp_path, broker, prefix, routines=routines) as the_service:
+        yield the_service
+
+
+def test_the_page_speaks_the_language_of_the_routine_in_use(browser: Browser, two_languages: Service) -> None:
+    listed = two_languages.request("GET", "/api/routines").json()
+    assert {r["id"]: r["lang"] for r in listed["routines"]} == {"massage": "en", "ruecken": "de"}
+    assert listed["words"] == {code: dict(page_words(code)) for code in ("de", "en")}
+    with open_page(browser, "session-two-languages", DESKTOP) as (page, watch):
+        sign_in(page, two_languages.url + "/")
+        assert (
+            page.evaluate("document.documentElement.lang") == "en"
+        )  # the first routine's, until one is used
+        german = page.locator("article[data-routine=ruecken]")
+        expect(german).to_have_attribute("lang", "de")
+        expect(page.locator("article .start")).to_have_text(["Start", "Starten"])
+        names = page.locator("article .start").evaluate_all(
+            "all => all.map(e => e.getAttribute('aria-label'))"
+        )
+        assert names == ["Start Back massage", "Starten: Rückenmassage mit dem Ball"]
+
+        german.locator(".start").click()
+        live = page.locator("#live-ruecken")
+        expect(live.locator(".sentence")).to_contain_text("Sicherheit")
+        assert page.evaluate("document.documentElement.lang") == "de"
+        shown = live.inner_text()
+        assert not [p.pattern for p in english_only() if p.search(shown)], shown
+        assert_accessible(page, "a German run among English routines")
+        shot(page, "8-german-run-desktop")
+        live.locator(".cancel").click()
+        live.locator(".cancel").click()
+        expect(live).to_have_count(0)
+        page.reload()  # the routine last used on this device keeps the page in its language
+        expect(page.locator("#history-title")).to_have_text("Verlauf")
+        assert page.evaluate("document.documentElement.lang") == "de"
+        expect(page.locator("article[data-routine=massage]")).to_have_attribute("lang", "en")
+        shot(page, "9-after-german-run-desktop")
+    assert (watch.errors, watch.refused) == ([], [])

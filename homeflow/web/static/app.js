@@ -446,8 +446,10 @@ function updateRunCard(card, routine) {
     card.dataset.step = String(step);
     q(".plan-now").replaceChildren(timeline(plan, lang, step ?? -1));
   }
-  q(".step").textContent = s.step || t(lang, s.state === "starting" ? "preparing" : "getting_ready");
   const spoken = s.spoken || {};
+  // Before the first step: the safety introduction, or the run getting ready (its speech, an opening).
+  const before = routine.safety?.includes(spoken.text) ? "safety" : spoken.text ? "getting_ready" : "preparing";
+  q(".step").textContent = s.step || t(lang, before);
   const sentence = instruction(plan, s);
   if (q(".sentence").textContent !== sentence) q(".sentence").textContent = sentence;
   q(".sentence").hidden = !sentence;
