@@ -19,7 +19,7 @@ from homeflow.language.page import PAGE_WORDS, page_words
 from .browser import DESKTOP, PHONE, assert_accessible, chromium, open_page
 from .harness import shipped_routine
 from .mosquitto import Broker
-from .web import TOKEN, Service, running
+from .web import STRETCH, TOKEN, Service, running
 
 SHOTS = Path("/tmp/homeflow-session")
 # Quick: over in a moment at the tests' time scale of 20; once a day per person.
@@ -289,3 +289,21 @@ def test_the_page_speaks_the_language_of_the_routine_in_use(browser: Browser, tw
         expect(page.locator("article[data-routine=massage]")).to_have_attribute("lang", "en")
         shot(page, "9-after-german-run-desktop")
     assert (watch.errors, watch.refused) == ([], [])
+
+
+def test_a_command_that_fails_in_a_session_says_so_in_the_session(
+    browser: Browser, tmp_path: Path, broker: Broker, prefix: str
+) -> None:
+    with (
+        running(tmp_path, broker, prefix, routines={"stretch": STRETCH}) as service,
+        open_page(browser, "session-command-fails") as (page, _watch),
+    ):
+        sign_in(page, service.url + "/")
+        page.locator("article[data-routine=stretch] .start").click()
+        live = page.locator("#live-stretch")
+        expect(live.locator(".step")).to_have_text("Warm up")
+        page.route("**/api/routines/stretch/pause", lambda route: route.abort())  # the Wi-Fi drops it
+        live.get_by_role("button", name="Pause").click()
+        problem = live.locator(".problem")
+        expect(problem).to_have_text(re.compile("fetch", re.IGNORECASE))
+        expect(problem).to_be_in_viewport()

@@ -178,8 +178,7 @@ function chooser(routine) {
     store(WHO_KEY, Object.fromEntries(model.chosen));
     use(routine.id);
     await loadPlan(routine).catch(() => {});
-    renderChrome();
-    renderRoutines();
+    render();  // the page may now speak this routine's language
     document.getElementById(id)?.focus();
   } }, ...routine.profiles.map((p) => el("option", { value: p.name, ...(p.name === who ? { selected: "" } : {}) },
     person(p.name))));
@@ -394,7 +393,8 @@ function runCard(routine) {
         onclick: () => command(id, state() === "paused" ? "resume" : "pause") }, t(lang, "pause")),
       el("button", { type: "button", class: "skip", onclick: () => command(id, "skip") }, t(lang, "skip")),
       cancel),
-    el("p", { class: "cancel-hint", role: "status" }));
+    el("p", { class: "cancel-hint", role: "status" }),
+    el("p", { class: "problem", role: "alert" }));
 }
 
 // Cancel asks once more, in place, for a few seconds: a stray tap (a ball in the other hand) stops nothing.
@@ -472,7 +472,8 @@ function questionCard(routine) {
     "data-routine": id, "aria-labelledby": `live-${id}-name` },
     header(routine, el("span", { class: "badge asking" }, t(lang, "state_asking"))),
     el("p", { class: "question", id: `question-${id}`, role: "alert" }, t(lang, "question")),
-    answerButtons(routine, "answers", { "aria-labelledby": `question-${id}` }));
+    answerButtons(routine, "answers", { "aria-labelledby": `question-${id}` }),
+    el("p", { class: "problem", role: "alert" }));
 }
 
 function answerButtons(routine, className, label) {
@@ -704,7 +705,10 @@ async function command(routineId, word, options = null) {
     const sent = options ? { body: JSON.stringify(options), headers: { "Content-Type": "application/json" } } : {};
     return await api(`api/routines/${encodeURIComponent(routineId)}/${word}`, { method: "POST", ...sent });
   } catch (error) {
-    if (error instanceof Unauthorized) showLogin(true);
+    if (error instanceof Unauthorized) { showLogin(true); return null; }
+    // In a session the page beneath is covered: the live view says what went wrong.
+    const problem = document.querySelector(`#live-${routineId} .problem`);
+    if (problem) problem.textContent = String(error.message || error);
     else say(String(error.message || error), true);
     return null;
   }
