@@ -287,6 +287,14 @@ def test_the_page_speaks_the_language_of_the_routine_in_use(browser: Browser, tw
         expect(page.locator("#history-title")).to_have_text("Verlauf")
         assert page.evaluate("document.documentElement.lang") == "de"
         expect(page.locator("article[data-routine=massage]")).to_have_attribute("lang", "en")
+        # The history and the chart, of one routine or every one.
+        expect(page.locator("#history tbody tr")).to_have_count(1)
+        page.get_by_label("Gezeigter Ablauf").select_option("massage")
+        expect(page.locator("#history tbody tr")).to_have_count(0)
+        expect(page.locator("#chart rect.run")).to_have_count(0)
+        page.get_by_label("Gezeigter Ablauf").select_option("ruecken")
+        expect(page.locator("#history tbody tr td.what")).to_have_text(["Rückenmassage mit dem Ball"])
+        expect(page.locator("#chart rect.run-cancelled")).to_have_count(1)
         shot(page, "9-after-german-run-desktop")
     assert (watch.errors, watch.refused) == ([], [])
 
