@@ -411,6 +411,7 @@ def test_the_page_works_in_a_browser_under_the_ingress_prefix(
             expect(live.locator(".step")).to_have_text("Warm up")
             expect(live.locator(".step")).to_have_text("Hold the stretch")  # pushed over the event stream
             live.get_by_role("button", name="Cancel").click()
+            live.get_by_role("button", name="Really stop?").click()  # Cancel asks first
             expect(live).to_have_count(0)
             expect(page.locator("#history tbody tr").first.locator("td").nth(2)).to_have_text("cancelled")
         finally:

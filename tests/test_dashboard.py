@@ -95,7 +95,7 @@ def test_log_in_start_pause_cancel_and_see_history(page: Page, service: Service)
     expect(live.locator(".step")).to_have_text("Warm up")
     expect(live.locator(".sentence")).to_have_text("Roll your shoulders.")
     expect(live.locator(".next")).to_have_text("Hold the stretch")
-    expect(page.locator("#message")).to_have_text("Neck stretch: started by web")
+    expect(page.locator("#message")).to_have_text("Neck stretch: started")
     # The step moves on by itself, pushed over the event stream: no reload.
     expect(live.locator(".step")).to_have_text("Hold the stretch")
     expect(live.locator(".sentence")).to_have_text("Tilt your head, 3 breaths.")
@@ -117,7 +117,8 @@ def test_log_in_start_pause_cancel_and_see_history(page: Page, service: Service)
     expect(live.locator(".left")).not_to_have_text(left, timeout=2000)  # and goes on when resumed
     assert live.locator(".left").inner_text() < left
 
-    live.get_by_role("button", name="Cancel").click()
+    live.get_by_role("button", name="Cancel").click()  # asks first: a stray tap stops nothing
+    live.get_by_role("button", name="Really stop?").click()
     expect(live).to_have_count(0)
     first = page.locator("#history tbody tr").first
     expect(first.locator("td").nth(1)).to_have_text("Neck stretch")
@@ -169,7 +170,7 @@ def test_plans_chart_and_history_fit_a_phone(page: Page, service: Service) -> No
     expect(page.locator("#chart rect.run-none title").nth(3)).to_contain_text("completed, 10 reps, no answer")
     rows = page.locator("#history tbody tr", has_text="Back massage")
     expect(rows).to_have_count(len(PAST_DAYS))
-    expect(rows.locator("td.feedback").last).to_have_text("none")
+    expect(rows.locator("td.feedback").last).to_have_text("no answer")
     expect(massage.locator(".facts")).to_contain_text("next run 5 reps")
     expect(massage.locator(".towards")).to_have_text("0 of 2 good sessions towards 10")
     expect(massage.locator(".streak")).to_have_text("streak 3 days")
@@ -212,6 +213,8 @@ def test_the_question_is_answered_on_the_page_and_afterwards_in_history(page: Pa
     shoot(page, "question-open-on-a-phone")
     assert_accessible(page, "asking")
     answers.get_by_role("button", name="Felt good").click()
+    expect(live.locator(".ack")).to_have_text("Thank you. Next time: 6 repetitions.")
+    live.get_by_role("button", name="Done").click()
     expect(live).to_have_count(0)
     expect(card.locator(".facts")).to_contain_text("next run 6 reps")
     expect(card.locator(".towards")).to_have_text("at the highest level")
@@ -225,6 +228,8 @@ def test_the_question_is_answered_on_the_page_and_afterwards_in_history(page: Pa
     late = page.locator("#history tbody tr").first.get_by_role("group", name="How did it feel?")
     assert_accessible(page, "history with a late answer")
     late.get_by_role("button", name="It hurt").click()
+    expect(live.locator(".ack")).to_have_text(f"I am sorry it hurt. Next time: 3 repetitions. {SHOWN_ADVICE}")
+    live.get_by_role("button", name="Done").click()
     expect(page.locator("#history tbody tr td.feedback")).to_have_text(["it hurt", "felt good"])
     expect(page.locator("#history button")).to_have_count(0)
     expect(card.locator(".facts")).to_contain_text("next run 2 reps")  # the gentler run after "it hurt"
@@ -259,6 +264,7 @@ def test_who_does_the_run_is_chosen_beside_start_and_shown_in_history(page: Page
     expect(live).to_have_attribute("data-state", "asking")
     expect(live.locator(".who")).to_have_text("Ben")
     live.get_by_role("group", name="How did it feel?").get_by_role("button", name="Felt good").click()
+    live.get_by_role("button", name="Done").click()
     expect(live).to_have_count(0)
     expect(who).to_have_value("ben")  # the choice stays while the page redraws
     expect(card.locator(".facts")).to_contain_text("next run 6 reps")

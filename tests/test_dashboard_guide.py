@@ -95,6 +95,7 @@ def test_a_run_is_guided_on_the_page(
         page.wait_for_function("window.wakeLog.length === 3")
         assert page.evaluate("window.wakeLog") == ["request:screen", "release", "request:screen"]
         live.get_by_role("button", name="Cancel").click()
+        live.get_by_role("button", name="Really stop?").click()
         expect(live).to_have_count(0)
         assert page.evaluate("window.wakeLog")[-1] == "release"
         expect(page.locator("#history tbody tr").first.locator("td").nth(2)).to_have_text("cancelled")
@@ -119,6 +120,7 @@ def test_the_page_works_below_a_reverse_proxys_path_prefix(browser: Browser, ser
         expect(live.locator(".sentence")).to_have_text("Stand with your back to the wall.")
         expect(live.locator(".count")).to_have_text("1 of 5", timeout=10_000)  # over the event stream
         live.get_by_role("button", name="Cancel").click()
+        live.get_by_role("button", name="Really stop?").click()
         expect(live).to_have_count(0)
         expect(page.locator("#chart svg")).to_have_count(1)
     assert outside == []

@@ -11,6 +11,8 @@ from aiohttp import web
 from homeflow.commands import FORWARDED, OWNED_ELSEWHERE, Command
 from homeflow.errors import HomeflowError
 from homeflow.journal import JournalError, utcnow
+from homeflow.language import DEFAULT
+from homeflow.language.page import page_words
 from homeflow.people import key
 from homeflow.web.keys import CONDUCTOR, ApiError, needs_token
 
@@ -58,6 +60,7 @@ async def routines(request: web.Request) -> web.Response:
             "id": routine_id,
             "name": room.routine.name,
             "description": room.routine.description,
+            "lang": room.routine.language,  # the page shows the routine, and its own words, in it
             "safety": list(room.routine.safety),
             "state": conductor.status.live(routine_id),
             "stats": conductor.status.current_stats(routine_id),
@@ -69,8 +72,11 @@ async def routines(request: web.Request) -> web.Response:
         }
         for routine_id, room in conductor.rooms.items()
     ]
+    # The page's own words in every language its routines speak (and the default, for a page with none).
+    codes = sorted({DEFAULT, *(room.routine.language for room in conductor.rooms.values())})
+    words = {code: dict(page_words(code)) for code in codes}
     # `now` lets a client count down to `ends_at` without trusting its own clock.
-    return web.json_response({"now": now_text(), "routines": listed})
+    return web.json_response({"now": now_text(), "routines": listed, "words": words})
 
 
 async def plan(request: web.Request) -> web.Response:

@@ -2,15 +2,89 @@
 // The dashboard's script. Every URL here is relative: the page may live below a path prefix (Home
 // Assistant's Ingress, or any reverse proxy that serves it at /some/prefix/).
 const TOKEN_KEY = "homeflow.token";
+// Remembered on this device: who does each routine (`{routine: profile}`), the routine last used, and
+// which runs the chart and history show.
+const WHO_KEY = "homeflow.who";
+const IN_USE_KEY = "homeflow.routine";
+const SHOWN_KEY = "homeflow.shown";
 const SVG = "http://www.w3.org/2000/svg";
 const CHART_DAYS = 90;
-// The answers to the end-of-run question: the command each sends, its button, and how history shows it.
-const ANSWERS = [["good", "Felt good"], ["too_much", "Too much"], ["hurt", "It hurt"]];
-const FEEDBACK = { good: "felt good", too_much: "too much", hurt: "it hurt" };
-// `chosen`: the profile picked beside each routine's Start (its first profile until one is picked).
-const model = { routines: new Map(), plans: new Map(), runs: [], skew: 0, openPlans: new Set(), chosen: new Map() };
+// A stray tap on Cancel does nothing: a second tap within this many seconds stops the run.
+const CONFIRM_S = 5;
+const ANSWERS = ["good", "too_much", "hurt"];
+// The API's answer to a start that a routine's limits (or a lamp in use) refused: the reason follows.
+const NOT_STARTED = "not started: ";
+// `chosen`: the profile picked beside each routine's Start; `refused`: why a start just did not
+// happen; `acks`: the acknowledgement of an answer, until the person closes it; `focus`: where the
+// focus goes once the page has drawn what it waits for.
+const model = {
+  routines: new Map(), plans: new Map(), runs: [], skew: 0, openPlans: new Set(), words: {},
+  chosen: new Map(Object.entries(stored(WHO_KEY, {}))), refused: new Map(), acks: new Map(), focus: null,
+  shown: stored(SHOWN_KEY, { routine: "", person: "" }),
+};
 
 class Unauthorized extends Error {}
+
+function stored(name, fallback) {
+  try { return JSON.parse(localStorage.getItem(name)) ?? fallback; } catch (error) { return fallback; }
+}
+
+function store(name, value) {
+  try { localStorage.setItem(name, JSON.stringify(value)); } catch (error) { /* private mode: not kept */ }
+}
+
+// -- words -------------------------------------------------------------------------------------------
+// The page's words come from the server, one table per language (homeflow/language/page.py). A routine is
+// shown in its own language; the page around it in the language of the routine in use (pageLang).
+function words(lang) { return model.words[lang] || model.words.en || {}; }
+
+function t(lang, name, vars = {}) {
+  const template = words(lang)[name] ?? name;
+  return template.replace(/\{(\w+)\}/g, (all, key) => (key in vars ? String(vars[key]) : all));
+}
+
+// A template whose placeholders are elements: "{n} of {of}" with `n` and `of` as nodes.
+function fill(lang, name, parts) {
+  const template = words(lang)[name] ?? name;
+  return template.split(/(\{\w+\})/).filter(Boolean).map((piece) => {
+    const key = piece.match(/^\{(\w+)\}$/)?.[1];
+    return key && key in parts ? parts[key] : piece;
+  });
+}
+
+const counted = (lang, n, one, many) => t(lang, n === 1 ? one : many, { n });
+
+// The routine in use: the one running (or just answered), else the one last started or chosen for on this
+// device, else the first. The page speaks its language.
+function inUse() {
+  const routines = [...model.routines.values()];
+  return routines.find((r) => r.state.state !== "idle") || routines.find((r) => model.acks.has(r.id))
+    || model.routines.get(stored(IN_USE_KEY, "")) || routines[0] || null;
+}
+
+function pageLang() { return inUse()?.lang || "en"; }
+
+function use(routineId) { store(IN_USE_KEY, routineId); }
+
+// The page's fixed words (marked `data-word` in index.html) and its language.
+function renderChrome() {
+  const lang = pageLang();
+  document.documentElement.lang = lang;
+  for (const node of document.querySelectorAll("[data-word]")) {
+    const text = t(lang, node.dataset.word, { days: CHART_DAYS });
+    if (node.dataset.wordAttr) node.setAttribute(node.dataset.wordAttr, text);
+    else node.textContent = text;
+  }
+  const link = document.getElementById("link");
+  if (link.dataset.state) link.textContent = t(lang, link.dataset.state);
+}
+
+function linkState(state) {
+  const link = document.getElementById("link");
+  link.dataset.state = state;
+  link.className = state === "live" ? "up" : "";
+  link.textContent = t(pageLang(), state);
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -36,8 +110,6 @@ function clock(seconds) {
   return `${m}:${String(s).padStart(2, "0")}`;
 }
 
-const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
-
 function say(text, error = false) {
   const message = document.getElementById("message");
   message.textContent = text;
@@ -55,6 +127,7 @@ async function api(path, options = {}) {
   return body;
 }
 
+// Before signing in the page knows no routine, and so no language: the sign-in form is in English.
 function showLogin(wrong) {
   document.getElementById("app").hidden = true;
   document.getElementById("login").hidden = false;
@@ -75,6 +148,7 @@ function learnClock(nowText) { model.skew = Date.parse(nowText) - Date.now(); }
 async function loadRoutines() {
   const body = await api("api/routines");
   learnClock(body.now);
+  model.words = body.words;
   model.routines = new Map(body.routines.map((r) => [r.id, r]));
   await Promise.all(body.routines.map((r) => loadPlan(r)));
 }
@@ -87,7 +161,7 @@ async function loadPlan(routine) {
   catch (error) { if (error instanceof Unauthorized) throw error; model.plans.delete(routine.id); }
 }
 
-// Who the routine's next run is for: the profile picked on the page, else its first; null without any.
+// Who the routine's next run is for: the profile picked on this device, else its first; null without any.
 function chosen(routine) {
   const names = (routine.profiles || []).map((p) => p.name);
   const picked = model.chosen.get(routine.id);
@@ -96,17 +170,19 @@ function chosen(routine) {
 
 function person(name) { return name ? name[0].toUpperCase() + name.slice(1) : ""; }
 
-// The person chooser beside Start, for a routine done by more than one person.
+// The person chooser beside Start, for a routine done by more than one person; kept on this device.
 function chooser(routine) {
-  const id = `who-${routine.id}`, who = chosen(routine);
-  const select = el("select", { id, onchange: async () => {
+  const id = `who-${routine.id}`, who = chosen(routine), lang = routine.lang;
+  const select = el("select", { id, class: "who-select", "aria-label": t(lang, "who_label", { routine: routine.name }), onchange: async () => {
     model.chosen.set(routine.id, select.value);
+    store(WHO_KEY, Object.fromEntries(model.chosen));
+    use(routine.id);
     await loadPlan(routine).catch(() => {});
-    renderRoutines();
+    render();  // the page may now speak this routine's language
     document.getElementById(id)?.focus();
   } }, ...routine.profiles.map((p) => el("option", { value: p.name, ...(p.name === who ? { selected: "" } : {}) },
     person(p.name))));
-  return [el("label", { for: id }, "Who"), select];
+  return [el("label", { for: id }, t(lang, "who")), select];
 }
 
 async function loadRuns() {
@@ -122,8 +198,8 @@ function stepSpans(plan) {
   }));
 }
 
-function timeline(plan, current = null) {
-  const bar = el("div", { class: "timeline", role: "img", "aria-label": `plan of ${plan.name}` });
+function timeline(plan, lang, current = null) {
+  const bar = el("div", { class: "timeline", role: "img", "aria-label": t(lang, "plan_of", { routine: plan.name }) });
   for (const span of stepSpans(plan)) {
     const part = el("span", { title: `${span.title} (${clock(span.length)})` });
     part.style.width = `${(100 * span.length) / Math.max(plan.total_s, 1)}%`;
@@ -134,63 +210,111 @@ function timeline(plan, current = null) {
 }
 
 // How far good runs in a row have come towards the next level.
-function towards(stats) {
-  const t = stats.towards;
-  if (!t) return "at the highest level";
-  return `${t.good} of ${t.needed} good sessions towards ${t.reps}`;
+function towards(stats, lang) {
+  const next = stats.towards;
+  if (!next) return t(lang, "highest");
+  return t(lang, "towards", { good: next.good, needed: next.needed, reps: next.reps });
+}
+
+function statsOf(routine, who) {
+  return (who ? routine.profiles.find((p) => p.name === who)?.stats : routine.stats) || {};
 }
 
 function renderRoutines() {
   const box = document.getElementById("routines");
+  // Rebuilt cards keep the focus where it was (on the same routine's Start, say), not on the page body.
+  const had = document.activeElement, where = had?.closest?.("article[data-routine]");
+  const kept = where && box.contains(where) && had.classList[had.classList.length - 1];
   box.replaceChildren();
   for (const routine of model.routines.values()) {
     const plan = model.plans.get(routine.id);
     const idle = routine.state.state === "idle";
-    const who = chosen(routine);
-    const stats = (who ? routine.profiles.find((p) => p.name === who)?.stats : routine.stats) || {};
-    // A run's state is shown once, in its live card above; here only whether the routine is free.
-    const card = el("article", { class: "routine", "data-routine": routine.id },
+    const who = chosen(routine), lang = routine.lang;
+    const stats = statsOf(routine, who);
+    // A run's state is shown once, in its live view; here only whether the routine is free.
+    const card = el("article", { class: "routine", "data-routine": routine.id, lang },
       el("div", { class: "head" },
         el("div", {}, el("h3", {}, routine.name), el("div", { class: "muted" }, routine.description || "")),
-        ...(idle ? [el("span", { class: "badge idle" }, "idle")] : [])),
+        ...(idle ? [el("span", { class: "badge idle" }, t(lang, "state_idle"))] : [])),
+      ...(who ? [el("p", { class: "whose" }, t(lang, "figures_of", { person: person(who) }))] : []),
       el("div", { class: "facts" },
-        el("span", {}, "next run ", el("b", {}, `${stats.reps_level ?? "?"} reps`)),
-        el("span", { class: "towards" }, towards(stats)),
-        el("span", { class: "streak" }, "streak ", el("b", {}, plural(stats.streak_days ?? 0, "day"))),
-        el("span", {}, "today ", el("b", {}, String(stats.completed_today ?? 0)))));
+        el("span", {}, `${t(lang, "next_run")} `, el("b", {}, t(lang, "reps", { n: stats.reps_level ?? "?" }))),
+        el("span", { class: "towards" }, towards(stats, lang)),
+        el("span", { class: "streak" }, `${t(lang, "streak")} `,
+          el("b", {}, counted(lang, stats.streak_days ?? 0, "day", "days"))),
+        el("span", {}, `${t(lang, "today")} `, el("b", {}, String(stats.completed_today ?? 0)))));
     if (stats.advice) card.append(el("p", { class: "advice", role: "note" }, stats.advice));
     if (routine.safety?.length) card.append(safetyNotes(routine, plan, routine.state.state));
-    if (routine.state.lights) card.append(lamps(routine.state.lights));
+    if (routine.state.lights) card.append(lamps(routine.state.lights, lang));
     if (plan) {
       const steps = el("ol", { class: "steps" });
       for (const span of stepSpans(plan)) steps.append(el("li", {}, span.title, el("span", {}, clock(span.length))));
       const details = el("details", { class: "plan", ontoggle: () => {
         if (details.open) model.openPlans.add(routine.id); else model.openPlans.delete(routine.id);
-      } }, el("summary", {}, `Plan: ${plan.steps.length} steps, ${clock(plan.total_s)}, ${plan.reps} reps`), steps);
+      } }, el("summary", { class: "plan-summary" }, t(lang, "plan_summary", { steps: plan.steps.length, time: clock(plan.total_s), reps: plan.reps })),
+      steps);
       details.open = model.openPlans.has(routine.id);
-      card.append(timeline(plan), details);
+      card.append(timeline(plan, lang), details);
     }
     if (idle) {
-      const start = () => command(routine.id, "start", who ? { profile: who } : null);
       card.append(el("div", { class: "row" }, ...(who ? chooser(routine) : []),
-        el("button", { class: "primary", type: "button", onclick: start }, "Start")));
+        el("button", { class: "primary start", type: "button", "aria-label": t(lang, "start_label", { routine: routine.name }),
+          onclick: () => startRun(routine.id) }, t(lang, "start"))));
+      const reason = model.refused.get(routine.id);
+      if (reason) card.append(el("p", { class: "refused", role: "alert" }, t(lang, "not_started", { reason })));
     }
     box.append(card);
+  }
+  const refusal = box.querySelector(".refused");
+  if (refusal) refusal.scrollIntoView({ block: "nearest" });  // where the person tapped Start
+  if (kept && !model.focus) model.focus = { routine: where.dataset.routine, what: `.${kept}` };
+  applyFocus();
+}
+
+// Start the routine for the person chosen; a refusal says why beside the Start that was tapped.
+async function startRun(routineId) {
+  const routine = model.routines.get(routineId), who = chosen(routine);
+  use(routineId);
+  model.refused.delete(routineId);
+  model.acks.delete(routineId);
+  model.focus = { routine: routineId, what: ".pause" };
+  const body = await command(routineId, "start", who ? { profile: who } : null);
+  if (body && body.result.startsWith(NOT_STARTED)) {
+    model.focus = { routine: routineId, what: ".start" };
+    model.refused.set(routineId, body.result.slice(NOT_STARTED.length));
+    say("");
+  } else if (body) {
+    say(`${routine.name}: ${t(routine.lang, "started")}`);
+  }
+  renderChrome();
+  renderRoutines();
+  renderLive();
+}
+
+// Where the focus was asked to go (the live view's Pause after Start, Start after the run), once it is drawn.
+function applyFocus() {
+  const wanted = model.focus;
+  if (!wanted) return;
+  const home = wanted.what === ".start" ? `article[data-routine="${wanted.routine}"]` : `#live-${wanted.routine}`;
+  const target = document.querySelector(`${home} ${wanted.what}`);
+  if (target && !target.closest("[inert]")) {
+    model.focus = null;
+    target.focus();
   }
 }
 
 // The routine's safety introduction: open while the next run still owes it; it can be heard now.
 function safetyNotes(routine, plan, state) {
-  const owed = !plan || plan.safety_owed;
+  const owed = !plan || plan.safety_owed, lang = routine.lang;
   return el("details", { class: "safety", ...(owed ? { open: "" } : {}) },
-    el("summary", {}, owed ? "Safety: said before the next run starts" : "Safety"),
+    el("summary", { class: "safety-summary" }, t(lang, owed ? "safety_owed" : "safety")),
     el("ul", {}, ...routine.safety.map((sentence) => el("li", {}, sentence))),
-    el("button", { type: "button", onclick: () => command(routine.id, "safety"),
-      ...(state === "idle" ? {} : { disabled: "" }) }, "Hear it now"));
+    el("button", { type: "button", class: "hear", "aria-label": t(lang, "hear_label", { routine: routine.name }),
+      onclick: () => command(routine.id, "safety"), ...(state === "idle" ? {} : { disabled: "" }) }, t(lang, "hear_now")));
 }
 
 // A virtual light (no lamp configured) is drawn at its level, so the routine's dimming can be seen.
-function lamps(lights) {
+function lamps(lights, lang) {
   return el("div", { class: "lamps" }, ...Object.entries(lights).map(([name, look]) => {
     const level = look.state === "ON" ? look.brightness : 0;
     const bulb = el("span", { class: "bulb" });
@@ -199,91 +323,190 @@ function lamps(lights) {
     bulb.style.color = warmth;
     bulb.style.opacity = String(0.12 + (0.88 * level) / 100);
     return el("span", { class: "lamp", "data-light": name, "data-level": String(level) },
-      bulb, `${name} light `, el("b", {}, level ? `${level}%` : "off"));
+      bulb, `${t(lang, "light", { name })} `, el("b", {}, level ? `${level}%` : t(lang, "off")));
   }));
 }
 
-// One card per active routine, made once and then updated in place: the sentence changes every few
-// seconds, and a rebuilt card would take the focus from its buttons and repeat itself to screen readers.
+// -- the session: the run in progress, full screen ---------------------------------------------------------
+// While a run is on, its live view covers the page, where a person with a phone in one hand is looking;
+// the rest of the page is inert beneath it until the run (and the acknowledgement of its answer) is over.
+// One card per routine, made once and then updated in place: the sentence changes every few seconds, and
+// a rebuilt card would take the focus from its buttons and repeat itself to screen readers.
 function renderLive() {
   const box = document.getElementById("live");
-  const active = [...model.routines.values()].filter((r) => r.state.state !== "idle");
   const shown = new Set();
-  for (const routine of active) {
-    const kind = routine.state.state === "asking" ? "asking" : "run";
+  for (const routine of model.routines.values()) {
+    const state = routine.state.state;
+    const kind = state === "asking" ? "asking" : state !== "idle" ? "run" : model.acks.has(routine.id) ? "ack" : null;
     let card = document.getElementById(`live-${routine.id}`);
-    if (card && card.dataset.kind !== kind) { card.remove(); card = null; }
-    if (!card) box.append(card = kind === "asking" ? questionCard(routine) : runCard(routine));
+    if (card && card.dataset.kind !== kind) { leave(card, routine.id); card.remove(); card = null; }
+    if (!kind) continue;
+    if (!card) box.append(card = { asking: questionCard, run: runCard, ack: ackCard }[kind](routine));
     if (kind === "run") updateRunCard(card, routine);
+    if (kind === "ack") updateAck(card, routine);
     shown.add(card);
   }
-  for (const card of [...box.children]) if (!shown.has(card)) card.remove();
+  for (const card of [...box.children]) if (!shown.has(card)) { leave(card, card.dataset.routine); card.remove(); }
+  const on = box.children.length > 0;
+  document.body.classList.toggle("in-session", on);
+  for (const part of document.getElementById("app").children) if (part !== box) part.inert = on;
+  document.querySelector("header").inert = on;
   tick();
-  keepAwake(active.length > 0);
+  keepAwake([...model.routines.values()].some((r) => r.state.state !== "idle"));
+  applyFocus();
+}
+
+// A card that goes away with the focus in it hands the focus on: to the question's first answer when
+// the run asks it, else to the routine's Start.
+function leave(card, routineId) {
+  if (!card.contains(document.activeElement) || model.focus) return;
+  const asking = model.routines.get(routineId)?.state.state === "asking";
+  model.focus = { routine: routineId, what: asking ? "[data-answer]" : ".start" };
+}
+
+function header(routine, badge) {
+  const id = routine.id;
+  return el("div", { class: "row" }, el("h2", { class: "name", id: `live-${id}-name` }, routine.name),
+    el("span", { class: "who" }, person(routine.state.profile)), badge);
 }
 
 function runCard(routine) {
-  const id = routine.id;
+  const id = routine.id, lang = routine.lang;
   const state = () => model.routines.get(id)?.state.state;
-  return el("section", { class: "live card", id: `live-${id}`, "data-kind": "run", "aria-labelledby": `live-${id}-name` },
-    el("div", { class: "row" }, el("h2", { class: "name", id: `live-${id}-name` }, routine.name),
-      el("span", { class: "who" }), el("span", { class: "badge" })),
+  const cancel = el("button", { class: "danger cancel", type: "button", onclick: () => stop(id, cancel) }, t(lang, "cancel"));
+  return el("section", { class: "live card", id: `live-${id}`, lang, "data-kind": "run", "data-routine": id,
+    "aria-labelledby": `live-${id}-name` },
+    header(routine, el("span", { class: "badge" })),
     el("p", { class: "position" }),
     el("div", { class: "plan-now" }),
     el("p", { class: "step" }),
+    el("div", { class: "paused-note", role: "status" },
+      el("p", { class: "paused-big" }), el("p", { class: "paused-how" })),
     el("p", { class: "sentence", "aria-live": "polite" }),
-    el("p", { class: "count" }, el("b", { class: "n" }), " of ", el("span", { class: "of" })),
+    el("p", { class: "count" }, ...fill(lang, "count_of", { n: el("b", { class: "n" }), of: el("span", { class: "of" }) })),
     el("div", { class: "bar", role: "presentation" }, el("div", {})),
     el("div", { class: "facts" },
-      el("span", {}, "left in this step ", el("b", { class: "left" }, "–")),
-      el("span", {}, "next ", el("b", { class: "next" }, "–"))),
-    el("div", { class: "row" },
-      el("button", { type: "button", class: "pause",
-        onclick: () => command(id, state() === "paused" ? "resume" : "pause") }, "Pause"),
-      el("button", { type: "button", onclick: () => command(id, "skip") }, "Skip"),
-      el("button", { class: "danger", type: "button", onclick: () => command(id, "cancel") }, "Cancel")));
+      el("span", {}, `${t(lang, "left")} `, el("b", { class: "left" }, "–")),
+      el("span", {}, `${t(lang, "next")} `, el("b", { class: "next" }, "–"))),
+    el("div", { class: "controls" },
+      el("button", { type: "button", class: "primary pause",
+        onclick: () => command(id, state() === "paused" ? "resume" : "pause") }, t(lang, "pause")),
+      el("button", { type: "button", class: "skip", onclick: () => command(id, "skip") }, t(lang, "skip")),
+      cancel),
+    el("p", { class: "cancel-hint", role: "status" }),
+    el("p", { class: "problem", role: "alert" }));
+}
+
+// Cancel asks once more, in place, for a few seconds: a stray tap (a ball in the other hand) stops nothing.
+function stop(routineId, button) {
+  const card = button.closest(".live"), lang = model.routines.get(routineId)?.lang;
+  const hint = card.querySelector(".cancel-hint");
+  if (button.dataset.armed) {
+    clearTimeout(Number(button.dataset.armed));
+    model.focus = { routine: routineId, what: ".start" };
+    command(routineId, "cancel");
+    return;
+  }
+  const disarm = () => {
+    delete button.dataset.armed;
+    button.textContent = t(lang, "cancel");
+    hint.textContent = "";
+  };
+  button.dataset.armed = String(setTimeout(disarm, CONFIRM_S * 1000));
+  button.textContent = t(lang, "really_stop");
+  hint.textContent = t(lang, "cancel_hint", { seconds: CONFIRM_S });
+}
+
+// During a count the large line is the instruction that introduced it, not the count's own short cue
+// ("Begin."): of the sentences said one after another just before its first number, the longest.
+function instruction(plan, s) {
+  const spoken = s.spoken || {};
+  if (!spoken.count || !plan) return spoken.text || "";
+  const cues = plan.cues, groups = [];
+  cues.forEach((cue, i) => {
+    if (cue.kind !== "count" || cue.step !== s.step_index || cues[i - 1]?.kind === "count") return;
+    const said = [];
+    for (let j = i - 1; j >= 0 && cues[j].kind === "say" && cues[j].step === cue.step; j--) said.unshift(cues[j].text);
+    if (said.length) groups.push(said);
+  });
+  const group = groups.find((g) => g[g.length - 1] === spoken.text) || groups[0];
+  return group ? group.reduce((a, b) => (b.length > a.length ? b : a)) : spoken.text || "";
 }
 
 function updateRunCard(card, routine) {
-  const s = routine.state, plan = model.plans.get(routine.id);
+  const s = routine.state, plan = model.plans.get(routine.id), lang = routine.lang;
   const q = (selector) => card.querySelector(selector);
   card.dataset.state = s.state;
   q(".who").textContent = person(s.profile);
   q(".badge").className = `badge ${s.state}`;
-  q(".badge").textContent = s.state;
+  q(".badge").textContent = t(lang, `state_${s.state}`);
   const step = s.step_index;
-  q(".position").textContent = step === null || step === undefined ? "" : `Step ${step + 1} of ${s.steps}`;
+  q(".position").textContent = step === null || step === undefined ? "" : t(lang, "step_of", { n: step + 1, of: s.steps });
   if (plan && card.dataset.step !== String(step)) {
     card.dataset.step = String(step);
-    q(".plan-now").replaceChildren(timeline(plan, step ?? -1));
+    q(".plan-now").replaceChildren(timeline(plan, lang, step ?? -1));
   }
-  q(".step").textContent = s.step || (s.state === "starting" ? "Preparing…" : "Getting ready");
   const spoken = s.spoken || {};
-  q(".sentence").textContent = spoken.text || "";
-  q(".sentence").hidden = !spoken.text;
+  // Before the first step: the safety introduction, or the run getting ready (its speech, an opening).
+  const before = routine.safety?.includes(spoken.text) ? "safety" : spoken.text ? "getting_ready" : "preparing";
+  q(".step").textContent = s.step || t(lang, before);
+  const sentence = instruction(plan, s);
+  if (q(".sentence").textContent !== sentence) q(".sentence").textContent = sentence;
+  q(".sentence").hidden = !sentence;
+  q(".sentence").classList.toggle("long", sentence.length > 140);
   q(".count").hidden = !spoken.count;
   q(".count .n").textContent = spoken.count ? String(spoken.count) : "";
   q(".count .of").textContent = spoken.count ? String(spoken.of) : "";
-  q(".next").textContent = s.state === "starting" ? "–" : s.next_step || "the end";
-  q(".pause").textContent = s.state === "paused" ? "Resume" : "Pause";
-  q(".pause").disabled = s.state === "starting";
+  q(".next").textContent = s.state === "starting" ? "–" : s.next_step || t(lang, "the_end");
+  const paused = s.state === "paused";
+  q(".pause").textContent = t(lang, paused ? "resume" : "pause");
+  q(".paused-note").hidden = !paused;
+  q(".paused-big").textContent = paused ? t(lang, "paused_big") : "";
+  q(".paused-how").textContent = paused ? t(lang, "paused_how") : "";
 }
 
-// The end-of-run question is open: big buttons answer it.
+// The end-of-run question is open: big buttons answer it, and a screen reader hears it asked.
 function questionCard(routine) {
-  return el("section", { class: "live card", id: `live-${routine.id}`, "data-kind": "asking", "data-state": "asking",
-    "aria-labelledby": `live-${routine.id}-name` },
-    el("div", { class: "row" }, el("h2", { class: "name", id: `live-${routine.id}-name` }, routine.name),
-      el("span", { class: "who" }, person(routine.state.profile)), el("span", { class: "badge asking" }, "asking")),
-    el("p", { class: "question", id: `question-${routine.id}` }, "How did it feel?"),
-    answerButtons(routine.id, "answers", { "aria-labelledby": `question-${routine.id}` }));
+  const id = routine.id, lang = routine.lang;
+  return el("section", { class: "live card", id: `live-${id}`, lang, "data-kind": "asking", "data-state": "asking",
+    "data-routine": id, "aria-labelledby": `live-${id}-name` },
+    header(routine, el("span", { class: "badge asking" }, t(lang, "state_asking"))),
+    el("p", { class: "question", id: `question-${id}`, role: "alert" }, t(lang, "question")),
+    answerButtons(routine, "answers", { "aria-labelledby": `question-${id}` }),
+    el("p", { class: "problem", role: "alert" }));
 }
 
-function answerButtons(routineId, className, label) {
+function answerButtons(routine, className, label) {
   return el("div", { class: `row ${className}`, role: "group", ...label },
-    ...ANSWERS.map(([word, text]) => el("button", {
+    ...ANSWERS.map((word) => el("button", {
       type: "button", class: word === "hurt" ? "danger" : "", "data-answer": word,
-      onclick: () => answer(routineId, word) }, text)));
+      onclick: () => answer(routine.id, word) }, t(routine.lang, `answer_${word}`))));
+}
+
+// After an answer: thanks, and what changes next time (the next run's level, and advice after "it hurt"),
+// until the person closes it.
+function ackCard(routine) {
+  const id = routine.id, lang = routine.lang;
+  return el("section", { class: "live card", id: `live-${id}`, lang, "data-kind": "ack", "data-routine": id,
+    "aria-labelledby": `live-${id}-name` },
+    header(routine, el("span", { class: "badge" }, t(lang, `feedback_${model.acks.get(id).answer}`))),
+    el("p", { class: "ack", role: "status" }),
+    el("button", { type: "button", class: "primary done", onclick: () => {
+      model.acks.delete(id);
+      model.focus = { routine: id, what: ".start" };
+      render();
+    } }, t(lang, "done")));
+}
+
+function updateAck(card, routine) {
+  const lang = routine.lang, { answer, profile } = model.acks.get(routine.id);
+  const stats = statsOf(routine, profile && routine.profiles.some((p) => p.name === profile) ? profile : null);
+  const parts = [t(lang, answer === "hurt" ? "sorry" : "thanks")];
+  if (stats.reps_level) parts.push(t(lang, "next_time", { reps: stats.reps_level }));
+  if (answer === "hurt" && stats.advice) parts.push(stats.advice);
+  const text = parts.join(" ");
+  if (card.querySelector(".ack").textContent !== text) card.querySelector(".ack").textContent = text;
+  card.querySelector(".who").textContent = person(profile);
 }
 
 // The time left in the step counts down here, from the step's end the server sent: no polling, and a
@@ -332,30 +555,68 @@ document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && wake.wanted) keepAwake(true);
 });
 
+// -- history and chart: whose runs, of which routine ---------------------------------------------------
+// The runs shown: of the routine and the person picked above the chart (every one by default).
+function shownRuns() {
+  const { routine, person: who } = model.shown;
+  return model.runs.filter((run) => (!routine || run.routine === routine) && (!who || run.profile === who));
+}
+
+function people() {
+  return [...new Set([...model.routines.values()].flatMap((r) => (r.profiles || []).map((p) => p.name)))];
+}
+
+function renderShown() {
+  const lang = pageLang(), box = document.getElementById("shown");
+  const pick = (id, name, label, options) => {
+    const select = el("select", { id, class: "who-select", "aria-label": label, onchange: () => {
+      model.shown = { ...model.shown, [name]: select.value };
+      store(SHOWN_KEY, model.shown);
+      renderHistory();
+      renderChart();
+      document.getElementById(id)?.focus();
+    } }, ...options.map(([value, text]) => el("option", { value, ...(value === model.shown[name] ? { selected: "" } : {}) }, text)));
+    return select;
+  };
+  const routines = [...model.routines.values()];
+  const parts = [el("span", { class: "muted" }, t(lang, "show"))];
+  if (routines.length > 1 || model.shown.routine) {
+    parts.push(pick("shown-routine", "routine", t(lang, "shown_routine"),
+      [["", t(lang, "all_routines")], ...routines.map((r) => [r.id, r.name])]));
+  }
+  const names = people();
+  if (names.length || model.shown.person) {
+    parts.push(pick("shown-person", "person", t(lang, "shown_person"), [["", t(lang, "everyone")], ...names.map((n) => [n, person(n)])]));
+  }
+  box.replaceChildren(...(parts.length > 1 ? parts : []));
+}
+
 function renderHistory() {
-  const body = document.querySelector("#history tbody");
-  const names = new Map([...model.routines.values()].map((r) => [r.id, r.name]));
+  const body = document.querySelector("#history tbody"), lang = pageLang();
+  const runs = shownRuns();
   // A routine's last completed run may still be answered, once, while the routine is idle.
   const last = new Map();
   for (const run of model.runs) if (run.status === "completed" && !last.has(run.routine)) last.set(run.routine, run);
-  body.replaceChildren(...model.runs.slice(0, 25).map((run) => {
+  body.replaceChildren(...runs.slice(0, 25).map((run) => {
+    const routine = model.routines.get(run.routine);
     const started = new Date(run.started_at);
     const took = run.ended_at ? clock((Date.parse(run.ended_at) - started) / 1000) : "–";
-    const idle = model.routines.get(run.routine)?.state.state === "idle";
-    let feedback = run.feedback ? FEEDBACK[run.feedback] || run.feedback : run.status === "completed" ? "none" : "–";
-    if (!run.feedback && last.get(run.routine) === run && idle) {
-      feedback = answerButtons(run.routine, "answers small", { "aria-label": "How did it feel?" });
+    const idle = routine?.state.state === "idle";
+    let feedback = run.feedback ? t(lang, `feedback_${run.feedback}`) : run.status === "completed" ? t(lang, "feedback_none") : "–";
+    if (!run.feedback && last.get(run.routine) === run && idle && routine) {
+      feedback = answerButtons(routine, "answers small", { "aria-label": t(routine.lang, "question"), lang: routine.lang });
     }
     return el("tr", { "data-run": String(run.id), "data-status": run.status, "data-feedback": run.feedback || "" },
-      el("td", { class: "when" }, started.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })),
-      el("td", {}, names.get(run.routine) || run.routine, run.profile ? ` · ${person(run.profile)}` : ""),
-      el("td", { class: `status-${run.status}` }, run.status),
-      el("td", { class: "num", "data-label": "reps" }, String(run.reps)),
-      el("td", { class: "num", "data-label": "took" }, took),
-      el("td", { class: "feedback", "data-label": "feedback" }, feedback),
+      el("td", { class: "when" }, started.toLocaleString(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })),
+      el("td", { class: "what" }, el("span", { lang: routine?.lang || lang }, routine?.name || run.routine),
+        run.profile ? ` · ${person(run.profile)}` : ""),
+      el("td", { class: `status-${run.status}` }, t(lang, `status_${run.status}`)),
+      el("td", { class: "num", "data-label": t(lang, "reps", { n: "" }).trim() }, String(run.reps)),
+      el("td", { class: "num", "data-label": t(lang, "took") }, took),
+      el("td", { class: "feedback", "data-label": t(lang, "feedback") }, feedback),
       el("td", { class: "hide-small" }, run.trigger));
   }));
-  document.getElementById("no-runs").hidden = model.runs.length > 0;
+  document.getElementById("no-runs").hidden = runs.length > 0;
 }
 
 function dayKey(date) {
@@ -363,9 +624,9 @@ function dayKey(date) {
 }
 
 // A run's mark in the chart: its answer, or that it did not finish.
-function markOf(run) {
-  if (run.status !== "completed") return ["cancelled", run.status];
-  return run.feedback ? [run.feedback, FEEDBACK[run.feedback] || run.feedback] : ["none", "no answer"];
+function markOf(run, lang) {
+  if (run.status !== "completed") return ["cancelled", t(lang, `status_${run.status}`)];
+  return run.feedback ? [run.feedback, t(lang, `feedback_${run.feedback}`)] : ["none", t(lang, "feedback_none")];
 }
 
 function renderChart() {
@@ -382,7 +643,8 @@ function renderChart() {
     const d = new Date(today); d.setDate(d.getDate() - i); days.push(dayKey(d));
   }
   const perDay = new Map(days.map((d) => [d, []]));
-  for (const run of [...model.runs].reverse()) perDay.get(dayKey(new Date(run.started_at)))?.push(run);
+  const runs = shownRuns(), lang = pageLang();
+  for (const run of [...runs].reverse()) perDay.get(dayKey(new Date(run.started_at)))?.push(run);
   const reps = new Map();
   for (const [day, runs] of perDay) {
     const done = runs.filter((r) => r.status === "completed");
@@ -391,9 +653,9 @@ function renderChart() {
   const maxCount = Math.max(2, ...[...perDay.values()].map((runs) => runs.length));
   const maxReps = Math.max(1, ...reps.values());
   const plotW = W - left - right, plotH = H - top - bottom, slot = plotW / CHART_DAYS;
-  const total = model.runs.filter((r) => perDay.has(dayKey(new Date(r.started_at)))).length;
+  const total = runs.filter((r) => perDay.has(dayKey(new Date(r.started_at)))).length;
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
-    "aria-label": `${plural(total, "run")} over the last ${CHART_DAYS} days, each marked by its answer` });
+    "aria-label": t(lang, "chart_label", { runs: counted(lang, total, "run", "runs"), days: CHART_DAYS }) });
   chart.append(svg("line", { x1: left, y1: top + plotH, x2: W - right, y2: top + plotH, class: "axis" }));
   chart.append(svg("text", { x: left - 6, y: top + 9, "text-anchor": "end" }, String(maxCount)));
   chart.append(svg("text", { x: left - 6, y: top + plotH, "text-anchor": "end" }, "0"));
@@ -403,10 +665,10 @@ function renderChart() {
   days.forEach((day, i) => {
     const x = left + i * slot;
     perDay.get(day).forEach((run, j) => {
-      const [kind, words] = markOf(run);
+      const [kind, words] = markOf(run, lang);
       const mark = svg("rect", { x: x + 0.75, y: top + plotH - (j + 1) * height + 1, width: Math.max(1.5, slot - 1.5),
         height: Math.max(1, height - 2), class: `run run-${kind}`, "data-run": String(run.id) });
-      mark.append(svg("title", {}, `${day}: ${run.status}, ${run.reps} reps, ${words}`));
+      mark.append(svg("title", {}, `${day}: ${t(lang, `status_${run.status}`)}, ${t(lang, "reps", { n: run.reps })}, ${words}`));
       chart.append(mark);
     });
     if (reps.has(day)) points.push([x + slot / 2, top + plotH - (plotH * reps.get(day)) / maxReps]);
@@ -430,27 +692,41 @@ function renderDegraded() {
   const reason = [...model.routines.values()].map((r) => r.state.degraded).find(Boolean);
   const box = document.getElementById("degraded");
   box.hidden = !reason;
-  box.textContent = reason ? `homeflow is degraded: ${reason}` : "";
+  box.textContent = reason ? t(pageLang(), "degraded", { reason }) : "";
 }
 
-function render() { renderDegraded(); renderLive(); renderRoutines(); renderHistory(); renderChart(); }
+function render() {
+  renderChrome(); renderDegraded(); renderRoutines(); renderLive(); renderShown(); renderHistory(); renderChart();
+}
 
+// A command's answer (the live view shows what it did), or null when it failed, and why is shown.
 async function command(routineId, word, options = null) {
   try {
     const sent = options ? { body: JSON.stringify(options), headers: { "Content-Type": "application/json" } } : {};
-    const body = await api(`api/routines/${encodeURIComponent(routineId)}/${word}`, { method: "POST", ...sent });
-    say(`${model.routines.get(routineId)?.name || routineId}: ${body.result}`);
-    return true;
+    return await api(`api/routines/${encodeURIComponent(routineId)}/${word}`, { method: "POST", ...sent });
   } catch (error) {
-    if (error instanceof Unauthorized) showLogin(true);
+    if (error instanceof Unauthorized) { showLogin(true); return null; }
+    // In a session the page beneath is covered: the live view says what went wrong.
+    const problem = document.querySelector(`#live-${routineId} .problem`);
+    if (problem) problem.textContent = String(error.message || error);
     else say(String(error.message || error), true);
-    return false;
+    return null;
   }
 }
 
-// An answer changes the next run's level, the history and maybe the advice shown: read them again.
+// An answer changes the next run's level, the history and maybe the advice shown: read them again, and
+// say what changes next time.
 async function answer(routineId, word) {
-  if (await command(routineId, word)) await refresh().catch(() => {});
+  const routine = model.routines.get(routineId);
+  const profile = routine.state.profile || model.runs.find((r) => r.routine === routineId)?.profile || null;
+  // Set first: the run may end (and its question card go) before the answer's reply arrives.
+  model.acks.set(routineId, { answer: word, profile });
+  model.focus = { routine: routineId, what: ".done" };
+  if (!(await command(routineId, word))) {
+    model.acks.delete(routineId);
+    model.focus = null;
+  }
+  await refresh().catch(() => {});
 }
 
 async function refresh() {
@@ -462,16 +738,20 @@ function onState(event) {
   const routine = model.routines.get(event.routine);
   if (!routine) return;
   learnClock(event.now);
-  const before = routine.state;
+  const before = routine.state, lang = pageLang();
   routine.state = event.state;
-  renderLive();
-  renderDegraded();
-  // The routine cards and the history change with the run's state (and a virtual light's level), not
-  // with every sentence: rebuilt less often, they keep the focus and an open plan.
   const lights = (state) => JSON.stringify(state.lights || {});
-  if (before.state !== event.state.state || lights(before) !== lights(event.state)) {
-    renderRoutines();
-    renderHistory();
+  if (pageLang() !== lang) {
+    render();  // a run in another language: the whole page follows it
+  } else {
+    renderLive();
+    renderDegraded();
+    // The routine cards and the history change with the run's state (and a virtual light's level), not
+    // with every sentence: rebuilt less often, they keep the focus and an open plan.
+    if (before.state !== event.state.state || lights(before) !== lights(event.state)) {
+      renderRoutines();
+      renderHistory();
+    }
   }
   // A run that just ended changed the history, the stats and maybe the next run's level.
   if (before.state !== "idle" && event.state.state === "idle") refresh().catch(() => {});
@@ -481,7 +761,6 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Server-sent events read through fetch, since EventSource cannot send the Authorization header.
 async function listen() {
-  const link = document.getElementById("link");
   for (;;) {
     try {
       const token = sessionStorage.getItem(TOKEN_KEY);
@@ -489,7 +768,7 @@ async function listen() {
         headers: token ? { Authorization: `Bearer ${token}` } : {}, cache: "no-store" });
       if (response.status === 401) { showLogin(true); return; }
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
-      link.textContent = "live"; link.className = "up";
+      linkState("live");
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -507,7 +786,7 @@ async function listen() {
     } catch (error) {
       // fall through: show the lost link and try again
     }
-    link.textContent = "reconnecting…"; link.className = "";
+    linkState("reconnecting");
     await sleep(2000);
     await refresh().catch(() => {});
   }
