@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from homeflow import __version__
 from homeflow.addon import Addon, OptionsError, addon_settings, is_addon
+from homeflow.asking import question_hint
 from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
@@ -280,9 +281,9 @@ def _unknown_routine(settings: Settings, routine_id: str) -> int:
 async def _timed_plan(settings: Settings, routine_id: str, level: Level, safety: bool) -> Plan:
     """The plan the service would play, timed by the speech it would render (cached), or by an
     estimate where there is no speech engine."""
-    speakers = build_rooms(settings, {}, build_speakers(settings))[routine_id].speakers
-    rendered = speakers if engine_problem() is None else []
-    return await prepare_plan(settings.routines[routine_id], level, rendered, safety=safety)
+    room = build_rooms(settings, {}, build_speakers(settings))[routine_id]
+    rendered = room.speakers if engine_problem() is None else []
+    return await prepare_plan(room.routine, level, rendered, question_hint(room), safety=safety)
 
 
 def clock_text(seconds: float) -> str:

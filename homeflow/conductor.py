@@ -11,8 +11,9 @@ from typing import Any
 
 import aiomqtt
 
-from homeflow.answers import Answers, button_hint
-from homeflow.commands import ANSWERS, OWNED_ELSEWHERE, Command
+from homeflow.answers import Answers
+from homeflow.asking import button_hint, question_hint
+from homeflow.commands import ANSWERS, BUTTON_WHILE_ASKING, OWNED_ELSEWHERE, Command
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.speakers.voice import say_once
 from homeflow.homeassistant.entities import HOME_ASSISTANT
@@ -83,7 +84,10 @@ class Conductor:
             if button.name in room.buttons:
                 trigger, whose = f"button:{button.name}", room.profile_of(button.name)
                 hint = button_hint(button, said(room.routine))
-                self.command(routine_id, Command(command), trigger, hint=hint, profile=whose)
+                word = Command(command)
+                if (run := self.active.get(routine_id)) is not None and run.asking:
+                    word = BUTTON_WHILE_ASKING.get(word, word)
+                self.command(routine_id, word, trigger, hint=hint, profile=whose)
 
     async def _on_set(self, message: aiomqtt.Message) -> None:
         if message.retain:
@@ -164,7 +168,8 @@ class Conductor:
         if trigger.skip_if_done_today and done_today(self.journal, room, self.house):
             self._said(routine_id, f"{label} skipped: already done today")
             return
-        refused = limits_refuse(self.journal, room, room.first, self.house)
+        level = self.levels[key(routine_id, room.first)]
+        refused = limits_refuse(self.journal, room, room.first, self.house, level)
         if why := refused or lights_held(room, self.active.values()):
             self._said(routine_id, f"{label} skipped: {why}")
             return
@@ -179,7 +184,7 @@ class Conductor:
         room = self.rooms[routine_id]
         owed = safety_owed(self.journal, room.routine)
         level = self.levels[key(routine_id, profile or room.first)]
-        return await prepare_plan(room.routine, level, room.speakers, safety=owed)
+        return await prepare_plan(room.routine, level, room.speakers, question_hint(room), safety=owed)
 
     # -- starting ----------------------------------------------------------------------------------
     def _start(
@@ -190,14 +195,14 @@ class Conductor:
         if self._stopping:
             return self._said(routine_id, "not started: homeflow is stopping")
         room = self.rooms[routine_id]
-        refused = None if force else limits_refuse(self.journal, room, profile, self.house)
+        level = self.levels[key(routine_id, profile)]
+        refused = None if force else limits_refuse(self.journal, room, profile, self.house, level)
         why = lights_held(room, self.active.values()) or refused
         whose = {} if profile is None else {"profile": profile}
         if why is not None:
             self.status.event(routine_id, RunEvent.REFUSED, reason=why, trigger=trigger, **whose)
             self._speak(routine_id, why)
             return self._said(routine_id, f"not started: {why}")
-        level = self.levels[key(routine_id, profile)]
         self.adopt(Run(room, trigger, level, self.house, hint, profile=profile))
         return self._said(routine_id, f"started by {trigger}")
 

@@ -10,6 +10,7 @@ from homeflow.clock import Clock
 from homeflow.devices.base import Light, Speaker
 from homeflow.journal import Journal, Person
 from homeflow.routine.model import Routine
+from homeflow.settings.model import Zigbee2MqttButton
 from homeflow.status import Status
 
 
@@ -22,6 +23,7 @@ class Room:
     speakers: list[Speaker] = field(default_factory=list)
     buttons: list[str] = field(default_factory=list)
     profiles: dict[str, str | None] = field(default_factory=dict)  # who does it, and their buttons
+    button: Zigbee2MqttButton | None = None  # the first of `buttons`: how the question is answered here
 
     @property
     def first(self) -> str | None:

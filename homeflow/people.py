@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from homeflow.house import House, Room
 from homeflow.journal import Journal, JournalError, Person
 from homeflow.language import ENGLISH, Phrases
-from homeflow.routine.guidance import advice, said
+from homeflow.routine.guidance import advice, said, stop_rules
 from homeflow.routine.model import Reps
 from homeflow.routine.progression import Level, next_level, towards
 
@@ -51,16 +51,18 @@ def figures(
     *,
     person: Person | None = None,
     table: Phrases = ENGLISH,
+    stops: str = "",
 ) -> dict[str, Any]:
     """History at a glance (of `person`'s runs, if given): last completion, streak, the level the next
     run will use and how far good runs have come towards the one after it, and the advice to show while
-    it is the gentler one (after "it hurt"), in the language of `table`."""
+    it is the gentler one (after "it hurt": to rest, and `stops`, the routine's stop rules), in the
+    language of `table`."""
     return {
         **journal.stats(routine_id, tz, person),
         "reps_level": level.reps,
         "reps_reason": level.reason,
         "towards": towards(reps, level),
-        "advice": advice(level, table),
+        "advice": advice(level, table, stops),
     }
 
 
@@ -100,6 +102,7 @@ def report(house: House, room: Room, profile: str | None, level: Level) -> None:
             house.tz,
             person=room.person(profile),
             table=said(room.routine),
+            stops=stop_rules(room.routine),
         )
     except JournalError as exc:
         log.warning("%s: figures not updated: %s", routine_id, exc)

@@ -18,6 +18,7 @@ from homeflow.routine.guidance import (
     gentle_announcement,
     level_announcement,
     said,
+    stop_rules,
 )
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import Plan, build_plan, estimate_speech_s, scope_of, sentences
@@ -34,7 +35,8 @@ class Renders(Protocol):
 def replies(routine: Routine, level: Level) -> tuple[str, ...]:
     """What may be said after the end-of-run question, whatever the answer."""
     table = said(routine)
-    texts = (feedback_reply(a, advance(routine.reps, level, a), routine.reps.start, table) for a in Feedback)
+    stops, start = stop_rules(routine), routine.reps.start
+    texts = (feedback_reply(a, advance(routine.reps, level, a), start, table, stops) for a in Feedback)
     return tuple(text for text in texts if text)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
+from homeflow.asking import cancel_question, question_hint
 from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
@@ -17,7 +18,7 @@ from homeflow.house import House, Room
 from homeflow.journal import JournalError, RunRecord, RunStatus
 from homeflow.people import report
 from homeflow.planning import prepare_plan, safety_owed
-from homeflow.routine.guidance import feedback_reply, said
+from homeflow.routine.guidance import feedback_reply, said, stop_rules
 from homeflow.routine.model import Ambience
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
 from homeflow.routine.progression import Feedback, Level, advance
@@ -62,7 +63,8 @@ class Run:
         self.routine_id = room.routine.id
         self.trigger = trigger
         self.profile = profile  # whose run it is (None: the routine has no profiles)
-        self.hint = hint  # said after the question: how the button that started the run answers it
+        # Said after the question: how the button that started the run answers it, else how the room does.
+        self.hint = hint or question_hint(room)
         self.level = level  # the level this run plays; after the answer, the next run's
         self.house = house
         self.lights = LightSession(room.lights)
@@ -87,6 +89,7 @@ class Run:
         self.owned: Callable[[], bool] = lambda: True
         self._abandoned = False
         self.answer: asyncio.Future[Feedback | None] | None = None  # open while the question is
+        self.after_cancel = False  # the question is "did it hurt?", after a cancel
         self._stopping = False
         self._ended = False
         self.safety: str | None = None  # the fingerprint of the safety introduction this run says
@@ -216,6 +219,8 @@ class Run:
                 await self._close(outcome)
         if outcome is RunStatus.COMPLETED and self.answer is not None and not self._abandoned:
             await self._hear_answer()
+        elif outcome is RunStatus.CANCELLED and self.room.routine.feedback and not self._abandoned:
+            await self._ask_after_cancel()
 
     async def _close(self, outcome: RunStatus) -> None:
         """Give the lights back, then journal the run's end: a homeflow that dies in between leaves the
@@ -260,15 +265,28 @@ class Run:
         self._report_figures()
         self._tell(RunEvent(str(outcome)))
 
-    async def _hear_answer(self) -> None:
-        """Wait for the answer to the question (a button, a command) or for its time to run out."""
+    async def _ask_after_cancel(self) -> None:
+        """A person in sharp pain cancels: ask whether it hurt, and journal a yes on this run."""
+        feedback = self.room.routine.feedback
+        assert feedback is not None
+        question = cancel_question(self.room.button, said(self.room.routine))
+        self.after_cancel = True
+        self.answer = asyncio.get_running_loop().create_future()
+        self.say(question)
+        self.state_changed()
+        await self._hear_answer(estimate_speech_s(question))
+
+    async def _hear_answer(self, asked_s: float | None = None) -> None:
+        """Wait for the answer to the question (a button, a command) or for its time to run out;
+        `asked_s`: how long the question takes to say (the plan's last cue's, unless given)."""
         assert self.answer is not None
-        assert self.runner.plan is not None
         feedback = self.room.routine.feedback
         assert feedback is not None
         clock = self.house.clock
-        question = self.runner.plan.cues[-1]
-        timeout_s = question.duration_s + feedback.timeout_s
+        if asked_s is None:
+            assert self.runner.plan is not None
+            asked_s = self.runner.plan.cues[-1].duration_s
+        timeout_s = asked_s + feedback.timeout_s
         waiting = asyncio.ensure_future(clock.sleep_until(clock.now() + timeout_s))
         try:
             await asyncio.wait((self.answer, waiting), return_when=asyncio.FIRST_COMPLETED)
@@ -281,7 +299,9 @@ class Run:
             log.info("%s: run %d feedback %s", self.routine_id, self.run_id, answer or "none")
         self.level = advance(self.room.routine.reps, self.level, answer)
         routine = self.room.routine
-        if reply := feedback_reply(answer, self.level, routine.reps.start, said(routine)):
+        if reply := feedback_reply(
+            answer, self.level, routine.reps.start, said(routine), stop_rules(routine)
+        ):
             self.say(reply)
         self.state_changed()
         self._report_figures()

@@ -121,6 +121,8 @@ def build_rooms(settings: Settings, lights: Mapping[str, Light], speakers: Speak
             t.button for t in automation.when if isinstance(t, ButtonTrigger) and t.button not in room.buttons
         ]
         room.profiles |= {profile.name: profile.button for profile in automation.profiles}
+    for room in rooms.values():
+        room.button = next((settings.buttons[b] for b in room.buttons if b in settings.buttons), None)
     return rooms
 
 

@@ -269,8 +269,8 @@ class Journal(ABC):
 
     @abstractmethod
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
-        """Feedback of completed runs of `routine` (by `person`, if given), oldest first: what
-        progression replays."""
+        """Feedback of completed runs of `routine` (by `person`, if given), and of cancelled runs that
+        were answered ("it hurt"), oldest first: what progression replays."""
 
     @abstractmethod
     def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:

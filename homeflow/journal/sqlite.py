@@ -212,7 +212,8 @@ class SqliteJournal(Journal):
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
         clause, more = whose(person, "?")
         rows = self._read(
-            f"SELECT feedback FROM runs WHERE routine = ? AND status = 'completed'{clause} ORDER BY id",
+            "SELECT feedback FROM runs WHERE routine = ?"
+            f" AND (status = 'completed' OR feedback IS NOT NULL){clause} ORDER BY id",
             (routine, *more),
         )
         return [Feedback(f) if f else None for (f,) in rows]
