@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from homeflow.house import House, Room
@@ -20,7 +20,7 @@ from homeflow.journal import Journal, JournalError, Person
 from homeflow.language import ENGLISH, Phrases
 from homeflow.routine.guidance import advice, said, stop_rules
 from homeflow.routine.model import Reps
-from homeflow.routine.progression import Level, next_level, towards
+from homeflow.routine.progression import Feedback, Level, next_level, towards
 
 if TYPE_CHECKING:
     from homeflow.settings.model import Settings
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # `<base>/<routine>/set` takes `start:anna` (also `force:anna`, `toggle:anna`): a start for that person.
 NAMED = ("start", "force", "toggle")
+# The runs read back for the last "it hurt": the gentle level comes from an answer among the last few.
+HURT_LOOKBACK = 50
 
 
 def key(routine_id: str, profile: str | None) -> str:
@@ -90,6 +92,17 @@ def fold(journal: Journal, routine_id: str, room: Room) -> dict[str, Level]:
     }
 
 
+def rest_ends(journal: Journal, room: Room, profile: str | None) -> datetime | None:
+    """When the rest after the person's last "it hurt" ends (`limits.rest_after_hurt_hours` from the
+    end of the run it answered); None without an "it hurt" among their last runs, or without a rest."""
+    rest_s = room.routine.limits.rest_after_hurt_s
+    if rest_s <= 0:
+        return None
+    runs = journal.runs(room.routine.id, limit=HURT_LOOKBACK, person=room.person(profile))
+    hurt = next((run for run in runs if run.feedback is Feedback.HURT), None)
+    return None if hurt is None else (hurt.ended_at or hurt.started_at) + timedelta(seconds=rest_s)
+
+
 def report(house: House, room: Room, profile: str | None, level: Level) -> None:
     """Publish one person's figures (and, for the first profile, the routine's own)."""
     routine_id = room.routine.id
@@ -103,6 +116,11 @@ def report(house: House, room: Room, profile: str | None, level: Level) -> None:
             person=room.person(profile),
             table=said(room.routine),
             stops=stop_rules(room.routine),
+        )
+        # While it lasts, the rest after "it hurt": a page shows Start as refused until then.
+        ends = rest_ends(house.journal, room, profile) if level.gentle else None
+        stats["rest_until"] = (
+            ends.isoformat(timespec="seconds") if ends and ends > house.clock.wall() else None
         )
     except JournalError as exc:
         log.warning("%s: figures not updated: %s", routine_id, exc)

@@ -28,6 +28,8 @@ from homeflow.runner import Runner, RunState
 from homeflow.status import RunEvent
 
 log = logging.getLogger(__name__)
+# The state's `question` while the question after a cancel is open.
+DID_IT_HURT = "did_it_hurt"
 
 # A restore is bounded per light (devices.base.RESTORE_TIMEOUT_S); this bounds waiting for the changes
 # queued before it too.
@@ -352,6 +354,8 @@ class Run:
             "started_at": self.started_at.isoformat(timespec="seconds"),
             **self.whose(),
         }
+        if self.asking and self.after_cancel:
+            about["question"] = DID_IT_HURT  # a page offers "It hurt" alone
         self.house.status.state(
             self.routine_id, state_of(self.runner, about, asking=self.asking, clock=self.house.clock)
         )

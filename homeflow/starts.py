@@ -7,14 +7,13 @@ import logging
 from collections.abc import Iterable
 
 from homeflow.house import House, Room
-from homeflow.journal import Journal
+from homeflow.journal import Journal, JournalError
+from homeflow.people import rest_ends
 from homeflow.routine.guidance import light_in_use, refusal, rest_refusal, said
-from homeflow.routine.progression import Feedback, Level
+from homeflow.routine.progression import Level
 from homeflow.run import Run
 
 log = logging.getLogger(__name__)
-# The runs read back for the last "it hurt": the gentle level comes from an answer among the last few.
-HURT_LOOKBACK = 50
 
 
 def limits_refuse(
@@ -33,19 +32,15 @@ def limits_refuse(
 
 
 def rest_refuses(journal: Journal, room: Room, profile: str | None, house: House) -> str | None:
-    """Why a run may not start yet after the person's last "it hurt": the routine's rest from the end of
-    the run it answered. Only asked while the next level is the gentle one, so a press costs no query
-    on any other day."""
-    routine = room.routine
-    rest_s = routine.limits.rest_after_hurt_s
-    if rest_s <= 0:
+    """Why a run may not start yet after the person's last "it hurt" (`rest_ends`). Only asked while
+    the next level is the gentle one, so a press costs no query on any other day."""
+    try:
+        ends = rest_ends(journal, room, profile)
+    except JournalError as exc:  # a journal that cannot be read keeps nobody from starting
+        log.warning("%s: the rest after it hurt not checked: %s", room.routine.id, exc)
         return None
-    runs = journal.runs(routine.id, limit=HURT_LOOKBACK, person=room.person(profile))
-    hurt = next((run for run in runs if run.feedback is Feedback.HURT), None)
-    if hurt is None:
-        return None
-    wait_s = rest_s - (house.clock.wall() - (hurt.ended_at or hurt.started_at)).total_seconds()
-    return rest_refusal(routine, wait_s) if wait_s > 0 else None
+    wait_s = (ends - house.clock.wall()).total_seconds() if ends else 0.0
+    return rest_refusal(room.routine, wait_s) if wait_s > 0 else None
 
 
 def done_today(journal: Journal, room: Room, house: House) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,11 @@ async def test_holding_the_default_button_says_it_hurt_then_a_day_of_rest_and_a_
         stats = await until_idle(h, first)
         assert said(h, first)[-1] == HURT_REPLY  # the stop rules, repeated
         assert (stats["reps_reason"], stats["advice"]) == (GENTLE_REASON, f"{SHOWN_ADVICE} {STOPS}")
-        assert [(r.status, r.feedback) for r in runs(tmp_path)] == [(RunStatus.COMPLETED, Feedback.HURT)]
+        (hurt,) = runs(tmp_path)
+        assert (hurt.status, hurt.feedback) == (RunStatus.COMPLETED, Feedback.HURT)
+        assert hurt.ended_at is not None  # the page shows Start refused until the rest is over
+        rest_until = datetime.fromisoformat(stats["rest_until"])
+        assert abs(rest_until - hurt.ended_at - timedelta(hours=24)) < timedelta(seconds=1)
 
         await refused_with_rest(h)
         shown = await api(port, "GET", "/api/routines/back-massage/plan")
@@ -103,6 +108,10 @@ async def test_holding_the_default_button_says_it_hurt_then_a_day_of_rest_and_a_
         h.clock.pass_hours(24)  # rested: the next run starts, gently, and says that it hurt last time
         first = await until_asking(h, lambda: h.press("single"))
         assert said(h, first)[0] == GENTLE
+        h.clock.shift(DUPLICATE_WINDOW_S)
+        await h.press("single")  # felt good: no more advice, no rest
+        stats = await until_idle(h, first)
+        assert (stats["advice"], stats["rest_until"]) == (None, None)
 
 
 async def test_a_run_cancelled_mid_way_asks_whether_it_hurt_and_keeps_the_answer_on_that_run(
@@ -111,7 +120,8 @@ async def test_a_run_cancelled_mid_way_asks_whether_it_hurt_and_keeps_the_answer
     older = an_old_completed_run(tmp_path)
     async with home(tmp_path, broker, prefix, speech_cache, edits=EDITS, time_scale=SLOW) as h:
         mark = await cancel_mid_run(h, lambda: h.press("hold"))
-        await h.watch.wait_for(h.topic("state"), lambda m: m.json["state"] == "asking", since=mark)
+        asking = await h.watch.wait_for(h.topic("state"), lambda m: m.json["state"] == "asking", since=mark)
+        assert asking.json["question"] == "did_it_hurt"  # a page offers "It hurt" alone
         assert said(h, mark)[-2:] == [CANCELLED, DID_IT_HURT]
         h.clock.shift(DUPLICATE_WINDOW_S)
         await h.press("hold")  # yes, it hurt

@@ -13,7 +13,8 @@ from typing import NamedTuple
 import pytest
 
 from homeflow.journal import RunStatus, open_journal
-from homeflow.routine.guidance import SHOWN_ADVICE
+from homeflow.language import ENGLISH
+from homeflow.routine.guidance import SHOWN_ADVICE, stop_rules
 from homeflow.routine.plan import build_plan, estimate_speech_s
 from homeflow.routine.progression import Feedback
 from homeflow.settings import load
@@ -77,9 +78,10 @@ def test_plan_is_the_one_the_next_run_would_follow(service: Service) -> None:
     reply = service.request("GET", "/api/routines/back-massage/plan").json()
     # No speakers here: the service times sentences by estimate, exactly as `build_plan` does; the
     # safety introduction (never heard yet) before the first step and the question after the end are
-    # part of the plan.
+    # part of the plan; without a button in the room, the question says where to answer instead.
     assert routine.feedback is not None
-    expected = build_plan(routine, 5, estimate_speech_s, question=routine.feedback.question, safety=True)
+    question = f"{routine.feedback.question} {ENGLISH.answer_elsewhere}"
+    expected = build_plan(routine, 5, estimate_speech_s, question=question, safety=True)
     assert reply == {**expected.to_json(), "reps_reason": "starting level"}
     assert reply["safety"] == list(routine.safety) and reply["safety_owed"] is True
     assert [c["text"] for c in reply["cues"] if c["kind"] == "safety"] == list(routine.safety)
@@ -324,6 +326,7 @@ def test_a_late_answer_over_the_api_counts_once(tmp_path: Path, broker: Broker) 
         [massage] = [
             r for r in service.request("GET", "/api/routines").json()["routines"] if r["id"] == "back-massage"
         ]
-        assert (massage["stats"]["reps_level"], massage["stats"]["advice"]) == (5, SHOWN_ADVICE)
+        stops = stop_rules(load(service.config).routines["back-massage"])
+        assert (massage["stats"]["reps_level"], massage["stats"]["advice"]) == (5, f"{SHOWN_ADVICE} {stops}")
         runs = service.request("GET", "/api/runs?routine=back-massage").json()["runs"]
         assert [run["feedback"] for run in runs] == ["hurt", "good"]
