@@ -38,9 +38,10 @@ def cancel_question(button: Zigbee2MqttButton | None, table: Phrases = ENGLISH) 
     return f"{table.cancel_question} {how or table.cancel_elsewhere}"
 
 
-def question_hint(room: Room) -> str:
-    """Said after the question when no button started the run: how the room's button answers it, or,
-    without a button, where to answer instead (never "press")."""
+def question_hint(room: Room, profile: str | None = None) -> str:
+    """Said after the question when no button started the run: how the person's button (or the room's
+    first) answers it, or, without a button, where to answer instead (never "press")."""
     table = said(room.routine)
-    hint = button_hint(room.button, table) if room.button else None
+    button = room.button_of(profile)
+    hint = button_hint(button, table) if button else None
     return hint or table.answer_elsewhere

@@ -283,7 +283,7 @@ async def _timed_plan(settings: Settings, routine_id: str, level: Level, safety:
     estimate where there is no speech engine."""
     room = build_rooms(settings, {}, build_speakers(settings))[routine_id]
     rendered = room.speakers if engine_problem() is None else []
-    return await prepare_plan(room.routine, level, rendered, question_hint(room), safety=safety)
+    return await prepare_plan(room.routine, level, rendered, question_hint(room, room.first), safety=safety)
 
 
 def clock_text(seconds: float) -> str:

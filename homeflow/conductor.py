@@ -184,7 +184,9 @@ class Conductor:
         room = self.rooms[routine_id]
         owed = safety_owed(self.journal, room.routine)
         level = self.levels[key(routine_id, profile or room.first)]
-        return await prepare_plan(room.routine, level, room.speakers, question_hint(room), safety=owed)
+        return await prepare_plan(
+            room.routine, level, room.speakers, question_hint(room, profile or room.first), safety=owed
+        )
 
     # -- starting ----------------------------------------------------------------------------------
     def _start(

@@ -66,7 +66,7 @@ class Run:
         self.trigger = trigger
         self.profile = profile  # whose run it is (None: the routine has no profiles)
         # Said after the question: how the button that started the run answers it, else how the room does.
-        self.hint = hint or question_hint(room)
+        self.hint = hint or question_hint(room, profile)
         self.level = level  # the level this run plays; after the answer, the next run's
         self.house = house
         self.lights = LightSession(room.lights)
@@ -271,7 +271,8 @@ class Run:
         """A person in sharp pain cancels: ask whether it hurt, and journal a yes on this run."""
         feedback = self.room.routine.feedback
         assert feedback is not None
-        question = cancel_question(self.room.button, said(self.room.routine))
+        button = self.room.button_of(self.profile, self.trigger)
+        question = cancel_question(button, said(self.room.routine))
         self.after_cancel = True
         self.answer = asyncio.get_running_loop().create_future()
         self.say(question)

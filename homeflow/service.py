@@ -122,7 +122,7 @@ def build_rooms(settings: Settings, lights: Mapping[str, Light], speakers: Speak
         ]
         room.profiles |= {profile.name: profile.button for profile in automation.profiles}
     for room in rooms.values():
-        room.button = next((settings.buttons[b] for b in room.buttons if b in settings.buttons), None)
+        room.keys = {name: settings.buttons[name] for name in room.buttons if name in settings.buttons}
     return rooms
 
 

@@ -26,6 +26,7 @@ from .harness import collecting, retained, serving, shipped_routine, write_setti
 from .home import Home, home, safety_heard
 from .mosquitto import Broker, free_port
 from .test_answers import EDITS, GENTLE, HURT_REPLY, QUESTION, REST, STOPS, said, until_asking, until_idle
+from .test_profiles import people
 from .test_settings import problems, write
 
 HOLD_HINT = (
@@ -241,3 +242,34 @@ def test_the_rest_after_it_hurt_is_a_bounded_routine_setting(
         "name: R\nlimits: {rest_after_hurt_hours: 0.5}\nsteps: [{title: A, do: [say: Hi.]}]\n",
     )
     assert load(Path("homeflow.yaml")).routines["r"].limits.rest_after_hurt_s == 1800
+
+
+async def test_each_person_rests_after_their_own_it_hurt_and_hears_their_own_button(
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+) -> None:
+    async with people(tmp_path, broker, prefix, speech_cache) as home:
+        mqtt = home.watch.client
+        # Ben starts from the page (no button): the question names his own button, not Anna's.
+        first = len(home.watch.messages)
+        await mqtt.publish(home.topic("set"), "start:ben", qos=1)
+        await home.watch.wait_for(home.topic("state"), lambda m: m.json["state"] == "asking", since=first)
+        question = home.watch.payloads(home.topic("say"), since=first)[-1]["text"]
+        assert question == f"{QUESTION} {HOLD_HINT.replace('massage', 'bedroom')}"
+        await home.press("bedroom", "hold")  # it hurt
+        await home.watch.wait_for(home.topic("state"), lambda m: m.json["state"] == "idle", since=first + 1)
+        home.clock.shift(DUPLICATE_WINDOW_S)
+        assert home.stats("ben")["rest_until"] is not None and home.stats("anna")["rest_until"] is None
+
+        # Ben rests; Anna's run is hers to start, at her own level, not gently.
+        mark = len(home.watch.messages)
+        await home.press("bedroom")
+        refused = await home.watch.wait_for(home.topic("event"), since=mark)
+        assert (refused.json["event"], refused.json["profile"], refused.json["reason"]) == (
+            "refused",
+            "ben",
+            REST,
+        )
+        home.clock.shift(DUPLICATE_WINDOW_S)
+        asking = await home.run(lambda: home.press("hall"), lambda: home.press("hall"))
+        assert asking["profile"] == "anna"
+        assert GENTLE not in [p["text"] for p in home.watch.payloads(home.topic("say"), since=mark)]
