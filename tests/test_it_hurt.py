@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from homeflow.homeassistant.discovery import node_id
-from homeflow.journal import RunRecord, RunStatus, open_journal
+from homeflow.journal import Database, RunRecord, RunStatus, open_journal
 from homeflow.routine.guidance import CANCELLED, SHOWN_ADVICE
 from homeflow.routine.progression import Feedback
 from homeflow.settings import load
@@ -273,3 +273,18 @@ async def test_each_person_rests_after_their_own_it_hurt_and_hears_their_own_but
         asking = await home.run(lambda: home.press("hall"), lambda: home.press("hall"))
         assert asking["profile"] == "anna"
         assert GENTLE not in [p["text"] for p in home.watch.payloads(home.topic("say"), since=mark)]
+
+
+def test_a_cancelled_run_answered_it_hurt_counts_in_each_store(journal_at: Path | Database) -> None:
+    """Progression replays it (at start-up too); a cancelled run nobody answered does not count."""
+    with open_journal(journal_at) as journal:
+        for status, answer in (
+            (RunStatus.COMPLETED, Feedback.GOOD),
+            (RunStatus.CANCELLED, None),
+            (RunStatus.CANCELLED, Feedback.HURT),
+            (RunStatus.INTERRUPTED, None),
+        ):
+            run = journal.start_run("back-massage", "mqtt", 5, 10.0, {})
+            journal.finish_run(run, status)
+            journal.set_feedback(run, answer)
+        assert journal.feedback_history("back-massage") == [Feedback.GOOD, Feedback.HURT]
