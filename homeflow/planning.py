@@ -59,12 +59,13 @@ async def prepare_plan(
     *,
     safety: bool = False,
     resume_at: int | None = None,
+    also: tuple[str, ...] = (),
 ) -> Plan:
     """Render every sentence on every speaker, then time the plan by the longest rendering (by an
     estimate without speakers). `hint` follows the question: how the button that started the run
     answers it. `safety`: the routine's safety introduction is owed (`safety_owed`), said first.
     `resume_at`: the step a run taken over goes on with; what it says first is rendered too (a phrase
-    of the plan, like "Paused")."""
+    of the plan, like "Paused"). `also`: more phrases the run may say (the question after a cancel)."""
     good_sessions = routine.reps.good_sessions_to_progress
     announcement = level_announcement(level, good_sessions, said(routine)) or gentle_announcement(
         level, routine
@@ -75,7 +76,7 @@ async def prepare_plan(
     )
     if question and hint:
         question = f"{question} {hint}"
-    phrases = (*around(routine), *replies(routine, level), *resuming(routine, level.reps, resume_at))
+    phrases = (*around(routine), *replies(routine, level), *resuming(routine, level.reps, resume_at), *also)
     texts = (*sentences(routine, level.reps, preface, question, safety=safety), *phrases)
     durations: dict[str, float] = {}
     for measured in await asyncio.gather(*(s.prepare(texts) for s in speakers)):

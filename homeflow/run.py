@@ -248,8 +248,9 @@ class Run:
         if step is not None:  # the plan the run began with, so its cues keep their numbers
             owed = owed or self._began_with_safety()
         self.safety = fingerprint(routine) if owed and step is None else None
+        also = (self._cancel_question(),) if routine.feedback else ()
         plan = await prepare_plan(
-            routine, self.level, self.room.speakers, self.hint, safety=owed, resume_at=step
+            routine, self.level, self.room.speakers, self.hint, safety=owed, resume_at=step, also=also
         )
         if self.run_id is not None:
             self._write(self.house.journal.set_planned, self.run_id, plan.total_s)
@@ -269,15 +270,18 @@ class Run:
 
     async def _ask_after_cancel(self) -> None:
         """A person in sharp pain cancels: ask whether it hurt, and journal a yes on this run."""
-        feedback = self.room.routine.feedback
-        assert feedback is not None
-        button = self.room.button_of(self.profile, self.trigger)
-        question = cancel_question(button, said(self.room.routine))
+        question = self._cancel_question()
         self.after_cancel = True
         self.answer = asyncio.get_running_loop().create_future()
         self.say(question)
         self.state_changed()
-        await self._hear_answer(estimate_speech_s(question))
+        plan = self.runner.plan
+        await self._hear_answer((plan.phrases.get(question) if plan else None) or estimate_speech_s(question))
+
+    def _cancel_question(self) -> str:
+        """ "Did it hurt?", and how this person says yes (their button's gesture, else the page)."""
+        button = self.room.button_of(self.profile, self.trigger)
+        return cancel_question(button, said(self.room.routine))
 
     async def _hear_answer(self, asked_s: float | None = None) -> None:
         """Wait for the answer to the question (a button, a command) or for its time to run out;

@@ -15,11 +15,15 @@ from typing import Any
 import aiohttp
 import pytest
 
+from homeflow.asking import cancel_question
+from homeflow.defaults import ROUTINES, load_settings
 from homeflow.homeassistant.discovery import node_id
 from homeflow.journal import Database, RunRecord, RunStatus, open_journal
-from homeflow.routine.guidance import CANCELLED, SHOWN_ADVICE
+from homeflow.language import phrases
+from homeflow.routine.guidance import CANCELLED, SHOWN_ADVICE, rest_refusal, stop_rules
 from homeflow.routine.progression import Feedback
 from homeflow.settings import load
+from homeflow.settings.model import Zigbee2MqttButton
 from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
 
 from .harness import collecting, retained, serving, shipped_routine, write_settings
@@ -288,3 +292,25 @@ def test_a_cancelled_run_answered_it_hurt_counts_in_each_store(journal_at: Path 
             journal.finish_run(run, status)
             journal.set_feedback(run, answer)
         assert journal.feedback_history("back-massage") == [Feedback.GOOD, Feedback.HURT]
+
+
+def test_the_it_hurt_path_speaks_german_in_the_german_routine() -> None:
+    german = load_settings(ROUTINES.parent / "homeflow.yaml").routines["back-massage-de"]
+    table = phrases("de")
+    button = Zigbee2MqttButton("Massage", "Massage Button")
+    assert cancel_question(button, table) == (
+        "Hat es wehgetan? Mit dem Knopf Massage: halte ihn gedrückt, wenn es wehgetan hat."
+    )
+    assert cancel_question(None, table) == (
+        "Hat es wehgetan? Wenn ja, wähle „Es hat wehgetan“ im Dashboard oder in Home Assistant."
+    )
+    assert stop_rules(german) == f"{german.safety[1]} {german.safety[3]}"
+    assert stop_rules(german).startswith("Hör sofort auf")
+    assert "such sofort ärztliche Hilfe" in stop_rules(german)
+    assert rest_refusal(german, 23.6 * 3600) == (
+        "Letztes Mal hat es wehgetan. Gib deinem Rücken noch 24 Stunden Ruhe, bevor Rückenmassage mit dem"
+        " Ball wieder dran ist."
+    )
+    assert rest_refusal(german, 50 * 60).endswith(
+        "noch 50 Minuten Ruhe, bevor Rückenmassage mit dem Ball wieder dran ist."
+    )

@@ -138,8 +138,8 @@ def stop_rules(routine: Routine) -> str:
 def rest_refusal(routine: Routine, wait_s: float) -> str:
     """Why a run may not start while the rest after "it hurt" lasts `wait_s` more."""
     table = said(routine)
-    hours = round(wait_s / 3600)
-    if hours >= 1:
+    if wait_s >= 3600:
+        hours = round(wait_s / 3600)
         wait = (table.hour if hours == 1 else table.hours).format(n=hours)
     else:
         n = max(1, round(wait_s / 60))
