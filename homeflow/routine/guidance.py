@@ -103,8 +103,8 @@ def gesture_words(action: str, table: Phrases = ENGLISH) -> str:
 
 def answer_hint(button: str, answers: Mapping[str, Feedback], table: Phrases = ENGLISH) -> str | None:
     """How a button answers the question, from the answers its actions give: "With the massage button,
-    press once if it felt good, press twice if it was too much, or hold it down if it hurt." None
-    without any."""
+    press once if it felt good, twice if it was too much, or hold it down if it hurt." None without
+    any."""
     words = {
         Feedback.GOOD: table.answer_good,
         Feedback.TOO_MUCH: table.answer_too_much,
