@@ -20,7 +20,7 @@ from homeflow.journal import Journal, JournalError, Person
 from homeflow.language import ENGLISH, Phrases
 from homeflow.routine.guidance import advice, said, stop_rules
 from homeflow.routine.model import Reps
-from homeflow.routine.progression import Feedback, Level, next_level, towards
+from homeflow.routine.progression import Level, next_level, towards
 
 if TYPE_CHECKING:
     from homeflow.settings.model import Settings
@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 
 # `<base>/<routine>/set` takes `start:anna` (also `force:anna`, `toggle:anna`): a start for that person.
 NAMED = ("start", "force", "toggle")
-# The runs read back for the last "it hurt": the gentle level comes from an answer among the last few.
-HURT_LOOKBACK = 50
 
 
 def key(routine_id: str, profile: str | None) -> str:
@@ -94,13 +92,12 @@ def fold(journal: Journal, routine_id: str, room: Room) -> dict[str, Level]:
 
 def rest_ends(journal: Journal, room: Room, profile: str | None) -> datetime | None:
     """When the rest after the person's last "it hurt" ends (`limits.rest_after_hurt_hours` from the
-    end of the run it answered); None without an "it hurt" among their last runs, or without a rest."""
+    end of the run it answered); None without an "it hurt", or without a rest."""
     rest_s = room.routine.limits.rest_after_hurt_s
     if rest_s <= 0:
         return None
-    runs = journal.runs(room.routine.id, limit=HURT_LOOKBACK, person=room.person(profile))
-    hurt = next((run for run in runs if run.feedback is Feedback.HURT), None)
-    return None if hurt is None else (hurt.ended_at or hurt.started_at) + timedelta(seconds=rest_s)
+    hurt = journal.last_hurt(room.routine.id, room.person(profile))
+    return None if hurt is None else hurt + timedelta(seconds=rest_s)
 
 
 def report(house: House, room: Room, profile: str | None, level: Level) -> None:

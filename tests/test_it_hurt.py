@@ -280,7 +280,8 @@ async def test_each_person_rests_after_their_own_it_hurt_and_hears_their_own_but
 
 
 def test_a_cancelled_run_answered_it_hurt_counts_in_each_store(journal_at: Path | Database) -> None:
-    """Progression replays it (at start-up too); a cancelled run nobody answered does not count."""
+    """Progression replays it (at start-up too); a cancelled run nobody answered does not count; the
+    rest counts from its end."""
     with open_journal(journal_at) as journal:
         for status, answer in (
             (RunStatus.COMPLETED, Feedback.GOOD),
@@ -292,6 +293,10 @@ def test_a_cancelled_run_answered_it_hurt_counts_in_each_store(journal_at: Path 
             journal.finish_run(run, status)
             journal.set_feedback(run, answer)
         assert journal.feedback_history("back-massage") == [Feedback.GOOD, Feedback.HURT]
+        # The rest counts from the end of the run answered "it hurt".
+        hurt = next(r for r in journal.runs("back-massage") if r.feedback is Feedback.HURT)
+        assert hurt.ended_at is not None and journal.last_hurt("back-massage") == hurt.ended_at
+        assert journal.last_hurt("another") is None
 
 
 def test_the_it_hurt_path_speaks_german_in_the_german_routine() -> None:

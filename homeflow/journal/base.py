@@ -273,6 +273,11 @@ class Journal(ABC):
         were answered ("it hurt"), oldest first: what progression replays."""
 
     @abstractmethod
+    def last_hurt(self, routine: str, person: Person | None = None) -> datetime | None:
+        """When the last run of `routine` (by `person`) answered "it hurt" ended (started, if it has no
+        end): where the rest after it counts from. One indexed row, on the way from a press to a light."""
+
+    @abstractmethod
     def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
         """Start times of completed runs of `routine` since `since`, newest first."""
 

@@ -218,6 +218,15 @@ class SqliteJournal(Journal):
         )
         return [Feedback(f) if f else None for (f,) in rows]
 
+    def last_hurt(self, routine: str, person: Person | None = None) -> datetime | None:
+        clause, more = whose(person, "?")
+        rows = self._read(
+            "SELECT COALESCE(ended_at, started_at) FROM runs"
+            f" WHERE routine = ? AND feedback = 'hurt'{clause} ORDER BY id DESC LIMIT 1",
+            (routine, *more),
+        )
+        return next((datetime.fromisoformat(ended) for (ended,) in rows), None)
+
     def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
         clause, more = whose(person, "?")
         rows = self._read(
