@@ -15,11 +15,24 @@ from homeflow.routine.progression import Feedback, Level, next_level
 from homeflow.run import Run
 
 log = logging.getLogger(__name__)
+# How far back a late answer may name its run: as far as the API lists runs.
+MAX_RUNS = 1000
 
 
-def answerable(journal: Journal, routine_id: str, feedback: Feedback) -> RunRecord | None:
-    """The run a late answer answers: the routine's last completed run, or for "it hurt" its last
-    cancelled run if that is the later one (a person in pain cancels)."""
+def answerable(
+    journal: Journal, routine_id: str, feedback: Feedback, run_id: int | None = None
+) -> RunRecord | None:
+    """The run a late answer answers: `run_id` (one of the routine's last runs, from its History) if
+    it is completed, or cancelled and the answer is "it hurt"; else the routine's last completed run,
+    or for "it hurt" its last cancelled run if that is the later one (a person in pain cancels)."""
+    if run_id is not None:
+        found = next((r for r in journal.runs(routine_id, limit=MAX_RUNS) if r.id == run_id), None)
+        takes = (
+            (RunStatus.COMPLETED, RunStatus.CANCELLED)
+            if feedback is Feedback.HURT
+            else (RunStatus.COMPLETED,)
+        )
+        return found if found is not None and found.status in takes else None
     last = journal.last_completed(routine_id)
     if feedback is not Feedback.HURT:
         return last
@@ -53,17 +66,19 @@ class Answers:
         run.answer_with(feedback)
         return f"feedback: {feedback or 'none'}"
 
-    def late(self, routine_id: str, feedback: Feedback, run: Run | None) -> str:
-        """No question is open: `feedback` answers the routine's last completed run (`answerable`) if
-        nothing answered it yet; the next level is replayed from the journal, once, here, and the
-        figures go out again."""
+    def late(self, routine_id: str, feedback: Feedback, run: Run | None, run_id: int | None = None) -> str:
+        """No question is open: `feedback` answers the routine's last completed run, or the run
+        `run_id` names (`answerable`), if nothing answered it yet; the next level is replayed from the
+        journal, once, here, and the figures go out again."""
         if run is not None and run.answered:
             return "late feedback: this run was answered already"
         journal = self.house.journal
         try:
-            last = answerable(journal, routine_id, feedback)
+            last = answerable(journal, routine_id, feedback, run_id)
         except JournalError as exc:
             return f"late feedback not taken: {exc}"
+        if last is None and run_id is not None:
+            return f"late feedback: run {run_id} of {routine_id} cannot take {feedback}"
         if last is None:
             return "late feedback: no completed run to answer"
         if run is not None and run.run_id != last.id:

@@ -117,20 +117,23 @@ class Conductor:
         trigger: str,
         hint: str | None = None,
         profile: str | None = None,
+        *,
+        run_id: int | None = None,
     ) -> str:
         """Carry out a command now; returns what happened, in words. `hint`: how the button that gave
         the command answers the question, said after it if this starts a run; `profile`: whose run a
-        start is (None: the routine's first profile)."""
+        start is (None: the routine's first profile); `run_id`: the run an answer is for (History)."""
         if not self.owns(routine_id):  # every instance hears every command; the routine's owner acts
             log.debug("%s: %s by %s left to its owner", routine_id, command, trigger)
             return OWNED_ELSEWHERE
         run = self.active.get(routine_id)
         if command is Command.SAFETY:
             return self._safety(routine_id, run)
-        if run is not None and run.asking:
+        feedback = ANSWERS.get(command)
+        if run is not None and run.asking and (run_id is None or run_id == run.run_id):
             return self._said(routine_id, self.answers.to_question(run, command))
-        if (feedback := ANSWERS.get(command)) is not None:
-            return self._said(routine_id, self.answers.late(routine_id, feedback, run))
+        if feedback is not None:
+            return self._said(routine_id, self.answers.late(routine_id, feedback, run, run_id))
         if command is Command.TOGGLE:
             if run is None:
                 command = Command.START

@@ -319,3 +319,28 @@ def test_the_it_hurt_path_speaks_german_in_the_german_routine() -> None:
     assert rest_refusal(german, 50 * 60).endswith(
         "noch 50 Minuten Ruhe, bevor Rückenmassage mit dem Ball wieder dran ist."
     )
+
+
+async def test_it_hurt_from_history_names_its_run(
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+) -> None:
+    with open_journal(tmp_path / "journal.db") as journal:
+        cancelled = journal.start_run("back-massage", "mqtt", 5, 10.0, {})
+        journal.finish_run(cancelled, RunStatus.CANCELLED)
+    later = an_old_completed_run(tmp_path)  # newer than the cancelled run: the default target
+    port = free_port()
+    async with home(tmp_path, broker, prefix, speech_cache, http_port=port):
+        path = "/api/routines/back-massage"
+        good = await api(port, "POST", f"{path}/good", {"run": cancelled})
+        assert good["result"] == f"late feedback: run {cancelled} of back-massage cannot take good"
+        hurt = await api(port, "POST", f"{path}/hurt", {"run": cancelled})
+        assert hurt["result"] == f"late feedback hurt for run {cancelled}: next run 5 repetitions"
+        again = await api(port, "POST", f"{path}/hurt", {"run": cancelled})
+        assert again["result"] == f"late feedback: run {cancelled} was answered already (hurt)"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://127.0.0.1:{port}{path}/hurt", json={"run": "1"}) as bad,
+        ):
+            assert bad.status == 400
+    newer, older = runs(tmp_path)
+    assert (older.id, older.feedback, newer.id, newer.feedback) == (cancelled, Feedback.HURT, later, None)
