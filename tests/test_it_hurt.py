@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def an_old_completed_run(folder: Path) -> int:
         return done
 
 
-async def cancel_mid_run(h: Home, cancel: Any) -> int:
+async def cancel_mid_run(h: Home, cancel: Callable[[], Awaitable[object]]) -> int:
     """Start with the button, cancel with `cancel()` once the run is going; the index after the cancel."""
     first = len(h.watch.messages)
     await h.press("single")
