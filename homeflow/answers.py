@@ -6,24 +6,40 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from homeflow.commands import ANSWERS, WHILE_ASKING, Command
+from homeflow.commands import WHILE_ASKING, Command
 from homeflow.house import House, Room
-from homeflow.journal import JournalError
-from homeflow.language import ENGLISH, Phrases
+from homeflow.journal import Journal, JournalError, RunRecord, RunStatus
 from homeflow.people import key, report
-from homeflow.routine.guidance import answer_hint, feedback_reply, said
+from homeflow.routine.guidance import feedback_reply, said, stop_rules
 from homeflow.routine.progression import Feedback, Level, next_level
 from homeflow.run import Run
-from homeflow.settings.model import Zigbee2MqttButton
 
 log = logging.getLogger(__name__)
+# How far back a late answer may name its run: as far as the API lists runs.
+MAX_RUNS = 1000
 
 
-def button_hint(button: Zigbee2MqttButton, table: Phrases = ENGLISH) -> str | None:
-    """How `button` answers the question, said after it when the button started the run; None when none
-    of its gestures is an answer."""
-    answers = {action: ANSWERS[Command(word)] for action, word in button.gestures.items() if word in ANSWERS}
-    return answer_hint(button.name, answers, table)
+def answerable(
+    journal: Journal, routine_id: str, feedback: Feedback, run_id: int | None = None
+) -> RunRecord | None:
+    """The run a late answer answers: `run_id` (one of the routine's last runs, from its History) if
+    it is completed, or cancelled and the answer is "it hurt"; else the routine's last completed run,
+    or for "it hurt" its last cancelled run if that is the later one (a person in pain cancels)."""
+    if run_id is not None:
+        found = next((r for r in journal.runs(routine_id, limit=MAX_RUNS) if r.id == run_id), None)
+        takes = (
+            (RunStatus.COMPLETED, RunStatus.CANCELLED)
+            if feedback is Feedback.HURT
+            else (RunStatus.COMPLETED,)
+        )
+        return found if found is not None and found.status in takes else None
+    last = journal.last_completed(routine_id)
+    if feedback is not Feedback.HURT:
+        return last
+    cancelled = journal.runs(routine_id, limit=1, status=RunStatus.CANCELLED)
+    if cancelled and (last is None or cancelled[0].id > last.id):
+        return cancelled[0]
+    return last
 
 
 class Answers:
@@ -45,19 +61,24 @@ class Answers:
     def to_question(self, run: Run, command: Command) -> str:
         """Answer the open question of `run` (it applies the answer when its wait ends)."""
         feedback = WHILE_ASKING.get(command)
+        if run.after_cancel and feedback is not Feedback.HURT:
+            feedback = None  # "did it hurt?": any other word closes the question unanswered
         run.answer_with(feedback)
         return f"feedback: {feedback or 'none'}"
 
-    def late(self, routine_id: str, feedback: Feedback, run: Run | None) -> str:
-        """No question is open: `feedback` answers the routine's last completed run if nothing answered it
-        yet; the next level is replayed from the journal, once, here, and the figures go out again."""
+    def late(self, routine_id: str, feedback: Feedback, run: Run | None, run_id: int | None = None) -> str:
+        """No question is open: `feedback` answers the routine's last completed run, or the run
+        `run_id` names (`answerable`), if nothing answered it yet; the next level is replayed from the
+        journal, once, here, and the figures go out again."""
         if run is not None and run.answered:
             return "late feedback: this run was answered already"
         journal = self.house.journal
         try:
-            last = journal.last_completed(routine_id)
+            last = answerable(journal, routine_id, feedback, run_id)
         except JournalError as exc:
             return f"late feedback not taken: {exc}"
+        if last is None and run_id is not None:
+            return f"late feedback: run {run_id} of {routine_id} cannot take {feedback}"
         if last is None:
             return "late feedback: no completed run to answer"
         if run is not None and run.run_id != last.id:
@@ -80,7 +101,7 @@ class Answers:
         if run is not None:
             run.level = level  # the run is past its question: it hands this level back when it ends
         report(self.house, room, profile, level)
-        if reply := feedback_reply(feedback, level, routine.reps.start, said(routine)):
+        if reply := feedback_reply(feedback, level, routine.reps.start, said(routine), stop_rules(routine)):
             self.speak(routine_id, reply)
         log.info("%s: run %d feedback %s (late)", routine_id, last.id, feedback)
         return f"late feedback {feedback} for run {last.id}: next run {level.reps} repetitions"

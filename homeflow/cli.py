@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from homeflow import __version__
 from homeflow.addon import Addon, OptionsError, addon_settings, is_addon
+from homeflow.asking import question_hint
 from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
@@ -285,7 +286,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         owed = safety_owed(journal, routine, who)
         first = first_run(journal, routine, who)
     level = Level(args.reps, "as asked") if args.reps is not None else next_level(routine.reps, history)
-    plan = asyncio.run(_timed_plan(settings, args.routine, level, owed, first))
+    plan = asyncio.run(_timed_plan(settings, args.routine, level, owed, first, name))
     if args.json:
         print(json.dumps({**plan.to_json(), "reps_reason": level.reason, "profile": name}, indent=2))
     else:
@@ -299,13 +300,15 @@ def _unknown_routine(settings: Settings, routine_id: str) -> int:
     return EXIT_BAD_ARGUMENT
 
 
-async def _timed_plan(settings: Settings, routine_id: str, level: Level, safety: bool, first: bool) -> Plan:
+async def _timed_plan(
+    settings: Settings, routine_id: str, level: Level, safety: bool, first: bool, profile: str | None
+) -> Plan:
     """The plan the service would play, timed by the speech it would render (cached), or by an
     estimate where there is no speech engine."""
-    speakers = build_rooms(settings, {}, build_speakers(settings))[routine_id].speakers
-    rendered = speakers if engine_problem() is None else []
-    routine = settings.routines[routine_id]
-    return await prepare_plan(routine, level, rendered, safety=safety, first=first)
+    room = build_rooms(settings, {}, build_speakers(settings))[routine_id]
+    rendered = room.speakers if engine_problem() is None else []
+    hint = question_hint(room, profile)
+    return await prepare_plan(room.routine, level, rendered, hint, safety=safety, first=first)
 
 
 def clock_text(seconds: float) -> str:

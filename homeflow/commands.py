@@ -30,6 +30,9 @@ WHILE_ASKING = {
     Command.START: Feedback.GOOD,
     Command.SKIP: Feedback.TOO_MUCH,
 }
+# A button's `cancel` gesture (the default `hold` and `long`) is "it hurt" while the question is open:
+# what a person in pain does with the button. Only a button's: Home Assistant's Cancel is no answer.
+BUTTON_WHILE_ASKING = {Command.CANCEL: Command.HURT}
 
 # What a command for a routine gets from an instance of a cluster that does not own it.
 OWNED_ELSEWHERE = "another homeflow instance owns this routine"

@@ -11,8 +11,9 @@ from typing import Any
 
 import aiomqtt
 
-from homeflow.answers import Answers, button_hint
-from homeflow.commands import ANSWERS, OWNED_ELSEWHERE, Command
+from homeflow.answers import Answers
+from homeflow.asking import button_hint, question_hint
+from homeflow.commands import ANSWERS, BUTTON_WHILE_ASKING, OWNED_ELSEWHERE, Command
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.devices.speakers.voice import say_once
 from homeflow.homeassistant.entities import HOME_ASSISTANT
@@ -83,7 +84,10 @@ class Conductor:
             if button.name in room.buttons:
                 trigger, whose = f"button:{button.name}", room.profile_of(button.name)
                 hint = button_hint(button, said(room.routine))
-                self.command(routine_id, Command(command), trigger, hint=hint, profile=whose)
+                word = Command(command)
+                if (run := self.active.get(routine_id)) is not None and run.asking:
+                    word = BUTTON_WHILE_ASKING.get(word, word)
+                self.command(routine_id, word, trigger, hint=hint, profile=whose)
 
     async def _on_set(self, message: aiomqtt.Message) -> None:
         if message.retain:
@@ -113,20 +117,23 @@ class Conductor:
         trigger: str,
         hint: str | None = None,
         profile: str | None = None,
+        *,
+        run_id: int | None = None,
     ) -> str:
         """Carry out a command now; returns what happened, in words. `hint`: how the button that gave
         the command answers the question, said after it if this starts a run; `profile`: whose run a
-        start is (None: the routine's first profile)."""
+        start is (None: the routine's first profile); `run_id`: the run an answer is for (History)."""
         if not self.owns(routine_id):  # every instance hears every command; the routine's owner acts
             log.debug("%s: %s by %s left to its owner", routine_id, command, trigger)
             return OWNED_ELSEWHERE
         run = self.active.get(routine_id)
         if command is Command.SAFETY:
             return self._safety(routine_id, run)
-        if run is not None and run.asking:
+        feedback = ANSWERS.get(command)
+        if run is not None and run.asking and (run_id is None or run_id == run.run_id):
             return self._said(routine_id, self.answers.to_question(run, command))
-        if (feedback := ANSWERS.get(command)) is not None:
-            return self._said(routine_id, self.answers.late(routine_id, feedback, run))
+        if feedback is not None:
+            return self._said(routine_id, self.answers.late(routine_id, feedback, run, run_id))
         if command is Command.TOGGLE:
             if run is None:
                 command = Command.START
@@ -164,7 +171,8 @@ class Conductor:
         if trigger.skip_if_done_today and done_today(self.journal, room, self.house):
             self._said(routine_id, f"{label} skipped: already done today")
             return
-        refused = limits_refuse(self.journal, room, room.first, self.house)
+        level = self.levels[key(routine_id, room.first)]
+        refused = limits_refuse(self.journal, room, room.first, self.house, level)
         if why := refused or lights_held(room, self.active.values()):
             self._said(routine_id, f"{label} skipped: {why}")
             return
@@ -182,7 +190,8 @@ class Conductor:
         owed = safety_owed(self.journal, room.routine, person)
         first = first_run(self.journal, room.routine, person)
         level = self.levels[key(routine_id, profile)]
-        return await prepare_plan(room.routine, level, room.speakers, safety=owed, first=first)
+        hint = question_hint(room, profile)
+        return await prepare_plan(room.routine, level, room.speakers, hint, safety=owed, first=first)
 
     # -- starting ----------------------------------------------------------------------------------
     def _start(
@@ -193,14 +202,14 @@ class Conductor:
         if self._stopping:
             return self._said(routine_id, "not started: homeflow is stopping")
         room = self.rooms[routine_id]
-        refused = None if force else limits_refuse(self.journal, room, profile, self.house)
+        level = self.levels[key(routine_id, profile)]
+        refused = None if force else limits_refuse(self.journal, room, profile, self.house, level)
         why = lights_held(room, self.active.values()) or refused
         whose = {} if profile is None else {"profile": profile}
         if why is not None:
             self.status.event(routine_id, RunEvent.REFUSED, reason=why, trigger=trigger, **whose)
             self._speak(routine_id, why)
             return self._said(routine_id, f"not started: {why}")
-        level = self.levels[key(routine_id, profile)]
         self.adopt(Run(room, trigger, level, self.house, hint, profile=profile))
         return self._said(routine_id, f"started by {trigger}")
 

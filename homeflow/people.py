@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from homeflow.house import House, Room
 from homeflow.journal import Journal, JournalError, Person
 from homeflow.language import ENGLISH, Phrases
-from homeflow.routine.guidance import advice, said
+from homeflow.routine.guidance import advice, said, stop_rules
 from homeflow.routine.model import Reps
 from homeflow.routine.progression import Level, next_level, towards
 
@@ -51,16 +51,18 @@ def figures(
     *,
     person: Person | None = None,
     table: Phrases = ENGLISH,
+    stops: str = "",
 ) -> dict[str, Any]:
     """History at a glance (of `person`'s runs, if given): last completion, streak, the level the next
     run will use and how far good runs have come towards the one after it, and the advice to show while
-    it is the gentler one (after "it hurt"), in the language of `table`."""
+    it is the gentler one (after "it hurt": to rest, and `stops`, the routine's stop rules), in the
+    language of `table`."""
     return {
         **journal.stats(routine_id, tz, person),
         "reps_level": level.reps,
         "reps_reason": level.reason,
         "towards": towards(reps, level),
-        "advice": advice(level, table),
+        "advice": advice(level, table, stops),
     }
 
 
@@ -94,6 +96,16 @@ def fold(journal: Journal, routine_id: str, room: Room) -> dict[str, Level]:
     }
 
 
+def rest_ends(journal: Journal, room: Room, profile: str | None) -> datetime | None:
+    """When the rest after the person's last "it hurt" ends (`limits.rest_after_hurt_hours` from the
+    end of the run it answered); None without an "it hurt", or without a rest."""
+    rest_s = room.routine.limits.rest_after_hurt_s
+    if rest_s <= 0:
+        return None
+    hurt = journal.last_hurt(room.routine.id, room.person(profile))
+    return None if hurt is None else hurt + timedelta(seconds=rest_s)
+
+
 def report(house: House, room: Room, profile: str | None, level: Level) -> None:
     """Publish one person's figures (and, for the first profile, the routine's own)."""
     routine_id = room.routine.id
@@ -106,6 +118,12 @@ def report(house: House, room: Room, profile: str | None, level: Level) -> None:
             house.tz,
             person=room.person(profile),
             table=said(room.routine),
+            stops=stop_rules(room.routine),
+        )
+        # While it lasts, the rest after "it hurt": a page shows Start as refused until then.
+        ends = rest_ends(house.journal, room, profile) if level.gentle else None
+        stats["rest_until"] = (
+            ends.isoformat(timespec="seconds") if ends and ends > house.clock.wall() else None
         )
     except JournalError as exc:
         log.warning("%s: figures not updated: %s", routine_id, exc)

@@ -18,6 +18,7 @@ from homeflow.routine.guidance import (
     gentle_announcement,
     level_announcement,
     said,
+    stop_rules,
 )
 from homeflow.routine.model import Routine
 from homeflow.routine.plan import Conditions, Plan, build_plan, estimate_speech_s, scope_of, sentences
@@ -34,7 +35,8 @@ class Renders(Protocol):
 def replies(routine: Routine, level: Level) -> tuple[str, ...]:
     """What may be said after the end-of-run question, whatever the answer."""
     table = said(routine)
-    texts = (feedback_reply(a, advance(routine.reps, level, a), routine.reps.start, table) for a in Feedback)
+    stops, start = stop_rules(routine), routine.reps.start
+    texts = (feedback_reply(a, advance(routine.reps, level, a), start, table, stops) for a in Feedback)
     return tuple(text for text in texts if text)
 
 
@@ -68,13 +70,14 @@ async def prepare_plan(
     safety: bool = False,
     first: bool = False,
     resume_at: int | None = None,
+    also: tuple[str, ...] = (),
 ) -> Plan:
     """Render every sentence on every speaker, then time the plan by the longest rendering (by an
     estimate without speakers). `hint` follows the question: how the button that started the run
     answers it. `safety`: the routine's safety introduction is owed (`safety_owed`), said first.
     `first`: the person's first run (`first_run`); with the level's `gentle`, which `when:` actions hold.
     `resume_at`: the step a run taken over goes on with; what it says first is rendered too (a phrase
-    of the plan, like "Paused")."""
+    of the plan, like "Paused"). `also`: more phrases the run may say (the question after a cancel)."""
     good_sessions = routine.reps.good_sessions_to_progress
     announcement = level_announcement(level, good_sessions, said(routine)) or gentle_announcement(
         level, routine
@@ -86,7 +89,7 @@ async def prepare_plan(
     if question and hint:
         question = f"{question} {hint}"
     conditions = Conditions(first_run=first, gentle=level.gentle)
-    phrases = (*around(routine), *replies(routine, level), *resuming(routine, level.reps, resume_at))
+    phrases = (*around(routine), *replies(routine, level), *resuming(routine, level.reps, resume_at), *also)
     said_in_plan = sentences(routine, level.reps, preface, question, safety=safety, conditions=conditions)
     texts = (*said_in_plan, *phrases)
     durations: dict[str, float] = {}

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
+from homeflow.asking import cancel_question, question_hint
 from homeflow.devices.lights.session import LightSession
 from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
@@ -17,7 +18,7 @@ from homeflow.house import House, Room
 from homeflow.journal import JournalError, RunRecord, RunStatus
 from homeflow.people import report
 from homeflow.planning import first_run, prepare_plan, safety_owed
-from homeflow.routine.guidance import feedback_reply, said
+from homeflow.routine.guidance import feedback_reply, said, stop_rules
 from homeflow.routine.model import Ambience
 from homeflow.routine.plan import SPOKEN, Cue, CueKind, Plan, estimate_speech_s, opening
 from homeflow.routine.progression import Feedback, Level, advance
@@ -27,6 +28,8 @@ from homeflow.runner import Runner, RunState
 from homeflow.status import RunEvent
 
 log = logging.getLogger(__name__)
+# The state's `question` while the question after a cancel is open.
+DID_IT_HURT = "did_it_hurt"
 
 # A restore is bounded per light (devices.base.RESTORE_TIMEOUT_S); this bounds waiting for the changes
 # queued before it too.
@@ -62,7 +65,8 @@ class Run:
         self.routine_id = room.routine.id
         self.trigger = trigger
         self.profile = profile  # whose run it is (None: the routine has no profiles)
-        self.hint = hint  # said after the question: how the button that started the run answers it
+        # Said after the question: how the button that started the run answers it, else how the room does.
+        self.hint = hint or question_hint(room, profile)
         self.level = level  # the level this run plays; after the answer, the next run's
         self.house = house
         self.lights = LightSession(room.lights)
@@ -87,6 +91,7 @@ class Run:
         self.owned: Callable[[], bool] = lambda: True
         self._abandoned = False
         self.answer: asyncio.Future[Feedback | None] | None = None  # open while the question is
+        self.after_cancel = False  # the question is "did it hurt?", after a cancel
         self._stopping = False
         self._ended = False
         self.safety: str | None = None  # the fingerprint of the safety introduction this run says
@@ -216,6 +221,8 @@ class Run:
                 await self._close(outcome)
         if outcome is RunStatus.COMPLETED and self.answer is not None and not self._abandoned:
             await self._hear_answer()
+        elif outcome is RunStatus.CANCELLED and self.room.routine.feedback and not self._abandoned:
+            await self._ask_after_cancel()
 
     async def _close(self, outcome: RunStatus) -> None:
         """Give the lights back, then journal the run's end: a homeflow that dies in between leaves the
@@ -243,8 +250,16 @@ class Run:
             owed = owed or self._began_with_safety()
         self.safety = fingerprint(routine) if owed and step is None else None
         first = first_run(self.house.journal, routine, person)
+        also = (self._cancel_question(),) if routine.feedback else ()
         plan = await prepare_plan(
-            routine, self.level, self.room.speakers, self.hint, safety=owed, first=first, resume_at=step
+            routine,
+            self.level,
+            self.room.speakers,
+            self.hint,
+            safety=owed,
+            first=first,
+            resume_at=step,
+            also=also,
         )
         if self.run_id is not None:
             self._write(self.house.journal.set_planned, self.run_id, plan.total_s)
@@ -262,15 +277,32 @@ class Run:
         self._report_figures()
         self._tell(RunEvent(str(outcome)))
 
-    async def _hear_answer(self) -> None:
-        """Wait for the answer to the question (a button, a command) or for its time to run out."""
+    async def _ask_after_cancel(self) -> None:
+        """A person in sharp pain cancels: ask whether it hurt, and journal a yes on this run."""
+        question = self._cancel_question()
+        self.after_cancel = True
+        self.answer = asyncio.get_running_loop().create_future()
+        self.say(question)
+        self.state_changed()
+        plan = self.runner.plan
+        await self._hear_answer((plan.phrases.get(question) if plan else None) or estimate_speech_s(question))
+
+    def _cancel_question(self) -> str:
+        """ "Did it hurt?", and how this person says yes (their button's gesture, else the page)."""
+        button = self.room.button_of(self.profile, self.trigger)
+        return cancel_question(button, said(self.room.routine))
+
+    async def _hear_answer(self, asked_s: float | None = None) -> None:
+        """Wait for the answer to the question (a button, a command) or for its time to run out;
+        `asked_s`: how long the question takes to say (the plan's last cue's, unless given)."""
         assert self.answer is not None
-        assert self.runner.plan is not None
         feedback = self.room.routine.feedback
         assert feedback is not None
         clock = self.house.clock
-        question = self.runner.plan.cues[-1]
-        timeout_s = question.duration_s + feedback.timeout_s
+        if asked_s is None:
+            assert self.runner.plan is not None
+            asked_s = self.runner.plan.cues[-1].duration_s
+        timeout_s = asked_s + feedback.timeout_s
         waiting = asyncio.ensure_future(clock.sleep_until(clock.now() + timeout_s))
         try:
             await asyncio.wait((self.answer, waiting), return_when=asyncio.FIRST_COMPLETED)
@@ -283,7 +315,9 @@ class Run:
             log.info("%s: run %d feedback %s", self.routine_id, self.run_id, answer or "none")
         self.level = advance(self.room.routine.reps, self.level, answer)
         routine = self.room.routine
-        if reply := feedback_reply(answer, self.level, routine.reps.start, said(routine)):
+        if reply := feedback_reply(
+            answer, self.level, routine.reps.start, said(routine), stop_rules(routine)
+        ):
             self.say(reply)
         self.state_changed()
         self._report_figures()
@@ -334,6 +368,8 @@ class Run:
             "started_at": self.started_at.isoformat(timespec="seconds"),
             **self.whose(),
         }
+        if self.asking and self.after_cancel:
+            about["question"] = DID_IT_HURT  # a page offers "It hurt" alone
         self.house.status.state(
             self.routine_id, state_of(self.runner, about, asking=self.asking, clock=self.house.clock)
         )

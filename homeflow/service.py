@@ -122,6 +122,8 @@ def build_rooms(settings: Settings, lights: Mapping[str, Light], speakers: Speak
             t.button for t in automation.when if isinstance(t, ButtonTrigger) and t.button not in room.buttons
         ]
         room.profiles |= {profile.name: profile.button for profile in automation.profiles}
+    for room in rooms.values():
+        room.keys = {name: settings.buttons[name] for name in room.buttons if name in settings.buttons}
     return rooms
 
 

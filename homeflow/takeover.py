@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from homeflow.answers import button_hint
+from homeflow.asking import button_hint
 from homeflow.devices.base import Light
 from homeflow.devices.lights.session import restore_lights
 from homeflow.house import House

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -243,12 +244,20 @@ class ShiftedClock(LoopClock):
     def __init__(self, time_scale: float = 1.0) -> None:
         super().__init__(time_scale)
         self._shift = 0.0
+        self._days = timedelta()
 
     def shift(self, seconds: float) -> None:
         self._shift += seconds
 
+    def pass_hours(self, hours: float) -> None:
+        """The wall clock (journal times, rests, "today") moves on by `hours`."""
+        self._days += timedelta(hours=hours)
+
     def monotonic(self) -> float:
         return super().monotonic() + self._shift
+
+    def wall(self) -> datetime:
+        return super().wall() + self._days
 
 
 @contextlib.asynccontextmanager

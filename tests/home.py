@@ -40,10 +40,11 @@ def home_settings(
     edits: Mapping[str, str] | None = None,
     gestures: Mapping[str, str] | None = None,
     routine: str = "back-massage.yaml",
+    http_port: int = 0,
 ) -> Path:
     """The home's homeflow.yaml; `edits` replace text in the shipped back-massage routine (`routine`
     names its file: the German one is `back-massage-de.yaml`), `gestures` replace the button's default
-    ones."""
+    ones; `http_port` serves the web API there (0: any free port)."""
     mapped = f", gestures: {json.dumps(dict(gestures))}" if gestures else ""
     body = f"""\
 lights:
@@ -58,9 +59,8 @@ automations:
     lights: [lamp]
     speakers: [room]
 """
-    return write_settings(
-        folder, broker, prefix, body, {"back-massage": shipped_routine(edits, routine)}, cache=cache
-    )
+    routines = {"back-massage": shipped_routine(edits, routine)}
+    return write_settings(folder, broker, prefix, body, routines, cache=cache, http={"port": http_port})
 
 
 def safety_heard(config: Path) -> None:
@@ -110,9 +110,12 @@ async def home(
     edits: Mapping[str, str] | None = None,
     gestures: Mapping[str, str] | None = None,
     routine: str = "back-massage.yaml",
+    http_port: int = 0,
 ) -> AsyncIterator[Home]:
     """The home with homeflow serving in it, entered once the routine is idle."""
-    config = home_settings(folder, broker, prefix, cache, edits=edits, gestures=gestures, routine=routine)
+    config = home_settings(
+        folder, broker, prefix, cache, edits=edits, gestures=gestures, routine=routine, http_port=http_port
+    )
     light = SimulatedLight(f"{prefix}/z2m", "Living Room Lamp", BEFORE)
     async with light.running(broker), collecting(broker, f"{prefix}-watcher", f"{prefix}/hf/#") as watch:
         the_home = Home(config, light, watch, prefix, ShiftedClock(time_scale))

@@ -37,10 +37,17 @@ EDITS = {
 QUESTION = "How did your back feel?"
 # An IKEA-style remote: the right arrow starts, on and off answer, the left arrow says it hurt.
 IKEA = {"arrow_right_click": "start", "on": "good", "off": "too_much", "arrow_left_click": "hurt"}
+# The stop rules of the back massage's safety text, repeated after "it hurt".
+STOPS = (
+    "Stop at once if you feel sharp, shooting or electric pain, numbness, tingling, weakness, or pain "
+    "going down a leg, or if you feel dizzy. If back pain comes with changes in how your bladder or bowel "
+    "work, or with numbness between your legs, get urgent medical care. Do not massage."
+)
 HURT_REPLY = (
     "I am sorry it hurt. Next time we go back to 3 repetitions, gently. "
-    "Rest, and if the pain persists, see a doctor or a physiotherapist."
+    f"Rest, and if the pain persists, see a doctor or a physiotherapist. {STOPS}"
 )
+REST = "It hurt last time. Give your back 24 more hours of rest before the next back massage."
 GENTLE = (
     "Last time it hurt, so today we go gently, with 3 repetitions. Take a softer ball today, like a "
     "tennis ball, and lean into it only lightly. Stop at once if anything hurts."
@@ -97,9 +104,9 @@ async def test_mqtt_a_mapped_button_and_home_assistant_each_answer_and_change_th
         await h.press("on")
         assert (await until_idle(h, first))["reps_level"] == 10
 
-        # Over MQTT: "too much". A run started over MQTT asks the routine's question alone.
+        # Over MQTT: "too much". A run started over MQTT names the room's button's answers too.
         first = await until_asking(h, lambda: mqtt("start"))
-        assert said(h, first)[-1] == QUESTION
+        assert said(h, first)[-1] == f"{QUESTION} {hint}"
         await mqtt("too_much")
         assert (await until_idle(h, first))["reps_level"] == 5
 
@@ -176,7 +183,7 @@ async def test_it_hurt_goes_back_to_the_start_gently_with_advice(
             3,
             "the last run hurt: gently, at 3 instead of 5",
         )
-        assert stats["advice"] == SHOWN_ADVICE
+        assert stats["advice"] == f"{SHOWN_ADVICE} {STOPS}"
 
         # The plan of the next run, as `homeflow plan` prints it: fewer repetitions, gently.
         command = ("plan", "back-massage", "-c", str(h.config), "--json")
@@ -192,6 +199,15 @@ async def test_it_hurt_goes_back_to_the_start_gently_with_advice(
         assert plan.returncode == 0
         shown = json.loads(out)
         assert (shown["reps"], shown["cues"][1]["text"]) == (3, GENTLE)
+
+        # A day of rest first: a start is refused with the reason, said and on the event topic.
+        mark = len(h.watch.messages)
+        await h.press("single")
+        refused = await h.watch.wait_for(h.topic("event"), lambda m: m.json["event"] == "refused", since=mark)
+        assert refused.json["reason"] == REST
+        assert (await h.watch.wait_for(h.topic("say"), since=mark)).json["text"] == REST
+        h.clock.shift(DUPLICATE_WINDOW_S)
+        h.clock.pass_hours(24)
 
         third = await run_once(h, "single")
         assert third[0] == GENTLE

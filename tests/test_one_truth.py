@@ -19,7 +19,7 @@ LEVELLING = """\
 name: Levelling
 ambience: {brightness: 30, transition: 1}
 reps: {start: 3, max: 6, step: 3, good_sessions_to_progress: 1}
-feedback: {ask: "Did that feel good? Press once if it did.", timeout: 5}
+feedback: {ask: "Did that feel good?", timeout: 5}
 steps:
   - title: Circles
     do:

@@ -13,7 +13,8 @@ from typing import NamedTuple
 import pytest
 
 from homeflow.journal import RunStatus, open_journal
-from homeflow.routine.guidance import SHOWN_ADVICE
+from homeflow.language import ENGLISH
+from homeflow.routine.guidance import SHOWN_ADVICE, stop_rules
 from homeflow.routine.plan import Conditions, build_plan, estimate_speech_s
 from homeflow.routine.progression import Feedback
 from homeflow.settings import load
@@ -77,10 +78,11 @@ def test_plan_is_the_one_the_next_run_would_follow(service: Service) -> None:
     reply = service.request("GET", "/api/routines/back-massage/plan").json()
     # No speakers here: the service times sentences by estimate, exactly as `build_plan` does; the
     # safety introduction (never heard yet) before the first step, the first run's own sentences and the
-    # question after the end are part of the plan.
+    # question after the end are part of the plan; without a button in the room, the question says
+    # where to answer instead.
     assert routine.feedback is not None
     first = Conditions(first_run=True)
-    question = routine.feedback.question
+    question = f"{routine.feedback.question} {ENGLISH.answer_elsewhere}"
     expected = build_plan(routine, 5, estimate_speech_s, question=question, safety=True, conditions=first)
     assert reply == {**expected.to_json(), "reps_reason": "starting level"}
     assert reply["safety"] == list(routine.safety) and reply["safety_owed"] is True
@@ -326,6 +328,7 @@ def test_a_late_answer_over_the_api_counts_once(tmp_path: Path, broker: Broker) 
         [massage] = [
             r for r in service.request("GET", "/api/routines").json()["routines"] if r["id"] == "back-massage"
         ]
-        assert (massage["stats"]["reps_level"], massage["stats"]["advice"]) == (3, SHOWN_ADVICE)
+        stops = stop_rules(load(service.config).routines["back-massage"])
+        assert (massage["stats"]["reps_level"], massage["stats"]["advice"]) == (3, f"{SHOWN_ADVICE} {stops}")
         runs = service.request("GET", "/api/runs?routine=back-massage").json()["runs"]
         assert [run["feedback"] for run in runs] == ["hurt", "good"]

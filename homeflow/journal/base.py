@@ -292,8 +292,13 @@ class Journal(ABC):
 
     @abstractmethod
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
-        """Feedback of completed runs of `routine` (by `person`, if given), oldest first: what
-        progression replays."""
+        """Feedback of completed runs of `routine` (by `person`, if given), and of cancelled runs that
+        were answered ("it hurt"), oldest first: what progression replays."""
+
+    @abstractmethod
+    def last_hurt(self, routine: str, person: Person | None = None) -> datetime | None:
+        """When the last run of `routine` (by `person`) answered "it hurt" ended (started, if it has no
+        end): where the rest after it counts from. One indexed row, on the way from a press to a light."""
 
     @abstractmethod
     def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:

@@ -287,10 +287,20 @@ class PostgresJournal(Journal):
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
         clause, more = whose(person, "%s")
         rows = self._read(
-            f"SELECT feedback FROM runs WHERE routine = %s AND status = 'completed'{clause} ORDER BY id",
+            "SELECT feedback FROM runs WHERE routine = %s"
+            f" AND (status = 'completed' OR feedback IS NOT NULL){clause} ORDER BY id",
             (routine, *more),
         )
         return [Feedback(f) if f else None for (f,) in rows]
+
+    def last_hurt(self, routine: str, person: Person | None = None) -> datetime | None:
+        clause, more = whose(person, "%s")
+        rows = self._read(
+            "SELECT COALESCE(ended_at, started_at) FROM runs"
+            f" WHERE routine = %s AND feedback = 'hurt'{clause} ORDER BY id DESC LIMIT 1",
+            (routine, *more),
+        )
+        return next((ended for (ended,) in rows), None)
 
     def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
         clause, more = whose(person, "%s")

@@ -229,10 +229,20 @@ class SqliteJournal(Journal):
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
         clause, more = whose(person, "?")
         rows = self._read(
-            f"SELECT feedback FROM runs WHERE routine = ? AND status = 'completed'{clause} ORDER BY id",
+            "SELECT feedback FROM runs WHERE routine = ?"
+            f" AND (status = 'completed' OR feedback IS NOT NULL){clause} ORDER BY id",
             (routine, *more),
         )
         return [Feedback(f) if f else None for (f,) in rows]
+
+    def last_hurt(self, routine: str, person: Person | None = None) -> datetime | None:
+        clause, more = whose(person, "?")
+        rows = self._read(
+            "SELECT COALESCE(ended_at, started_at) FROM runs"
+            f" WHERE routine = ? AND feedback = 'hurt'{clause} ORDER BY id DESC LIMIT 1",
+            (routine, *more),
+        )
+        return next((datetime.fromisoformat(ended) for (ended,) in rows), None)
 
     def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
         clause, more = whose(person, "?")

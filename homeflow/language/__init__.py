@@ -49,6 +49,19 @@ class Phrases:
     reply_too_much: str
     reply_up: str
     reply_good: str
+    # the "it hurt" path
+    press_action: str  # one gesture of a button, in the question: "press on"
+    press_single: str  # the common gestures, said as a person does them
+    press_double: str
+    press_triple: str
+    press_hold: str
+    answer_elsewhere: str  # the question's answers in a room without a button
+    cancel_question: str  # after a run was cancelled
+    cancel_elsewhere: str  # how to say "it hurt" then, in a room without a button
+    stop_marks: str  # "|"-separated: a safety sentence holding one (lowercase) is a stop rule
+    rest_after_hurt: str  # a start refused while the rest after "it hurt" lasts
+    hour: str
+    hours: str
 
     def counted(self, n: int) -> str:
         """One number of a spoken count: "Three." """

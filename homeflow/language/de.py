@@ -50,7 +50,7 @@ PHRASES = Phrases(
     answer_good="wenn es gutgetan hat",
     answer_too_much="wenn es zu viel war",
     answer_hurt="wenn es wehgetan hat",
-    hint="Mit dem Knopf {button}: drück {listed}.",
+    hint="Mit dem Knopf {button}: {listed}.",
     hint_part="{actions}, {answer}",
     hint_or=" oder ",
     hint_last=", oder ",
@@ -70,7 +70,7 @@ PHRASES = Phrases(
     gentle=(
         "Letztes Mal hat es wehgetan, darum gehen wir es heute sanft an, mit {reps} Wiederholungen. {gentler}"
     ),
-    question="Wie hat sich das angefühlt? Drück einmal, wenn es gutgetan hat, zweimal, wenn es zu viel war.",
+    question="Wie hat sich das angefühlt?",
     gentle_default="Drück heute nur leicht, und hör sofort auf, wenn etwas wehtut.",
     reply_hurt=(
         "Es tut mir leid, dass es wehgetan hat. Nächstes Mal gehen wir zurück auf {start} Wiederholungen,"
@@ -81,4 +81,21 @@ PHRASES = Phrases(
     ),
     reply_up="Danke. Nächstes Mal steigern wir auf {reps} Wiederholungen.",
     reply_good="Danke. Gut gemacht.",
+    # the "it hurt" path
+    press_action="drück {action}",
+    press_single="drück einmal",
+    press_double="drück zweimal",
+    press_triple="drück dreimal",
+    press_hold="halte ihn gedrückt",
+    answer_elsewhere=(
+        "Antworte im Dashboard oder in Home Assistant: gutgetan, zu viel, oder es hat wehgetan."
+    ),
+    cancel_question="Hat es wehgetan?",
+    cancel_elsewhere="Wenn ja, wähle „Es hat wehgetan“ im Dashboard oder in Home Assistant.",
+    stop_marks="hör sofort auf|sofort ärztliche hilfe",
+    rest_after_hurt=(
+        "Letztes Mal hat es wehgetan. Gib {focus} noch {wait} Ruhe, bevor {routine} wieder dran ist."
+    ),
+    hour="{n} Stunde",
+    hours="{n} Stunden",
 )

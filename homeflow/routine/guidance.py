@@ -80,36 +80,83 @@ def gentle_announcement(level: Level, routine: Routine) -> str | None:
     return table.gentle.format(reps=level.reps, gentler=gentler)
 
 
-def advice(level: Level, table: Phrases = ENGLISH) -> str | None:
-    """What to show beside the routine while the next run is the gentler one."""
-    return table.shown_advice.format(rest_advice=table.rest_advice) if level.gentle else None
+def advice(level: Level, table: Phrases = ENGLISH, stops: str = "") -> str | None:
+    """What to show beside the routine while the next run is the gentler one: the advice to rest and
+    `stops`, the routine's stop rules."""
+    if not level.gentle:
+        return None
+    shown = table.shown_advice.format(rest_advice=table.rest_advice)
+    return f"{shown} {stops}" if stops else shown
+
+
+def gesture_words(action: str, table: Phrases = ENGLISH) -> str:
+    """A button's action as a person does it: "press once", "hold it down", "press arrow left click"."""
+    common = {
+        "single": table.press_single,
+        "double": table.press_double,
+        "triple": table.press_triple,
+        "hold": table.press_hold,
+        "long": table.press_hold,
+    }
+    return common.get(action) or table.press_action.format(action=action.replace("_", " "))
 
 
 def answer_hint(button: str, answers: Mapping[str, Feedback], table: Phrases = ENGLISH) -> str | None:
-    """How the button that started the run answers the question, from its gestures (`action: answer`):
-    "With the massage button, press on if it felt good, off if it was too much." None without any."""
+    """How a button answers the question, from the answers its actions give: "With the massage button,
+    press once if it felt good, twice if it was too much, or hold it down if it hurt." None without
+    any."""
     words = {
         Feedback.GOOD: table.answer_good,
         Feedback.TOO_MUCH: table.answer_too_much,
         Feedback.HURT: table.answer_hurt,
     }
-    parts = []
+    press = table.press_action.partition("{")[0]  # "press ": said once for answers in a row that press
+    parts, pressing = [], False
     for feedback, meaning in words.items():
-        actions = [action.replace("_", " ") for action, answer in answers.items() if answer is feedback]
-        if actions:
-            parts.append(table.hint_part.format(actions=table.hint_or.join(actions), answer=meaning))
+        # `hold` and `long` are one gesture in words: said once
+        done = dict.fromkeys(gesture_words(a, table) for a, answer in answers.items() if answer is feedback)
+        if not done:
+            continue
+        actions = []
+        for action in done:
+            actions.append(action.removeprefix(press) if pressing else action)
+            pressing = action.startswith(press)
+        parts.append(table.hint_part.format(actions=table.hint_or.join(actions), answer=meaning))
     if not parts:
         return None
     listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])}{table.hint_last}{parts[-1]}"
     return table.hint.format(button=button, listed=listed)
 
 
+def stop_rules(routine: Routine) -> str:
+    """The sentences of the routine's safety text that say when to stop (the red flags), as one text:
+    repeated after "it hurt". Empty without any."""
+    marks = said(routine).stop_marks.split("|")
+    return " ".join(s for s in routine.safety if any(mark in s.lower() for mark in marks))
+
+
+def rest_refusal(routine: Routine, wait_s: float) -> str:
+    """Why a run may not start while the rest after "it hurt" lasts `wait_s` more."""
+    table = said(routine)
+    if wait_s >= 3600:
+        hours = round(wait_s / 3600)
+        wait = (table.hour if hours == 1 else table.hours).format(n=hours)
+    else:
+        n = max(1, round(wait_s / 60))
+        wait = (table.minute if n == 1 else table.minutes).format(n=n)
+    return table.rest_after_hurt.format(
+        focus=routine.focus or table.focus, wait=wait, routine=_named(routine)
+    )
+
+
 def feedback_reply(
-    answer: Feedback | None, after: Level, start_reps: int, table: Phrases = ENGLISH
+    answer: Feedback | None, after: Level, start_reps: int, table: Phrases = ENGLISH, stops: str = ""
 ) -> str | None:
-    """The reply to the end-of-run question, knowing the level the next run will use."""
+    """The reply to the end-of-run question, knowing the level the next run will use; after "it hurt"
+    it repeats `stops`, the routine's stop rules (`stop_rules`)."""
     if answer is Feedback.HURT:
-        return table.reply_hurt.format(start=after.reps, rest_advice=table.rest_advice)
+        reply = table.reply_hurt.format(start=after.reps, rest_advice=table.rest_advice)
+        return f"{reply} {stops}" if stops else reply
     if answer is Feedback.TOO_MUCH:
         return table.reply_too_much.format(start=start_reps)
     if answer is Feedback.GOOD:

@@ -138,10 +138,12 @@ class Reps:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """How often a routine may run: at most `max_per_day` completed runs, `min_gap_s` apart."""
+    """How often a routine may run: at most `max_per_day` completed runs, `min_gap_s` apart, and none
+    for `rest_after_hurt_s` after a run answered "it hurt"."""
 
     max_per_day: int | None = None
     min_gap_s: float = 0.0
+    rest_after_hurt_s: float = 24 * 3600.0
 
 
 # The question, and the gentler option the run after "it hurt" offers, unless the routine names its own

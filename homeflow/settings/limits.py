@@ -27,6 +27,7 @@ MAX_DESCRIPTION_CHARS = 2000
 # A person answers the end-of-run question within minutes; limits are about rest, counted in days.
 MAX_FEEDBACK_TIMEOUT_S = 3600
 MAX_GAP_MINUTES = 7 * 24 * 60
+MAX_REST_AFTER_HURT_HOURS = 7 * 24
 # Silence rendered before every clip: a slow speaker wakes within a second or two.
 MAX_LEAD_IN_S = 10.0
 # A light's fade: Zigbee2MQTT and Home Assistant take seconds; an hour is far past any routine's need.

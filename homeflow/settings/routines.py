@@ -33,6 +33,7 @@ from homeflow.settings.limits import (
     MAX_FEEDBACK_TIMEOUT_S,
     MAX_GAP_MINUTES,
     MAX_REPS,
+    MAX_REST_AFTER_HURT_HOURS,
     MAX_SAFETY_SENTENCES,
     MAX_SENTENCE_CHARS,
     MAX_TIMES,
@@ -59,7 +60,7 @@ _ROUTINE_KEYS = (
 )
 # Where a safety text given as one text is cut into the sentences said one by one.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_LIMITS_KEYS = ("max_per_day", "min_gap_minutes")
+_LIMITS_KEYS = ("max_per_day", "min_gap_minutes", "rest_after_hurt_hours")
 _FEEDBACK_KEYS = ("ask", "timeout", "gentle")
 _AMBIENCE_KEYS = ("brightness", "transition", "color_temperature")
 _REPS_KEYS = ("start", "max", "step", "good_sessions_to_progress", "gentle")
@@ -116,6 +117,14 @@ def _limits(ch: Checker, node: Node | None) -> Limits:
         min_gap_s=60
         * ch.number(
             f.get("min_gap_minutes"), "limits.min_gap_minutes", 0.0, hi=MAX_GAP_MINUTES, what="minutes"
+        ),
+        rest_after_hurt_s=3600
+        * ch.number(
+            f.get("rest_after_hurt_hours"),
+            "limits.rest_after_hurt_hours",
+            24.0,
+            hi=MAX_REST_AFTER_HURT_HOURS,
+            what="hours",
         ),
     )
 

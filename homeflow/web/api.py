@@ -8,7 +8,7 @@ import re
 
 from aiohttp import web
 
-from homeflow.commands import FORWARDED, OWNED_ELSEWHERE, Command
+from homeflow.commands import ANSWERS, FORWARDED, OWNED_ELSEWHERE, Command
 from homeflow.errors import HomeflowError
 from homeflow.journal import JournalError, utcnow
 from homeflow.language import DEFAULT
@@ -98,15 +98,21 @@ async def command(request: web.Request) -> web.Response:
     word = request.match_info["command"]
     if word not in COMMANDS:
         raise ApiError(404, f"unknown command {word!r}; use one of {', '.join(COMMANDS)}")
-    options = await _options(request, allowed=("force", "profile") if word == Command.START else ())
+    allowed = ("force", "profile") if word == Command.START else ("run",) if word in ANSWERS else ()
+    options = await _options(request, allowed=allowed)
     force = options.get("force", False)
     if not isinstance(force, bool):
         raise ApiError(400, f"force must be true or false, got {force!r}")
+    run_id = options.get("run")  # an answer for one run of the History (a late one)
+    if run_id is not None and (isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 1):
+        raise ApiError(400, f"run must be a run's id (a whole number from 1), got {run_id!r}")
+    answering = run_id if isinstance(run_id, int) else None
     profile = _profile(request, routine_id, options.get("profile"))
     # `force` starts beyond the routine's daily limits: a person at the dashboard knows better.
     what = Command.FORCE if force else Command(word)
     if conductor.owns(routine_id):
-        result, code = conductor.command(routine_id, what, trigger=TRIGGER, profile=profile), 200
+        result = conductor.command(routine_id, what, trigger=TRIGGER, profile=profile, run_id=answering)
+        code = 200
     elif await conductor.forward(routine_id, what, profile):  # in a cluster: its owner acts on it
         result, code = FORWARDED, 202
     else:
