@@ -228,7 +228,7 @@ def test_the_question_is_answered_on_the_page_and_afterwards_in_history(page: Pa
     late = page.locator("#history tbody tr").first.get_by_role("group", name="How did it feel?")
     assert_accessible(page, "history with a late answer")
     late.get_by_role("button", name="It hurt").click()
-    expect(live.locator(".ack")).to_have_text(f"I am sorry it hurt. Next time: 3 repetitions. {SHOWN_ADVICE}")
+    expect(live.locator(".ack")).to_have_text(f"I am sorry it hurt. Next time: 2 repetitions. {SHOWN_ADVICE}")
     live.get_by_role("button", name="Done").click()
     expect(page.locator("#history tbody tr td.feedback")).to_have_text(["it hurt", "felt good"])
     expect(page.locator("#history button")).to_have_count(0)

@@ -157,7 +157,7 @@ def test_a_first_german_run_on_a_phone(browser: Browser, german: Service) -> Non
             expect(live.locator(".position")).to_have_text(f"Schritt {step} von 10")
         count = live.locator(".count")
         expect(count).to_have_text(re.compile(r"^[1-4] von 5$"), timeout=10_000)
-        expect(sentence).to_have_text("Mach langsame Kreise, 5 in eine Richtung.")
+        expect(sentence).to_have_text("Langsame Kreise, 5-mal in eine Richtung.")
         for part in (sentence, count, live.locator(".left"), live.locator(".step"), pause):
             expect(part).to_be_in_viewport()
         assert px(sentence) >= 32, f"the sentence is {px(sentence)} px"

@@ -417,8 +417,9 @@ function stop(routineId, button) {
   hint.textContent = t(lang, "cancel_hint", { seconds: CONFIRM_S });
 }
 
-// During a count the large line is the instruction that introduced it, not the count's own short cue
-// ("Begin."): of the sentences said one after another just before its first number, the longest.
+// During a count the large line is the instruction that introduced it, not a short cue of the count's
+// own ("Begin."): of the sentences said one after another just before its first number, the last one
+// of more than two words.
 function instruction(plan, s) {
   const spoken = s.spoken || {};
   if (!spoken.count || !plan) return spoken.text || "";
@@ -430,7 +431,8 @@ function instruction(plan, s) {
     if (said.length) groups.push(said);
   });
   const group = groups.find((g) => g[g.length - 1] === spoken.text) || groups[0];
-  return group ? group.reduce((a, b) => (b.length > a.length ? b : a)) : spoken.text || "";
+  const said = group ? group.filter((text) => text.split(/\s+/).length > 2) : [];
+  return said.length ? said[said.length - 1] : group ? group[0] : spoken.text || "";
 }
 
 function updateRunCard(card, routine) {
