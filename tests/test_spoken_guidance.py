@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from homeflow.journal import RunStatus, open_journal
 from homeflow.routine.model import Reps, Routine, Say, Step, When
 from homeflow.routine.plan import Conditions, CueKind, build_plan
 from homeflow.routine.progression import Feedback
 
-from .test_gentle import ROUTINES, planned, record
+from .test_gentle import HARDER, ROUTINES, planned, record
 from .test_settings import problems, write
 
 ROUTINE_IDS = ("back-massage", "back-massage-de")
@@ -178,3 +179,20 @@ def test_a_list_of_conditions_is_checked_item_by_item(
         "routines/r.yaml:8:15: steps[0].do[1].when: needs at least one condition (first_run, gentle, "
         "not_gentle, at_max_reps, below_max_reps)",
     ]
+
+
+@pytest.mark.parametrize("routine_id", ROUTINE_IDS)
+def test_a_first_run_cancelled_because_it_hurt_is_followed_by_a_gentle_first_run(
+    home: Path, routine_id: str
+) -> None:
+    """Nobody has completed the routine yet, but the first try was cancelled and answered "it hurt":
+    the next run still tells which ball to take, and says nothing of pressing deeper or a firmer ball."""
+    with open_journal(home / "j.db") as journal:
+        run = journal.start_run(routine_id, "button:massage", 5, 250.0, {})
+        journal.finish_run(run, RunStatus.CANCELLED)
+        journal.set_feedback(run, Feedback.HURT)
+    plan = planned(home, routine_id)
+    assert (plan["first_run"], plan["gentle"], plan["reps"]) == (True, True, 3)
+    said = " ".join(exercise(plan)).lower()
+    assert BALL_LIST[routine_id].lower() in said
+    assert not [word for word in HARDER[routine_id] if word in said]
