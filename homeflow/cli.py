@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from homeflow import __version__
+from homeflow import __version__, jsontext
 from homeflow.addon import Addon, OptionsError, addon_settings, is_addon
 from homeflow.asking import question_hint
 from homeflow.defaults import init, load_settings
@@ -288,7 +287,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     level = Level(args.reps, "as asked") if args.reps is not None else next_level(routine.reps, history)
     plan = asyncio.run(_timed_plan(settings, args.routine, level, owed, first, name))
     if args.json:
-        print(json.dumps({**plan.to_json(), "reps_reason": level.reason, "profile": name}, indent=2))
+        print(jsontext.dumps({**plan.to_json(), "reps_reason": level.reason, "profile": name}, indent=2))
     else:
         print(format_plan(plan, level.reason, name))
     return 0
@@ -362,7 +361,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 "levels": journal.levels(routine_id, who),
             }
     if args.json:
-        print(json.dumps({"routines": summaries, "runs": [r.to_json() for r in runs]}, indent=2))
+        print(jsontext.dumps({"routines": summaries, "runs": [r.to_json() for r in runs]}, indent=2))
         return 0
     for routine_id, s in summaries.items():
         last = s["last_completed"] or "never"

@@ -15,7 +15,6 @@ is on its owner's dashboard only (mirroring it would cost every instance every s
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from enum import StrEnum
@@ -23,6 +22,7 @@ from typing import Any
 
 import aiomqtt
 
+from homeflow import jsontext
 from homeflow.clock import Clock
 from homeflow.mqtt import MAX_INFLIGHT, MqttConnection, describe
 
@@ -182,7 +182,7 @@ class Status:
             return  # this instance's own (or no routine of these settings)
         payload = message.payload if isinstance(message.payload, bytes) else b""
         try:
-            shown = json.loads(payload) if len(payload) <= MAX_MIRRORED_BYTES else None
+            shown = jsontext.loads(payload) if len(payload) <= MAX_MIRRORED_BYTES else None
         except ValueError:
             shown = None
         if not isinstance(shown, dict) or (parts[1] == "state" and shown.get("state") not in _STATES):

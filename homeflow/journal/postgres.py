@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from homeflow import jsontext
 from homeflow.devices.base import LightSnapshot
 from homeflow.journal.base import (
     NO_PROFILE,
@@ -217,7 +218,15 @@ class PostgresJournal(Journal):
             row = db.execute(
                 "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot, profile)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (routine, trigger, self._now(), reps, planned_s, Jsonb(snapshot), profile),
+                (
+                    routine,
+                    trigger,
+                    self._now(),
+                    reps,
+                    planned_s,
+                    Jsonb(snapshot, dumps=jsontext.dumps),
+                    profile,
+                ),
             ).fetchone()
             assert row is not None
             return int(row[0])

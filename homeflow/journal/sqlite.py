@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,6 +9,7 @@ from datetime import UTC, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any
 
+from homeflow import jsontext
 from homeflow.devices.base import LightSnapshot
 from homeflow.journal.base import (
     NO_PROFILE,
@@ -171,7 +171,15 @@ class SqliteJournal(Journal):
             cursor = db.execute(
                 "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot, profile)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (routine, trigger, self._now().isoformat(), reps, planned_s, json.dumps(snapshot), profile),
+                (
+                    routine,
+                    trigger,
+                    self._now().isoformat(),
+                    reps,
+                    planned_s,
+                    jsontext.dumps(snapshot),
+                    profile,
+                ),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -224,7 +232,7 @@ class SqliteJournal(Journal):
         person: Person | None = None,
     ) -> list[RunRecord]:
         query, args = runs_query("?", routine, limit, status, person)
-        return [run_record(row, datetime.fromisoformat, json.loads) for row in self._read(query, args)]
+        return [run_record(row, datetime.fromisoformat, jsontext.loads) for row in self._read(query, args)]
 
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
         clause, more = whose(person, "?")
