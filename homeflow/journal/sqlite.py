@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -252,30 +252,36 @@ class SqliteJournal(Journal):
         )
         return next((datetime.fromisoformat(ended) for (ended,) in rows), None)
 
-    def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
+    def _completed_starts(
+        self, routine: str, since: datetime, until: datetime, person: Person | None
+    ) -> list[datetime]:
         clause, more = whose(person, "?")
         rows = self._read(
-            "SELECT started_at FROM runs WHERE routine = ? AND status = 'completed' AND started_at >= ?"
-            f"{clause} ORDER BY started_at DESC",
-            (routine, since.isoformat(), *more),
+            "SELECT started_at FROM runs WHERE routine = ? AND status = 'completed'"
+            f" AND started_at >= ? AND started_at <= ?{clause} ORDER BY started_at DESC",
+            (routine, _utc(since), _utc(until), *more),
         )
         return [datetime.fromisoformat(started) for (started,) in rows]
 
-    def completed_today(
-        self, routine: str, tz: tzinfo | None = None, person: Person | None = None
-    ) -> tuple[int, datetime | None]:
+    def _completed_since(
+        self, routine: str, midnight: datetime, until: datetime, person: Person | None
+    ) -> tuple[int, datetime | None, datetime | None]:
         clause, more = whose(person, "?")
-        now = self._now().astimezone(tz)
-        midnight = datetime.combine(now.date(), time(), now.tzinfo)
-        # Both read backwards along the (routine, started_at) index: the cost does not grow with history.
-        [(count, last)] = self._read(
-            "SELECT (SELECT count(*) FROM runs"
-            f"        WHERE routine = ? AND status = 'completed' AND started_at >= ?{clause}),"
-            f" (SELECT ended_at FROM runs WHERE routine = ? AND status = 'completed'{clause}"
-            "  ORDER BY started_at DESC LIMIT 1)",
-            (routine, midnight.astimezone(UTC).isoformat(), *more, routine, *more),
+        done = f"routine = ? AND status = 'completed'{clause}"
+        # All three read backwards along the (routine, started_at) index: the cost does not grow with
+        # history.
+        [(count, last, ahead)] = self._read(
+            f"SELECT (SELECT count(*) FROM runs WHERE {done} AND started_at >= ? AND started_at <= ?),"
+            f" (SELECT ended_at FROM runs WHERE {done} AND started_at <= ? AND ended_at <= ?"
+            "  ORDER BY started_at DESC LIMIT 1),"
+            f" (SELECT max(started_at) FROM runs WHERE {done} AND started_at > ?)",
+            (
+                *(routine, *more, _utc(midnight), _utc(until)),
+                *(routine, *more, _utc(until), _utc(until)),
+                *(routine, *more, _utc(until)),
+            ),
         )
-        return count, datetime.fromisoformat(last) if last else None
+        return count, _when(last), _when(ahead)
 
     def _completed_levels(self, routine: str, person: Person | None) -> Iterator[tuple[datetime, int]]:
         clause, more = whose(person, "?")
@@ -305,3 +311,12 @@ class SqliteJournal(Journal):
                 " at = excluded.at",
                 (routine, profile or NO_PROFILE, fingerprint, self._now().isoformat()),
             )
+
+
+def _utc(when: datetime) -> str:
+    """`when` as the journal stores times: ISO 8601 text in UTC, which sorts as the times do."""
+    return when.astimezone(UTC).isoformat()
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
