@@ -21,7 +21,7 @@ from homeflow.asking import question_hint
 from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
-from homeflow.journal import Person, open_journal
+from homeflow.journal import Person, read_journal
 from homeflow.people import first_person, profiles_of
 from homeflow.planning import first_run, prepare_plan, safety_owed
 from homeflow.probe import probe
@@ -280,7 +280,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_BAD_ARGUMENT
     name = args.profile or (names[0] if names else None)  # with profiles: the first one's level
     who = Person(name, first=name == names[0]) if name is not None else None
-    with open_journal(settings.journal) as journal:  # the journal says the level and what was heard
+    with read_journal(settings.journal) as journal:  # the journal says the level and what was heard
         history = journal.feedback_history(routine.id, who) if args.reps is None else []
         owed = safety_owed(journal, routine, who)
         first = first_run(journal, routine, who)
@@ -348,7 +348,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         return _unknown_routine(settings, args.routine)
     tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
     ids = [args.routine] if args.routine else sorted(settings.routines)
-    with open_journal(settings.journal) as journal:
+    with read_journal(settings.journal) as journal:
         runs = journal.runs(routine=args.routine, limit=args.limit)
         summaries = {}
         for routine_id in ids:
@@ -374,7 +374,12 @@ def cmd_history(args: argparse.Namespace) -> int:
             print("  levels: " + ", ".join(f"{day} {reps}" for day, reps in s["levels"]))
     print()
     if not runs:
-        print(f"no runs yet in {settings.journal}")
+        made = not isinstance(settings.journal, Path) or settings.journal.exists()
+        print(
+            f"no runs yet in {settings.journal}"
+            if made
+            else f"no history yet: no journal at {settings.journal}"
+        )
         return 0
     for r in runs:
         started = r.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
