@@ -25,6 +25,7 @@ import aiomqtt
 from homeflow import jsontext
 from homeflow.clock import Clock
 from homeflow.mqtt import MAX_INFLIGHT, MqttConnection, describe
+from homeflow.state_shape import well_formed
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,11 @@ class Status:
             log.debug("not shown, not a routine's state or figures: %s", describe(message))
             return
         if parts[1] == "state":
+            try:
+                shown = well_formed(shown)
+            except ValueError as exc:
+                log.debug("not shown, not a routine's state (%s): %s", exc, describe(message))
+                return
             self._owners_states[routine] = shown
             view = self.live(routine)
             for listener in list(self._listeners):
