@@ -89,6 +89,21 @@ def test_days_streak_today_and_levels_follow_the_clock(journal_at: Path | Databa
         assert journal.completed_today("none") == (0, None)
 
 
+def test_a_snapshot_an_older_homeflow_journaled_with_nan_is_read_as_none(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "journal.db"
+    with open_journal(path) as journal:
+        run = journal.start_run("a", "mqtt", 5, 10.0, {})
+    with sqlite3.connect(path) as db:  # as homeflow wrote a lamp's NaN before it refused one
+        db.execute("UPDATE runs SET light_snapshot = ? WHERE id = ?", ('{"lamp": {"color_temp": NaN}}', run))
+    with open_journal(path) as journal:
+        [record] = journal.unfinished_runs()
+    assert record.light_snapshot == {}
+    [warned] = [r.getMessage() for r in caplog.records if "light snapshot" in r.getMessage()]
+    assert "NaN is not a JSON number" in warned
+
+
 def test_a_completion_dated_ahead_counts_neither_today_nor_for_the_streak(
     journal_at: Path | Database, caplog: pytest.LogCaptureFixture
 ) -> None:

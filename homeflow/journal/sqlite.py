@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ from homeflow.journal.base import (
     whose,
 )
 from homeflow.routine.progression import Feedback
+
+log = logging.getLogger(__name__)
 
 # Migration N takes a journal from schema N to N + 1; `PRAGMA user_version` is the schema a file is at.
 # Tables are created IF NOT EXISTS: a file from before user_version was kept is at 0 with tables.
@@ -157,6 +160,16 @@ class SqliteJournal(Journal):
         except sqlite3.Error as exc:
             raise JournalError(f"cannot read journal {self.path}: {exc}") from None
 
+    def _snapshot(self, text: str) -> Any:
+        try:
+            return jsontext.loads(text)
+        except ValueError as exc:
+            # An older homeflow wrote a lamp's NaN as it came: no lamp takes that back.
+            log.warning(
+                "journal %s: a light snapshot is not JSON (%s), not restored: %s", self.path, exc, text[:200]
+            )
+            return {}
+
     def start_run(
         self,
         routine: str,
@@ -232,7 +245,7 @@ class SqliteJournal(Journal):
         person: Person | None = None,
     ) -> list[RunRecord]:
         query, args = runs_query("?", routine, limit, status, person)
-        return [run_record(row, datetime.fromisoformat, jsontext.loads) for row in self._read(query, args)]
+        return [run_record(row, datetime.fromisoformat, self._snapshot) for row in self._read(query, args)]
 
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
         clause, more = whose(person, "?")
