@@ -25,7 +25,7 @@ import aiomqtt
 from homeflow import jsontext
 from homeflow.clock import Clock
 from homeflow.mqtt import MAX_INFLIGHT, MqttConnection, describe
-from homeflow.state_shape import well_formed
+from homeflow.state_shape import well_formed, well_formed_stats
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,11 @@ class Status:
             for listener in list(self._listeners):
                 listener(routine, view)
         else:
+            try:
+                shown = well_formed_stats(shown)
+            except ValueError as exc:
+                log.debug("not shown, not a routine's figures (%s): %s", exc, describe(message))
+                return
             self._owners_stats[routine, parts[2] if len(parts) > 2 else None] = shown
 
     # -- sending ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from homeflow.clock import FakeClock
 from homeflow.devices.lights.virtual import VirtualLight
 from homeflow.mqtt import MqttConnection
 from homeflow.settings.model import MqttSettings
-from homeflow.state_shape import well_formed
+from homeflow.state_shape import well_formed, well_formed_stats
 from homeflow.status import MAX_MIRRORED_BYTES, Status, idle
 
 from .home import home
@@ -97,6 +97,24 @@ async def test_a_state_with_fields_not_as_homeflow_writes_them_is_not_shown() ->
     assert seen == []
 
 
+async def test_figures_not_as_homeflow_writes_them_are_not_shown() -> None:
+    shown, _ = status()
+    for payload in (
+        {"streak_days": "999"},
+        {"streak_days": True},
+        {"completed_today": 1.5},
+        {"last_completed": "yesterday"},
+        {"towards": {"good": "all"}},
+        {"advice": ["rest"]},
+        {"rest_until": "never"},
+    ):
+        await shown._on_owners(message("two/stats", payload))
+        await shown._on_owners(message("two/stats/anna", payload))
+    assert shown.current_stats("two") == shown.current_stats("two", "anna") == {}
+    await shown._on_owners(message("two/stats", {"streak_days": 4, "banner": "<b>hello</b>"}))
+    assert shown.current_stats("two") == {"streak_days": 4}
+
+
 async def test_a_peers_state_is_shown_with_its_own_fields_only() -> None:
     shown, _ = status()
     running = {"state": "running", "step": "Up", "step_index": 1, "ends_at": "2026-03-30T09:10:00+00:00"}
@@ -143,5 +161,7 @@ async def test_every_state_homeflow_publishes_is_shown_whole_by_its_peers(
     assert {"starting", "running", "asking", "idle"} <= {state["state"] for state in states}
     for state in states:
         assert well_formed(state) == state
+    figures = h.watch.payloads(h.topic("stats"))
+    assert figures and all(well_formed_stats(stats) == stats for stats in figures)
     lit = {"state": "running", "lights": {"lamp": VirtualLight("lamp").shown()}}
     assert well_formed(lit) == lit
