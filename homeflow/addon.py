@@ -13,7 +13,6 @@ told by the option's name. `HOMEFLOW_SUPERVISOR_URL`, `HOMEFLOW_ADDON_DATA` and
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -27,7 +26,7 @@ from typing import Any
 
 import aiohttp
 
-from homeflow import supervisor
+from homeflow import jsontext, supervisor
 from homeflow.defaults import ROUTINES
 from homeflow.settings import SettingsError, load, summary
 from homeflow.settings.model import Settings
@@ -135,7 +134,7 @@ async def addon_settings(addon: Addon) -> Settings:
 
 def _read_options(path: Path) -> dict[str, Any]:
     try:
-        options = json.loads(path.read_text(encoding="utf-8"))
+        options = jsontext.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise OptionsError(
             [f"no add-on options at {path}; outside the add-on, name settings with -c"]
@@ -176,7 +175,7 @@ def _document(
     problems: list[str] = []
     tts = options.get("tts")
     if tts is not None and not (isinstance(tts, str) and _TTS_ENTITY.fullmatch(tts)):
-        problems.append(f"tts: expected a TTS entity id like tts.piper, got {json.dumps(tts)[:60]}")
+        problems.append(f"tts: expected a TTS entity id like tts.piper, got {jsontext.dumps(tts)[:60]}")
     places = {"zigbee2mqtt.base_topic": "zigbee2mqtt_base_topic", "time_zone": "time_zone"}
     places["http.token"] = "http_token"
     lights: dict[str, Any] = {}
@@ -239,7 +238,7 @@ def _document(
 def _items(options: dict[str, Any], key: str, problems: list[str]) -> list[Any]:
     items = options.get(key, [])
     if not isinstance(items, list):
-        problems.append(f"{key}: expected a list, got {json.dumps(items)[:60]}")
+        problems.append(f"{key}: expected a list, got {jsontext.dumps(items)[:60]}")
         return []
     return items
 
@@ -249,7 +248,7 @@ def _name(
 ) -> str:
     """A device's name in homeflow's settings: an entity id's object id, or the whole text."""
     if not isinstance(value, str) or not value:
-        problems.append(f"{where}: expected text, got {json.dumps(value)[:60]}")
+        problems.append(f"{where}: expected text, got {jsontext.dumps(value)[:60]}")
         return f"#{len(problems)}"
     name = value if whole else value.partition(".")[2] or value
     if name in taken:
@@ -291,7 +290,7 @@ def _load(document: dict[str, Any], values: dict[str, str], places: dict[str, st
         config.write_text("".join(f"{key}: {_flow(value)}\n" for key, value in document.items()))
         secret = os.open(Path(folder) / "secrets.yaml", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(secret, "w") as out:
-            out.write("".join(f"{key}: {json.dumps(value)}\n" for key, value in values.items()))
+            out.write("".join(f"{key}: {jsontext.dumps(value)}\n" for key, value in values.items()))
         try:
             return load(config)
         except SettingsError as exc:
@@ -318,7 +317,7 @@ def _flow(value: object) -> str:
     if isinstance(value, _Secret):
         return f"!secret {value.name}"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{jsontext.dumps(k)}: {_flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_flow(item) for item in value) + "]"
-    return json.dumps(value)
+    return jsontext.dumps(value)

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -16,13 +15,13 @@ from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from homeflow import __version__
+from homeflow import __version__, jsontext
 from homeflow.addon import Addon, OptionsError, addon_settings, is_addon
 from homeflow.asking import question_hint
 from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
-from homeflow.journal import Person, open_journal
+from homeflow.journal import Person, read_journal
 from homeflow.people import first_person, profiles_of
 from homeflow.planning import first_run, prepare_plan, safety_owed
 from homeflow.probe import probe
@@ -281,14 +280,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_BAD_ARGUMENT
     name = args.profile or (names[0] if names else None)  # with profiles: the first one's level
     who = Person(name, first=name == names[0]) if name is not None else None
-    with open_journal(settings.journal) as journal:  # the journal says the level and what was heard
+    with read_journal(settings.journal) as journal:  # the journal says the level and what was heard
         history = journal.feedback_history(routine.id, who) if args.reps is None else []
         owed = safety_owed(journal, routine, who)
         first = first_run(journal, routine, who)
     level = Level(args.reps, "as asked") if args.reps is not None else next_level(routine.reps, history)
     plan = asyncio.run(_timed_plan(settings, args.routine, level, safety=owed, first=first, profile=name))
     if args.json:
-        print(json.dumps({**plan.to_json(), "reps_reason": level.reason, "profile": name}, indent=2))
+        print(jsontext.dumps({**plan.to_json(), "reps_reason": level.reason, "profile": name}, indent=2))
     else:
         print(format_plan(plan, level.reason, name))
     return 0
@@ -349,7 +348,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         return _unknown_routine(settings, args.routine)
     tz = ZoneInfo(settings.time_zone) if settings.time_zone else None
     ids = [args.routine] if args.routine else sorted(settings.routines)
-    with open_journal(settings.journal) as journal:
+    with read_journal(settings.journal) as journal:
         runs = journal.runs(routine=args.routine, limit=args.limit)
         summaries = {}
         for routine_id in ids:
@@ -362,7 +361,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 "levels": journal.levels(routine_id, who),
             }
     if args.json:
-        print(json.dumps({"routines": summaries, "runs": [r.to_json() for r in runs]}, indent=2))
+        print(jsontext.dumps({"routines": summaries, "runs": [r.to_json() for r in runs]}, indent=2))
         return 0
     for routine_id, s in summaries.items():
         last = s["last_completed"] or "never"
@@ -375,7 +374,12 @@ def cmd_history(args: argparse.Namespace) -> int:
             print("  levels: " + ", ".join(f"{day} {reps}" for day, reps in s["levels"]))
     print()
     if not runs:
-        print(f"no runs yet in {settings.journal}")
+        made = not isinstance(settings.journal, Path) or settings.journal.exists()
+        print(
+            f"no runs yet in {settings.journal}"
+            if made
+            else f"no history yet: no journal at {settings.journal}"
+        )
         return 0
     for r in runs:
         started = r.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")

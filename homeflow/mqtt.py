@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -13,6 +12,7 @@ from typing import Any
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
+from homeflow import jsontext
 from homeflow.settings.model import MqttSettings
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,11 @@ class MqttConnection:
 
     async def publish(self, topic: str, payload: str | dict[str, Any], *, retain: bool = False) -> bool:
         """Publish at QoS 1; False (with a debug line) while offline: state is published again on connect."""
-        data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+        try:
+            data = payload if isinstance(payload, str) else jsontext.dumps(payload, compact=True)
+        except ValueError as exc:  # NaN or Infinity: no receiver could read it
+            log.warning("not published to %s: %s: %r", topic, exc, payload)
+            return False
         client = self._client
         if client is None or not self.connected.is_set():
             log.debug("offline, not published: %s %s", topic, data)

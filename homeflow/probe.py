@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shlex
 import shutil
 import socket
@@ -13,6 +12,7 @@ from typing import Any
 
 import aiomqtt
 
+from homeflow import jsontext
 from homeflow.devices.speakers.home_assistant import legacy_engine
 from homeflow.devices.speakers.local import LocalSpeakerDevice
 from homeflow.errors import HomeflowError, SpeakerError
@@ -76,7 +76,7 @@ async def _zigbee2mqtt_lights(settings: Settings, lights: dict[str, Zigbee2MqttL
             for topic in topics:
                 await client.subscribe(topic, qos=1)
             for topic in topics:
-                await client.publish(f"{topic}/get", json.dumps({"state": ""}), qos=1)
+                await client.publish(f"{topic}/get", jsontext.dumps({"state": ""}), qos=1)
             try:
                 async with asyncio.timeout(PROBE_TIMEOUT_S):
                     async for message in client.messages:

@@ -1,5 +1,6 @@
 """What a run looks like on its routine's state topic and the dashboard: its state and step, whose it
-is, and when the step and the run end on the wall clock (they move with a pause or a skip)."""
+is, and when the step and the run end on the wall clock (they move with a pause or a skip). Each field
+and its type is listed in homeflow/state_shape.py, which a state mirrored from another instance keeps to."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import hashlib
 import importlib.util
-import json
 import logging
 import os
 import re
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homeflow import jsontext
 from homeflow.errors import SpeechError
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class SpeechCache:
     def path_for(self, text: str, voice: str, rate_wpm: int, lead_in_s: float) -> Path:
         """Return where the clip for these parameters lives (whether rendered yet or not)."""
         engine = PIPER if is_piper_voice(voice) else self.engine
-        key = json.dumps([_FORMAT, engine, voice, rate_wpm, lead_in_s, text])
+        key = jsontext.dumps([_FORMAT, engine, voice, rate_wpm, lead_in_s, text])
         return self.folder / f"{hashlib.sha256(key.encode()).hexdigest()}.wav"
 
     async def render(self, text: str, voice: str, rate_wpm: int, lead_in_s: float) -> Clip:

@@ -15,7 +15,6 @@ is on its owner's dashboard only (mirroring it would cost every instance every s
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from enum import StrEnum
@@ -23,8 +22,10 @@ from typing import Any
 
 import aiomqtt
 
+from homeflow import jsontext
 from homeflow.clock import Clock
 from homeflow.mqtt import MAX_INFLIGHT, MqttConnection, describe
+from homeflow.state_shape import well_formed, well_formed_stats
 
 log = logging.getLogger(__name__)
 
@@ -182,18 +183,28 @@ class Status:
             return  # this instance's own (or no routine of these settings)
         payload = message.payload if isinstance(message.payload, bytes) else b""
         try:
-            shown = json.loads(payload) if len(payload) <= MAX_MIRRORED_BYTES else None
+            shown = jsontext.loads(payload) if len(payload) <= MAX_MIRRORED_BYTES else None
         except ValueError:
             shown = None
         if not isinstance(shown, dict) or (parts[1] == "state" and shown.get("state") not in _STATES):
             log.debug("not shown, not a routine's state or figures: %s", describe(message))
             return
         if parts[1] == "state":
+            try:
+                shown = well_formed(shown)
+            except ValueError as exc:
+                log.debug("not shown, not a routine's state (%s): %s", exc, describe(message))
+                return
             self._owners_states[routine] = shown
             view = self.live(routine)
             for listener in list(self._listeners):
                 listener(routine, view)
         else:
+            try:
+                shown = well_formed_stats(shown)
+            except ValueError as exc:
+                log.debug("not shown, not a routine's figures (%s): %s", exc, describe(message))
+                return
             self._owners_stats[routine, parts[2] if len(parts) > 2 else None] = shown
 
     # -- sending ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from homeflow import jsontext
 from homeflow.errors import HomeflowError
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ async def get(session: aiohttp.ClientSession, base: str, path: str) -> dict[str,
         async with session.get(base + path) as response:
             status = response.status
             try:
-                body = await response.json(content_type=None)
+                body = await response.json(loads=jsontext.loads, content_type=None)
             except ValueError:
                 body = None
     except TimeoutError:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from homeflow.journal import open_journal
+from homeflow.journal import Database, open_journal
 from homeflow.routine.safety import fingerprint
 from homeflow.settings import load
 
@@ -111,11 +111,15 @@ async def home(
     gestures: Mapping[str, str] | None = None,
     routine: str = "back-massage.yaml",
     http_port: int = 0,
+    journal: Database | None = None,
 ) -> AsyncIterator[Home]:
-    """The home with homeflow serving in it, entered once the routine is idle."""
+    """The home with homeflow serving in it, entered once the routine is idle; its journal in `journal`
+    (a PostgreSQL database) or else `folder/journal.db`."""
     config = home_settings(
         folder, broker, prefix, cache, edits=edits, gestures=gestures, routine=routine, http_port=http_port
     )
+    if journal is not None:
+        config.write_text(config.read_text().replace('journal: "journal.db"', f"journal: {journal.url}"))
     light = SimulatedLight(f"{prefix}/z2m", "Living Room Lamp", BEFORE)
     async with light.running(broker), collecting(broker, f"{prefix}-watcher", f"{prefix}/hf/#") as watch:
         the_home = Home(config, light, watch, prefix, ShiftedClock(time_scale))

@@ -121,6 +121,25 @@ def test_history_shows_streak_level_and_runs(tmp_path: Path) -> None:
     assert "next run 10 reps (2 good runs in a row: up to 10)" in text
 
 
+def test_history_and_plan_without_a_journal_yet_create_none(tmp_path: Path) -> None:
+    (tmp_path / "routines").mkdir()
+    (tmp_path / "routines" / "back-massage.yaml").write_text(
+        (REPO / "homeflow/defaults/routines/back-massage.yaml").read_text()
+    )
+    (tmp_path / "homeflow.yaml").write_text("journal: data/j.db\n")
+    history = homeflow("history", "-c", "homeflow.yaml", cwd=tmp_path)
+    assert history.returncode == 0, history.stderr
+    assert not (tmp_path / "data").exists()
+    assert history.stdout.startswith("back-massage: streak 0 days, last completed never, next run 5 reps")
+    assert history.stdout.rstrip().endswith(f"no history yet: no journal at {tmp_path / 'data/j.db'}")
+    data = json.loads(homeflow("history", "-c", "homeflow.yaml", "--json", cwd=tmp_path).stdout)
+    assert data["runs"] == [] and data["routines"]["back-massage"]["completed_today"] == 0
+    plan = homeflow("plan", "back-massage", "-c", "homeflow.yaml", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert ": 5 repetitions (starting level), a first run," in plan.stdout.splitlines()[0]
+    assert not (tmp_path / "data").exists()  # neither the journal nor its folder
+
+
 def test_plan_and_history_of_a_routine_with_profiles_are_its_first_profiles(tmp_path: Path) -> None:
     (tmp_path / "routines").mkdir()
     (tmp_path / "routines" / "back-massage.yaml").write_text(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from homeflow.clock import FakeClock
@@ -53,6 +53,17 @@ async def test_a_schedule_starts_the_routine(journal_at: Path | Database) -> Non
 
 async def test_a_schedule_skips_a_day_already_done(journal_at: Path | Database) -> None:
     assert await conduct(journal_at, ScheduleTrigger("30 7 * * *"), done_today=True) == ["runs: 1"]
+
+
+async def test_a_completion_dated_ahead_by_a_wrong_clock_does_not_skip_today(
+    journal_at: Path | Database,
+) -> None:
+    # Journaled while the clock was two days ahead, then corrected: not today's, and not a run that
+    # fills the routine's one a day.
+    ahead = FakeClock().wall() + timedelta(days=2)
+    with open_journal(journal_at, now=lambda: ahead) as journal:
+        journal.finish_run(journal.start_run("short", "button:b", 5, 1.0, {}), RunStatus.COMPLETED)
+    assert await conduct(journal_at, ScheduleTrigger("30 7 * * *")) == ["Hello.", "runs: 2"]
 
 
 async def test_without_skipping_it_still_keeps_the_daily_limit(journal_at: Path | Database) -> None:

@@ -218,3 +218,20 @@ async def test_a_light_in_white_mode_comes_back_white() -> None:
         140,
         None,
     )
+
+
+async def test_a_state_with_nan_is_not_json_and_not_given_back(caplog: pytest.LogCaptureFixture) -> None:
+    """Home Assistant's own JSON never holds NaN; an answer that does is no look to give back."""
+    desk = _copy(DESK)
+    desk["attributes"]["color_temp_kelvin"] = float("nan")  # the fake answers with Python's json: NaN
+    async with FakeHomeAssistant({"light.desk_lamp": desk}).running() as ha:
+        light = HomeAssistantLight("desk", "light.desk_lamp", HomeAssistantApi(ha.url, TOKEN))
+        with caplog.at_level(logging.WARNING):
+            snapshot = await light.snapshot()
+        await light.restore(snapshot, 1.0)
+    assert snapshot == {}
+    assert ha.calls == []
+    [warned] = [r.getMessage() for r in caplog.records if r.name.startswith("homeflow.devices")]
+    assert warned.startswith(
+        f"light desk: Home Assistant at {ha.url}: light.desk_lamp did not answer JSON: NaN"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -86,6 +87,50 @@ def test_days_streak_today_and_levels_follow_the_clock(journal_at: Path | Databa
         }
         assert journal.levels("a") == [("2026-03-27", 5), ("2026-03-29", 6), ("2026-03-30", 7)]
         assert journal.completed_today("none") == (0, None)
+
+
+def test_a_snapshot_an_older_homeflow_journaled_with_nan_is_read_as_none(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "journal.db"
+    with open_journal(path) as journal:
+        run = journal.start_run("a", "mqtt", 5, 10.0, {})
+    with sqlite3.connect(path) as db:  # as homeflow wrote a lamp's NaN before it refused one
+        db.execute("UPDATE runs SET light_snapshot = ? WHERE id = ?", ('{"lamp": {"color_temp": NaN}}', run))
+    with open_journal(path) as journal:
+        [record] = journal.unfinished_runs()
+    assert record.light_snapshot == {}
+    [warned] = [r.getMessage() for r in caplog.records if "light snapshot" in r.getMessage()]
+    assert "NaN is not a JSON number" in warned
+
+
+def test_a_completion_dated_ahead_counts_neither_today_nor_for_the_streak(
+    journal_at: Path | Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="homeflow")
+    today = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
+    now = today
+    with open_journal(journal_at, now=lambda: now) as journal:
+        for when in (today - timedelta(days=2), today - timedelta(days=1), today + timedelta(days=2)):
+            now = when  # the last one: the clock two days ahead
+            run = journal.start_run("a", "mqtt", 5, 10.0, {})
+            now += timedelta(minutes=10)
+            journal.finish_run(run, RunStatus.COMPLETED)
+        now = today + timedelta(minutes=5)  # the clock set right again
+        assert journal.completed_today("a") == (0, datetime(2026, 3, 29, 9, 10, tzinfo=UTC))
+        assert journal.stats("a") == {
+            "last_completed": "2026-03-29T09:10:00+00:00",
+            "streak_days": 2,
+            "completed_today": 0,
+        }
+        assert journal.completed_today("a") == (0, datetime(2026, 3, 29, 9, 10, tzinfo=UTC))
+        now = today + timedelta(minutes=8)  # a run a few minutes ahead (another instance's clock) counts
+        journal.finish_run(journal.start_run("a", "mqtt", 5, 10.0, {}), RunStatus.COMPLETED)
+        now = today + timedelta(minutes=5)
+        assert journal.completed_today("a")[0] == 1
+    warned = [r.getMessage() for r in caplog.records if "after now" in r.getMessage()]
+    assert len(warned) == 1, warned  # once, not on every press
+    assert "completed run of a is dated 2026-04-01T09:00:00+00:00" in warned[0]
 
 
 def test_each_profile_has_its_own_history_and_the_first_also_the_runs_before_profiles(

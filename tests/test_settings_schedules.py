@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -77,3 +79,35 @@ def test_schedule_mistakes_are_located(tmp_path: Path) -> None:
         f'{name}:9:15: automations[0].when[2].cron: not a cron expression (Bad minute): "61 7 * * *"',
         f"{name}:10:9: automations[0].when[3]: a schedule needs either `at` (with optional `days`) or `cron`",
     ]
+
+
+def test_a_cron_not_of_five_fields_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    path = config(
+        tmp_path,
+        """\
+        - cron: "*/5 * * * * *"
+        - cron: "0 0 7 * * *"
+        - cron: "0 7 * *"
+        - cron: "* * * * *"
+        """,
+    )
+    with pytest.raises(SettingsError) as caught:
+        load(path)
+    name = str(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{name}:5:15: automations[0].when[0].cron: expected 5 fields (minute hour day month weekday), "
+        'got 6 (six are read as seconds first: more than once a minute): "*/5 * * * * *"',
+        f"{name}:6:15: automations[0].when[1].cron: expected 5 fields (minute hour day month weekday), "
+        'got 6 (six are read as seconds first: more than once a minute): "0 0 7 * * *"',
+        f"{name}:7:15: automations[0].when[2].cron: expected 5 fields (minute hour day month weekday), "
+        'got 4: "0 7 * *"',
+    ]  # once a minute ("* * * * *") is a schedule cron can write
+    checked = subprocess.run(
+        [sys.executable, "-m", "homeflow.cli", "check", "-c", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 2
+    assert f"{name}:5:15: automations[0].when[0].cron: expected 5 fields" in checked.stderr
+    assert "Traceback" not in checked.stderr

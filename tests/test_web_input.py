@@ -66,6 +66,14 @@ def test_a_body_nested_too_deeply_or_garbled_is_400(service: Service, name: str)
     assert reason.startswith(("body is not valid JSON", "body is nested too deeply", "force must be")), reason
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_a_body_with_nan_or_infinity_is_not_json(service: Service, number: str) -> None:
+    # Python's parser takes them; JSON has no such numbers, and no client of homeflow sends them.
+    body = f'{{"force": {number}}}'.encode()
+    reason = one_line_400(service, "POST", "/api/routines/stretch/start", body)
+    assert reason == f"body is not valid JSON: {number} is not a JSON number"
+
+
 def test_a_request_whose_headers_never_end_is_cut_off(service: Service) -> None:
     with socket.create_connection(("127.0.0.1", service.port), timeout=10) as client:
         started = time.monotonic()

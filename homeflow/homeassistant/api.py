@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 
+from homeflow import jsontext
 from homeflow.errors import HomeAssistantError
 from homeflow.settings.model import HomeAssistantSettings
 
@@ -57,7 +58,9 @@ class HomeAssistantApi:
         # nothing, and no session outlives the call that needed it.
         try:
             async with (
-                aiohttp.ClientSession(timeout=self._timeout, headers=self._headers) as session,
+                aiohttp.ClientSession(
+                    timeout=self._timeout, headers=self._headers, json_serialize=jsontext.dumps
+                ) as session,
                 session.request(method, self.url + path, json=body) as response,
             ):
                 if response.status == 401:
@@ -72,7 +75,7 @@ class HomeAssistantApi:
                     raise HomeAssistantError(
                         f"Home Assistant at {self.url}: {what} failed with {response.status}: {detail}"
                     )
-                return await response.json(content_type=None)
+                return await response.json(loads=jsontext.loads, content_type=None)
         except TimeoutError:
             raise HomeAssistantError(
                 f"Home Assistant at {self.url} did not answer {what} within {self._timeout.total:g} s"
@@ -84,5 +87,7 @@ class HomeAssistantApi:
             ) from None
         except aiohttp.ClientError as exc:
             raise HomeAssistantError(f"Home Assistant at {self.url}: {what}: {exc}") from None
-        except ValueError:
-            raise HomeAssistantError(f"Home Assistant at {self.url}: {what} did not answer JSON") from None
+        except ValueError as exc:
+            raise HomeAssistantError(
+                f"Home Assistant at {self.url}: {what} did not answer JSON: {exc}"
+            ) from None

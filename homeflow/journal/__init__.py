@@ -20,6 +20,7 @@ __all__ = [
     "RunStatus",
     "SqliteJournal",
     "open_journal",
+    "read_journal",
     "streak",
     "utcnow",
 ]
@@ -34,3 +35,14 @@ def open_journal(where: Path | Database, now: Callable[[], datetime] = utcnow) -
             raise JournalError(f"journal {where} needs psycopg: pip install 'homeflow[postgres]'") from None
         return PostgresJournal(where, now)
     return SqliteJournal(where, now)
+
+
+def read_journal(where: Path | Database) -> Journal:
+    """The journal to read from (`homeflow history`, `homeflow plan`): a SQLite file that does not exist
+    yet reads as an empty journal, and is not created (nor its folder)."""
+    if isinstance(where, Path) and not where.exists():
+        return SqliteJournal(Path(_EMPTY))
+    return open_journal(where)
+
+
+_EMPTY = ":memory:"  # SQLite's name for a database of its own, in memory, gone when closed

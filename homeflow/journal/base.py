@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -20,6 +20,11 @@ from homeflow.routine.plan import Cue
 from homeflow.routine.progression import Feedback
 
 log = logging.getLogger(__name__)
+
+# A completion dated later than now by more than this was journaled while the clock was ahead (then
+# corrected): it does not count as today's, for the streak or the limits until its date comes. The
+# margin lets a run started on another instance whose clock is a little ahead count at once.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 class JournalError(HomeflowError):
@@ -173,6 +178,7 @@ class Journal(ABC):
     def __init__(self, name: str, now: Callable[[], datetime] = utcnow) -> None:
         self.name = name
         self._now = now  # the service's wall clock, so a test's fake clock dates the records too
+        self._future_told: set[tuple[str, datetime]] = set()  # (routine, date) of a warning given
         self.problem: str | None = None  # why the last write failed, until one succeeds again
         self.on_problem: Callable[[str | None], None] | None = None  # told when `problem` changes
         # Ends and answers of runs that could not be written (a full disk, a database gone): written
@@ -301,15 +307,37 @@ class Journal(ABC):
         end): where the rest after it counts from. One indexed row, on the way from a press to a light."""
 
     @abstractmethod
-    def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
-        """Start times of completed runs of `routine` since `since`, newest first."""
+    def _completed_starts(
+        self, routine: str, since: datetime, until: datetime, person: Person | None
+    ) -> list[datetime]:
+        """Start times of completed runs of `routine` from `since` to `until`, newest first."""
 
     @abstractmethod
+    def _completed_since(
+        self, routine: str, midnight: datetime, until: datetime, person: Person | None
+    ) -> tuple[int, datetime | None, datetime | None]:
+        """Of completed runs of `routine` (by `person`) started up to `until`: how many started since
+        `midnight`, and when the latest ended (also up to `until`); and the latest start after `until`."""
+
     def completed_today(
         self, routine: str, tz: tzinfo | None = None, person: Person | None = None
     ) -> tuple[int, datetime | None]:
         """How many runs of `routine` (by `person`) completed since local midnight, and when the last
-        one ended."""
+        one ended; completions dated in the future are left out, with one warning."""
+        now = self._now().astimezone(tz)
+        midnight = datetime.combine(now.date(), time(), now.tzinfo)
+        count, last, ahead = self._completed_since(routine, midnight, now + FUTURE_TOLERANCE, person)
+        if ahead is not None and (routine, ahead) not in self._future_told:
+            self._future_told.add((routine, ahead))
+            log.warning(
+                "journal %s: a completed run of %s is dated %s, after now (%s): the clock was ahead "
+                "when it was journaled; it does not count as today's, for the streak or the limits",
+                self.name,
+                routine,
+                ahead.astimezone(tz).isoformat(timespec="seconds"),
+                now.isoformat(timespec="seconds"),
+            )
+        return count, last
 
     @abstractmethod
     def _completed_levels(self, routine: str, person: Person | None) -> Iterator[tuple[datetime, int]]:
@@ -340,7 +368,8 @@ class Journal(ABC):
         self, routine: str, tz: tzinfo | None = None, days: int = 400, person: Person | None = None
     ) -> list[date]:
         """Local dates with at least one completed run of `routine` (by `person`), newest first."""
-        starts = self._completed_starts(routine, self._now() - timedelta(days=days), person)
+        now = self._now()
+        starts = self._completed_starts(routine, now - timedelta(days=days), now + FUTURE_TOLERANCE, person)
         return list(dict.fromkeys(started.astimezone(tz).date() for started in starts))
 
     def stats(self, routine: str, tz: tzinfo | None = None, person: Person | None = None) -> dict[str, Any]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import time as monotonic
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, time, tzinfo
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from homeflow import jsontext
 from homeflow.devices.base import LightSnapshot
 from homeflow.journal.base import (
     NO_PROFILE,
@@ -217,7 +218,15 @@ class PostgresJournal(Journal):
             row = db.execute(
                 "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot, profile)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (routine, trigger, self._now(), reps, planned_s, Jsonb(snapshot), profile),
+                (
+                    routine,
+                    trigger,
+                    self._now(),
+                    reps,
+                    planned_s,
+                    Jsonb(snapshot, dumps=jsontext.dumps),
+                    profile,
+                ),
             ).fetchone()
             assert row is not None
             return int(row[0])
@@ -302,29 +311,34 @@ class PostgresJournal(Journal):
         )
         return next((ended for (ended,) in rows), None)
 
-    def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
+    def _completed_starts(
+        self, routine: str, since: datetime, until: datetime, person: Person | None
+    ) -> list[datetime]:
         clause, more = whose(person, "%s")
         rows = self._read(
-            "SELECT started_at FROM runs WHERE routine = %s AND status = 'completed' AND started_at >= %s"
-            f"{clause} ORDER BY started_at DESC",
-            (routine, since, *more),
+            "SELECT started_at FROM runs WHERE routine = %s AND status = 'completed'"
+            f" AND started_at >= %s AND started_at <= %s{clause} ORDER BY started_at DESC",
+            (routine, since, until, *more),
         )
         return [started for (started,) in rows]
 
-    def completed_today(
-        self, routine: str, tz: tzinfo | None = None, person: Person | None = None
-    ) -> tuple[int, datetime | None]:
+    def _completed_since(
+        self, routine: str, midnight: datetime, until: datetime, person: Person | None
+    ) -> tuple[int, datetime | None, datetime | None]:
         clause, more = whose(person, "%s")
-        now = self._now().astimezone(tz)
-        midnight = datetime.combine(now.date(), time(), now.tzinfo)
-        [(count, last)] = self._read(
-            "SELECT (SELECT count(*) FROM runs"
-            f"        WHERE routine = %s AND status = 'completed' AND started_at >= %s{clause}),"
-            f" (SELECT ended_at FROM runs WHERE routine = %s AND status = 'completed'{clause}"
-            "  ORDER BY started_at DESC LIMIT 1)",
-            (routine, midnight, *more, routine, *more),
+        done = f"routine = %s AND status = 'completed'{clause}"
+        [(count, last, ahead)] = self._read(
+            f"SELECT (SELECT count(*) FROM runs WHERE {done} AND started_at >= %s AND started_at <= %s),"
+            f" (SELECT ended_at FROM runs WHERE {done} AND started_at <= %s AND ended_at <= %s"
+            "  ORDER BY started_at DESC LIMIT 1),"
+            f" (SELECT max(started_at) FROM runs WHERE {done} AND started_at > %s)",
+            (
+                *(routine, *more, midnight, until),
+                *(routine, *more, until, until),
+                *(routine, *more, until),
+            ),
         )
-        return int(count), last
+        return int(count), last, ahead
 
     def _completed_levels(self, routine: str, person: Person | None) -> Iterator[tuple[datetime, int]]:
         clause, more = whose(person, "%s")

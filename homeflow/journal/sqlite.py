@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from homeflow import jsontext
 from homeflow.devices.base import LightSnapshot
 from homeflow.journal.base import (
     NO_PROFILE,
@@ -28,6 +29,8 @@ from homeflow.journal.base import (
     whose,
 )
 from homeflow.routine.progression import Feedback
+
+log = logging.getLogger(__name__)
 
 # Migration N takes a journal from schema N to N + 1; `PRAGMA user_version` is the schema a file is at.
 # Tables are created IF NOT EXISTS: a file from before user_version was kept is at 0 with tables.
@@ -157,6 +160,16 @@ class SqliteJournal(Journal):
         except sqlite3.Error as exc:
             raise JournalError(f"cannot read journal {self.path}: {exc}") from None
 
+    def _snapshot(self, text: str) -> Any:
+        try:
+            return jsontext.loads(text)
+        except ValueError as exc:
+            # An older homeflow wrote a lamp's NaN as it came: no lamp takes that back.
+            log.warning(
+                "journal %s: a light snapshot is not JSON (%s), not restored: %s", self.path, exc, text[:200]
+            )
+            return {}
+
     def start_run(
         self,
         routine: str,
@@ -171,7 +184,15 @@ class SqliteJournal(Journal):
             cursor = db.execute(
                 "INSERT INTO runs (routine, trigger, started_at, reps, planned_s, light_snapshot, profile)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (routine, trigger, self._now().isoformat(), reps, planned_s, json.dumps(snapshot), profile),
+                (
+                    routine,
+                    trigger,
+                    self._now().isoformat(),
+                    reps,
+                    planned_s,
+                    jsontext.dumps(snapshot),
+                    profile,
+                ),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -224,7 +245,7 @@ class SqliteJournal(Journal):
         person: Person | None = None,
     ) -> list[RunRecord]:
         query, args = runs_query("?", routine, limit, status, person)
-        return [run_record(row, datetime.fromisoformat, json.loads) for row in self._read(query, args)]
+        return [run_record(row, datetime.fromisoformat, self._snapshot) for row in self._read(query, args)]
 
     def feedback_history(self, routine: str, person: Person | None = None) -> list[Feedback | None]:
         clause, more = whose(person, "?")
@@ -244,30 +265,36 @@ class SqliteJournal(Journal):
         )
         return next((datetime.fromisoformat(ended) for (ended,) in rows), None)
 
-    def _completed_starts(self, routine: str, since: datetime, person: Person | None) -> list[datetime]:
+    def _completed_starts(
+        self, routine: str, since: datetime, until: datetime, person: Person | None
+    ) -> list[datetime]:
         clause, more = whose(person, "?")
         rows = self._read(
-            "SELECT started_at FROM runs WHERE routine = ? AND status = 'completed' AND started_at >= ?"
-            f"{clause} ORDER BY started_at DESC",
-            (routine, since.isoformat(), *more),
+            "SELECT started_at FROM runs WHERE routine = ? AND status = 'completed'"
+            f" AND started_at >= ? AND started_at <= ?{clause} ORDER BY started_at DESC",
+            (routine, _utc(since), _utc(until), *more),
         )
         return [datetime.fromisoformat(started) for (started,) in rows]
 
-    def completed_today(
-        self, routine: str, tz: tzinfo | None = None, person: Person | None = None
-    ) -> tuple[int, datetime | None]:
+    def _completed_since(
+        self, routine: str, midnight: datetime, until: datetime, person: Person | None
+    ) -> tuple[int, datetime | None, datetime | None]:
         clause, more = whose(person, "?")
-        now = self._now().astimezone(tz)
-        midnight = datetime.combine(now.date(), time(), now.tzinfo)
-        # Both read backwards along the (routine, started_at) index: the cost does not grow with history.
-        [(count, last)] = self._read(
-            "SELECT (SELECT count(*) FROM runs"
-            f"        WHERE routine = ? AND status = 'completed' AND started_at >= ?{clause}),"
-            f" (SELECT ended_at FROM runs WHERE routine = ? AND status = 'completed'{clause}"
-            "  ORDER BY started_at DESC LIMIT 1)",
-            (routine, midnight.astimezone(UTC).isoformat(), *more, routine, *more),
+        done = f"routine = ? AND status = 'completed'{clause}"
+        # All three read backwards along the (routine, started_at) index: the cost does not grow with
+        # history.
+        [(count, last, ahead)] = self._read(
+            f"SELECT (SELECT count(*) FROM runs WHERE {done} AND started_at >= ? AND started_at <= ?),"
+            f" (SELECT ended_at FROM runs WHERE {done} AND started_at <= ? AND ended_at <= ?"
+            "  ORDER BY started_at DESC LIMIT 1),"
+            f" (SELECT max(started_at) FROM runs WHERE {done} AND started_at > ?)",
+            (
+                *(routine, *more, _utc(midnight), _utc(until)),
+                *(routine, *more, _utc(until), _utc(until)),
+                *(routine, *more, _utc(until)),
+            ),
         )
-        return count, datetime.fromisoformat(last) if last else None
+        return count, _when(last), _when(ahead)
 
     def _completed_levels(self, routine: str, person: Person | None) -> Iterator[tuple[datetime, int]]:
         clause, more = whose(person, "?")
@@ -297,3 +324,12 @@ class SqliteJournal(Journal):
                 " at = excluded.at",
                 (routine, profile or NO_PROFILE, fingerprint, self._now().isoformat()),
             )
+
+
+def _utc(when: datetime) -> str:
+    """`when` as the journal stores times: ISO 8601 text in UTC, which sorts as the times do."""
+    return when.astimezone(UTC).isoformat()
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from homeflow import jsontext
 from homeflow.errors import HomeflowError
 
 _SPECIAL = frozenset('.[]"')
@@ -38,7 +38,7 @@ class SettingsError(HomeflowError):
 def child(path: str, key: str) -> str:
     """The key path of `key` inside `path`, quoting keys that would make it ambiguous or multi-line."""
     if not key or not key.isprintable() or key.strip() != key or _SPECIAL.intersection(key):
-        key = json.dumps(key, ensure_ascii=False)
+        key = jsontext.dumps(key, ascii_only=False)
     return f"{path}.{key}" if path else key
 
 
@@ -51,7 +51,7 @@ def quote(text: str, limit: int = 60) -> str:
     """Text in double quotes on one line, shortened when long."""
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return json.dumps(text, ensure_ascii=False)
+    return jsontext.dumps(text, ascii_only=False)
 
 
 def hint(word: str, known: Iterable[str], form: Callable[[str], str] = quote) -> str:

@@ -20,6 +20,9 @@ _FULL_NAMES = dict(
     zip(DAYS, ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"), strict=True)
 )
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
+# minute hour day-of-month month day-of-week. cronsim also reads six fields, the first being seconds:
+# a schedule that fires every few seconds would start a run again and again.
+CRON_FIELDS = 5
 
 
 def parse_time_zone(ch: Checker, node: Node | None) -> str | None:
@@ -57,6 +60,16 @@ def parse_schedule(ch: Checker, node: Node, path: str) -> ScheduleTrigger | None
 def _cron(ch: Checker, node: Node, path: str) -> str | None:
     expression = ch.text(node, path)
     if expression is None:
+        return None
+    if (count := len(expression.split())) != CRON_FIELDS:
+        seconds = (
+            " (six are read as seconds first: more than once a minute)" if count == CRON_FIELDS + 1 else ""
+        )
+        ch.report(
+            node,
+            path,
+            f"expected 5 fields (minute hour day month weekday), got {count}{seconds}: {quote(expression)}",
+        )
         return None
     try:
         CronSim(expression, datetime(2026, 1, 1))  # parses, or raises

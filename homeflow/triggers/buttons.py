@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
 
+from homeflow import jsontext
 from homeflow.clock import Clock
 from homeflow.mqtt import MqttConnection, describe, payload_text
 from homeflow.settings.model import Zigbee2MqttButton
@@ -33,9 +33,9 @@ def parse_action(payload: str, *, legacy_topic: bool) -> str | None:
             return None
     else:
         try:
-            data = json.loads(payload)
-        except (ValueError, RecursionError):
-            raise ValueError("not JSON") from None
+            data = jsontext.loads(payload)
+        except ValueError as exc:
+            raise ValueError(f"not JSON ({exc})") from None
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         action = data.get("action")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 
 from aiohttp import web
 
+from homeflow import jsontext
 from homeflow.commands import ANSWERS, FORWARDED, OWNED_ELSEWHERE, Command
 from homeflow.errors import HomeflowError
 from homeflow.journal import JournalError, utcnow
@@ -50,7 +50,7 @@ async def health(request: web.Request) -> web.Response:
     health["token"] = needs_token(request)
     if status.degraded:
         health["problem"] = status.degraded
-    return web.json_response(health)
+    return web.json_response(health, dumps=jsontext.dumps)
 
 
 async def routines(request: web.Request) -> web.Response:
@@ -76,7 +76,7 @@ async def routines(request: web.Request) -> web.Response:
     codes = sorted({DEFAULT, *(room.routine.language for room in conductor.rooms.values())})
     words = {code: dict(page_words(code)) for code in codes}
     # `now` lets a client count down to `ends_at` without trusting its own clock.
-    return web.json_response({"now": now_text(), "routines": listed, "words": words})
+    return web.json_response({"now": now_text(), "routines": listed, "words": words}, dumps=jsontext.dumps)
 
 
 async def plan(request: web.Request) -> web.Response:
@@ -89,7 +89,7 @@ async def plan(request: web.Request) -> web.Response:
     except HomeflowError as exc:
         raise ApiError(503, f"cannot prepare the plan of {routine_id}: {exc}") from None
     level = conductor.levels[key(routine_id, profile)]
-    return web.json_response({**the_plan.to_json(), "reps_reason": level.reason})
+    return web.json_response({**the_plan.to_json(), "reps_reason": level.reason}, dumps=jsontext.dumps)
 
 
 async def command(request: web.Request) -> web.Response:
@@ -125,6 +125,7 @@ async def command(request: web.Request) -> web.Response:
             "state": conductor.status.live(routine_id),
         },
         status=code,
+        dumps=jsontext.dumps,
     )
 
 
@@ -141,7 +142,7 @@ async def runs(request: web.Request) -> web.Response:
         records = conductor.journal.runs(routine=routine_id, limit=int(text))
     except JournalError as exc:
         raise ApiError(503, str(exc)) from None
-    return web.json_response({"runs": [record.to_json() for record in records]})
+    return web.json_response({"runs": [record.to_json() for record in records]}, dumps=jsontext.dumps)
 
 
 def _profile(request: web.Request, routine_id: str, name: object) -> str | None:
@@ -173,12 +174,9 @@ async def _options(request: web.Request, allowed: tuple[str, ...]) -> dict[str, 
     if not body.strip():
         return {}
     try:
-        options = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+        options = jsontext.loads(body)
+    except ValueError as exc:  # not UTF-8, not JSON, NaN or Infinity, or nested too deeply
         raise ApiError(400, f"body is not valid JSON: {exc}") from None
-    except RecursionError:
-        # 4 KiB of "[" is within the size limit and past the parser's recursion limit.
-        raise ApiError(400, "body is nested too deeply") from None
     if not isinstance(options, dict):
         raise ApiError(400, f"body must be a JSON object, got {type(options).__name__}")
     if unknown := sorted(set(options) - set(allowed)):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
 
+from homeflow import jsontext
 from homeflow.web.api import now_text
 from homeflow.web.keys import CONDUCTOR, STREAMS, StreamQueue
 
@@ -48,7 +48,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 continue
             if item is None:
                 break
-            await response.write(f"event: state\ndata: {json.dumps(item)}\n\n".encode())
+            await response.write(f"event: state\ndata: {jsontext.dumps(item)}\n\n".encode())
     except ConnectionResetError:
         pass  # the client left; nothing to tell anyone
     finally:

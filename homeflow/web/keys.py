@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from homeflow import jsontext
 from homeflow.conductor import Conductor
 from homeflow.settings.model import HttpSettings
 from homeflow.web.pairing import COOKIE, Pairing
@@ -46,7 +47,7 @@ def is_paired(request: web.Request) -> bool:
 
 
 def error(status: int, message: str) -> web.Response:
-    response = web.json_response({"error": message, "status": status}, status=status)
+    response = web.json_response({"error": message, "status": status}, status=status, dumps=jsontext.dumps)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="homeflow"'
     return response

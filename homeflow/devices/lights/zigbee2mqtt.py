@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any, NamedTuple
 
 import aiomqtt
 
+from homeflow import jsontext
 from homeflow.devices.base import LightSnapshot
 from homeflow.mqtt import MqttConnection, describe
 from homeflow.routine.model import Ambience
@@ -107,9 +107,10 @@ class Zigbee2MqttLight:
 
     async def _on_state(self, message: aiomqtt.Message) -> None:
         try:
-            state = json.loads(message.payload if isinstance(message.payload, bytes) else b"")
-        except (ValueError, RecursionError):
-            state = None
+            state = jsontext.loads(message.payload if isinstance(message.payload, bytes) else b"")
+        except ValueError as exc:
+            log.warning("light %s: state is not JSON (%s): %s", self.name, exc, describe(message))
+            return
         if not isinstance(state, dict):
             log.warning("light %s: state is not a JSON object: %s", self.name, describe(message))
             return
