@@ -27,7 +27,7 @@ QUICK = """\
 name: Quick stretch
 reps: {start: 3, max: 6, step: 3, good_sessions_to_progress: 1}
 limits: {max_per_day: 1}
-feedback: {timeout: 100}
+feedback: {ask: "How did the stretch feel?", timeout: 100}
 steps:
   - title: Stretch
     do:
@@ -157,7 +157,9 @@ def test_a_first_german_run_on_a_phone(browser: Browser, german: Service) -> Non
             expect(live.locator(".position")).to_have_text(f"Schritt {step} von 10")
         count = live.locator(".count")
         expect(count).to_have_text(re.compile(r"^[1-4] von 5$"), timeout=10_000)
-        expect(sentence).to_have_text("Mach langsame Kreise, 5 in eine Richtung.")
+        expect(sentence).to_have_text(
+            "Beug die Knie ein wenig und bewege die Hüften in kleinen Kreisen, so dass der Ball kreist."
+        )
         for part in (sentence, count, live.locator(".left"), live.locator(".step"), pause):
             expect(part).to_be_in_viewport()
         assert px(sentence) >= 32, f"the sentence is {px(sentence)} px"
@@ -180,6 +182,10 @@ def test_a_first_german_run_on_a_phone(browser: Browser, german: Service) -> Non
         expect(live).to_have_attribute("data-state", "running")
         shot(page, "4-cancel-asks-de")
         cancel.click()
+        # A run cancelled mid-way asks whether it hurt; "no" closes the question.
+        expect(live.get_by_role("alert")).to_have_text("Hat es wehgetan?")
+        assert_german(page)
+        live.get_by_role("button", name="Nein, es tat nicht weh").click()
         expect(live).to_have_count(0)
         expect(card.locator(".start")).to_be_focused()
         assert_german(page)
@@ -210,7 +216,7 @@ def test_the_second_person_answers_is_thanked_and_refused_next_time(
         card.get_by_role("button", name="Start Quick stretch", exact=True).click()
         live = page.locator("#live-quick")
         question = live.get_by_role("alert")
-        expect(question).to_have_text("How did it feel?")  # announced as it is asked
+        expect(question).to_have_text("How did the stretch feel?")  # the routine's own, announced
         expect(live.locator(".who")).to_have_text("Ben")
         expect(question).to_be_in_viewport()
         assert_accessible(page, f"question ({size})")
@@ -218,7 +224,7 @@ def test_the_second_person_answers_is_thanked_and_refused_next_time(
 
         live.get_by_role("button", name="Felt good").click()
         ack = live.locator(".ack")
-        expect(ack).to_have_text("Thank you. Next time: 6 repetitions.")
+        expect(ack).to_have_text("Thank you. Next time we go up to 6 repetitions.")  # as said
         expect(ack).to_be_in_viewport()
         expect(live.get_by_role("button", name="Done")).to_be_focused()
         assert_accessible(page, f"answered ({size})")

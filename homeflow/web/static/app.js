@@ -12,6 +12,8 @@ const CHART_DAYS = 90;
 // A stray tap on Cancel does nothing: a second tap within this many seconds stops the run.
 const CONFIRM_S = 5;
 const ANSWERS = ["good", "too_much", "hurt"];
+// The state's `question` while a cancelled run asks whether it hurt: only "it hurt" answers it.
+const DID_IT_HURT = "did_it_hurt";
 // The API's answer to a start that a routine's limits (or a lamp in use) refused: the reason follows.
 const NOT_STARTED = "not started: ";
 // `chosen`: the profile picked beside each routine's Start; `refused`: why a start just did not
@@ -216,6 +218,18 @@ function towards(stats, lang) {
   return t(lang, "towards", { good: next.good, needed: next.needed, reps: next.reps });
 }
 
+// Until when the rest after "it hurt" lasts (a Date), or null: the figures say, the clock decides.
+function restingUntil(stats) {
+  const until = stats.rest_until ? new Date(stats.rest_until) : null;
+  return until && until.getTime() > serverNow() ? until : null;
+}
+
+// A time on this device's clock, with the day when it is not today.
+function localTime(date, lang) {
+  const today = date.toDateString() === new Date().toDateString();
+  return date.toLocaleString(lang, { ...(today ? {} : { weekday: "long" }), hour: "2-digit", minute: "2-digit" });
+}
+
 function statsOf(routine, who) {
   return (who ? routine.profiles.find((p) => p.name === who)?.stats : routine.stats) || {};
 }
@@ -243,6 +257,19 @@ function renderRoutines() {
         el("span", { class: "streak" }, `${t(lang, "streak")} `,
           el("b", {}, counted(lang, stats.streak_days ?? 0, "day", "days"))),
         el("span", {}, `${t(lang, "today")} `, el("b", {}, String(stats.completed_today ?? 0)))));
+    // Start comes before the safety text and the plan: a phone shows it without scrolling. While the
+    // rest after "it hurt" lasts it says until when, and a tap shows the server's refusal beside it.
+    const resting = restingUntil(stats), time = resting ? localTime(resting, lang) : "";
+    if (idle) {
+      const label = resting ? t(lang, "resting_label", { routine: routine.name, time }) : t(lang, "start_label", { routine: routine.name });
+      card.append(el("div", { class: "row" }, ...(who ? chooser(routine) : []),
+        el("button", { class: resting ? "start resting" : "primary start", type: "button", "aria-label": label,
+          onclick: () => startRun(routine.id) }, resting ? t(lang, "resting_until", { time }) : t(lang, "start"))));
+      const reason = model.refused.get(routine.id);
+      if (reason) card.append(el("p", { class: "refused", role: "alert" }, t(lang, "not_started", { reason })));
+    }
+    if (resting) card.append(el("p", { class: "rest" }, t(lang, "rest_note", { time })));
+    else if (plan?.gentle) card.append(el("p", { class: "gentle" }, t(lang, "gentle_next", { reps: plan.reps })));
     if (stats.advice) card.append(el("p", { class: "advice", role: "note" }, stats.advice));
     if (routine.safety?.length) card.append(safetyNotes(routine, plan, routine.state.state));
     if (routine.state.lights) card.append(lamps(routine.state.lights, lang));
@@ -255,13 +282,6 @@ function renderRoutines() {
       steps);
       details.open = model.openPlans.has(routine.id);
       card.append(timeline(plan, lang), details);
-    }
-    if (idle) {
-      card.append(el("div", { class: "row" }, ...(who ? chooser(routine) : []),
-        el("button", { class: "primary start", type: "button", "aria-label": t(lang, "start_label", { routine: routine.name }),
-          onclick: () => startRun(routine.id) }, t(lang, "start"))));
-      const reason = model.refused.get(routine.id);
-      if (reason) card.append(el("p", { class: "refused", role: "alert" }, t(lang, "not_started", { reason })));
     }
     box.append(card);
   }
@@ -337,11 +357,12 @@ function renderLive() {
   const shown = new Set();
   for (const routine of model.routines.values()) {
     const state = routine.state.state;
-    const kind = state === "asking" ? "asking" : state !== "idle" ? "run" : model.acks.has(routine.id) ? "ack" : null;
+    const asked = routine.state.question === DID_IT_HURT ? "hurt" : "asking";
+    const kind = state === "asking" ? asked : state !== "idle" ? "run" : model.acks.has(routine.id) ? "ack" : null;
     let card = document.getElementById(`live-${routine.id}`);
     if (card && card.dataset.kind !== kind) { leave(card, routine.id); card.remove(); card = null; }
     if (!kind) continue;
-    if (!card) box.append(card = { asking: questionCard, run: runCard, ack: ackCard }[kind](routine));
+    if (!card) box.append(card = { asking: questionCard, hurt: hurtCard, run: runCard, ack: ackCard }[kind](routine));
     if (kind === "run") updateRunCard(card, routine);
     if (kind === "ack") updateAck(card, routine);
     shown.add(card);
@@ -471,8 +492,26 @@ function questionCard(routine) {
   return el("section", { class: "live card", id: `live-${id}`, lang, "data-kind": "asking", "data-state": "asking",
     "data-routine": id, "aria-labelledby": `live-${id}-name` },
     header(routine, el("span", { class: "badge asking" }, t(lang, "state_asking"))),
-    el("p", { class: "question", id: `question-${id}`, role: "alert" }, t(lang, "question")),
+    el("p", { class: "question", id: `question-${id}`, role: "alert" }, routine.question || t(lang, "question")),
     answerButtons(routine, "answers", { "aria-labelledby": `question-${id}` }),
+    el("p", { class: "problem", role: "alert" }));
+}
+
+// A run was cancelled: did it hurt? A large "It hurt" answers it on that run; "No" closes the question
+// (a cancel while it is open answers nothing, and is no late answer to an earlier run once it has closed).
+function hurtCard(routine) {
+  const id = routine.id, lang = routine.lang;
+  return el("section", { class: "live card", id: `live-${id}`, lang, "data-kind": "hurt", "data-state": "asking",
+    "data-routine": id, "aria-labelledby": `live-${id}-name` },
+    header(routine, el("span", { class: "badge asking" }, t(lang, "state_asking"))),
+    el("p", { class: "question", id: `question-${id}`, role: "alert" }, t(lang, "did_it_hurt")),
+    el("div", { class: "row answers hurt-answers", role: "group", "aria-labelledby": `question-${id}` },
+      el("button", { type: "button", class: "hurt", "data-answer": "hurt", onclick: () => answer(id, "hurt") },
+        t(lang, "answer_hurt")),
+      el("button", { type: "button", class: "not-hurt", onclick: () => {
+        model.focus = { routine: id, what: ".start" };
+        command(id, "cancel");
+      } }, t(lang, "not_hurt"))),
     el("p", { class: "problem", role: "alert" }));
 }
 
@@ -483,8 +522,8 @@ function answerButtons(routine, className, label) {
       onclick: () => answer(routine.id, word) }, t(routine.lang, `answer_${word}`))));
 }
 
-// After an answer: thanks, and what changes next time (the next run's level, and advice after "it hurt"),
-// until the person closes it.
+// After an answer: what homeflow replied (thanks, what changes next time, and after "it hurt" the advice
+// and the stop rules), until the person closes it.
 function ackCard(routine) {
   const id = routine.id, lang = routine.lang;
   return el("section", { class: "live card", id: `live-${id}`, lang, "data-kind": "ack", "data-routine": id,
@@ -499,12 +538,18 @@ function ackCard(routine) {
 }
 
 function updateAck(card, routine) {
-  const lang = routine.lang, { answer, profile } = model.acks.get(routine.id);
+  const lang = routine.lang, { answer, profile, seen } = model.acks.get(routine.id);
   const stats = statsOf(routine, profile && routine.profiles.some((p) => p.name === profile) ? profile : null);
-  const parts = [t(lang, answer === "hurt" ? "sorry" : "thanks")];
-  if (stats.reps_level) parts.push(t(lang, "next_time", { reps: stats.reps_level }));
-  if (answer === "hurt" && stats.advice) parts.push(stats.advice);
-  const text = parts.join(" ");
+  const reply = routine.state.reply;
+  let text;
+  if (reply && reply.n !== seen) {
+    text = reply.text;  // what homeflow said to this answer
+  } else {  // until the reply arrives (or where none is said)
+    const parts = [t(lang, answer === "hurt" ? "sorry" : "thanks")];
+    if (stats.reps_level) parts.push(t(lang, "next_time", { reps: stats.reps_level }));
+    if (answer === "hurt" && stats.advice) parts.push(stats.advice);
+    text = parts.join(" ");
+  }
   if (card.querySelector(".ack").textContent !== text) card.querySelector(".ack").textContent = text;
   card.querySelector(".who").textContent = person(profile);
 }
@@ -716,13 +761,15 @@ async function command(routineId, word, options = null) {
 
 // An answer changes the next run's level, the history and maybe the advice shown: read them again, and
 // say what changes next time.
-async function answer(routineId, word) {
+async function answer(routineId, word, runId = null) {
   const routine = model.routines.get(routineId);
-  const profile = routine.state.profile || model.runs.find((r) => r.routine === routineId)?.profile || null;
-  // Set first: the run may end (and its question card go) before the answer's reply arrives.
-  model.acks.set(routineId, { answer: word, profile });
+  const profile = routine.state.profile
+    || model.runs.find((r) => r.routine === routineId && (runId === null || r.id === runId))?.profile || null;
+  // Set first: the run may end (and its question card go) before the answer's reply arrives. `seen`:
+  // the reply shown before this answer, not its own.
+  model.acks.set(routineId, { answer: word, profile, seen: routine.state.reply?.n ?? 0 });
   model.focus = { routine: routineId, what: ".done" };
-  if (!(await command(routineId, word))) {
+  if (!(await command(routineId, word, runId === null ? null : { run: runId }))) {
     model.acks.delete(routineId);
     model.focus = null;
   }

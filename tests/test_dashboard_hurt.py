@@ -1,0 +1,130 @@
+"""The "it hurt" path on a phone (390x844, real headless Chromium, axe-core in every new state), in
+English and German: a run cancelled mid-way asks whether it hurt, a large "It hurt" keeps the answer on
+that run, the reply homeflow said is shown, and the routine then rests with its stop rules, Start
+cautioned, a tap on it saying why; a first run's Start is in view beside the safety text owed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from homeflow.defaults import ROUTINES, load_settings
+from homeflow.language import phrases
+from homeflow.language.page import page_words
+from homeflow.routine.guidance import stop_rules
+from homeflow.routine.model import Routine
+
+from .browser import assert_accessible, chromium, open_page
+from .harness import shipped_routine
+from .mosquitto import Broker
+from .test_dashboard_session import assert_german, shot, sign_in
+from .web import Service, running
+
+# The shipped routines, by the id each test serves it under.
+SHIPPED = {"en": ("massage", "back-massage.yaml"), "de": ("ruecken", "back-massage-de.yaml")}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def shipped(lang: str) -> Routine:
+    name = SHIPPED[lang][1].removesuffix(".yaml")
+    return load_settings(ROUTINES.parent / "homeflow.yaml").routines[name]
+
+
+@pytest.fixture(params=["en", "de"])
+def massage(request: pytest.FixtureRequest, tmp_path: Path, broker: Broker, prefix: str) -> Iterator[Service]:
+    routine_id, file = SHIPPED[request.param]
+    # Slow enough (the question after a cancel stays open for seconds) to answer it on the page.
+    with running(
+        tmp_path, broker, prefix, routines={routine_id: shipped_routine(file=file)}, time_scale=4
+    ) as service:
+        yield service
+
+
+def local_hour(page: Page, iso: str, lang: str) -> str:
+    """A time as the page's clock shows it: 12-hour in English, 24-hour in German."""
+    zone = ZoneInfo(page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone"))
+    at = datetime.fromisoformat(iso).astimezone(zone)
+    return at.strftime("%I:%M") if lang == "en" else at.strftime("%H:%M")
+
+
+def test_cancel_did_it_hurt_it_hurt_then_a_rest_with_the_stop_rules(
+    browser: Browser, massage: Service
+) -> None:
+    (routine_id,) = [r["id"] for r in massage.request("GET", "/api/routines").json()["routines"]]
+    lang = "en" if routine_id == "massage" else "de"
+    routine, words, table = shipped(lang), page_words(lang), phrases(lang)
+    with open_page(browser, f"hurt-{lang}") as (page, watch):
+        sign_in(page, massage.url + "/")
+        card = page.locator(f"article[data-routine={routine_id}]")
+        card.locator(".start").click()
+        live = page.locator(f"#live-{routine_id}")
+        expect(live.locator(".sentence")).not_to_be_empty(timeout=5000)
+        live.locator(".cancel").click()
+        live.locator(".cancel").click()
+
+        # Asked, large and announced, in the routine's language: "It hurt", or no.
+        question = live.get_by_role("alert").first
+        expect(question).to_have_text(words["did_it_hurt"])
+        expect(live).to_have_attribute("data-kind", "hurt")
+        hurt = live.get_by_role("button", name=words["answer_hurt"], exact=True)
+        expect(hurt).to_be_in_viewport()
+        expect(live.get_by_role("button", name=words["not_hurt"], exact=True)).to_be_in_viewport()
+        box = hurt.bounding_box()
+        assert box is not None and box["height"] >= 56, box
+        assert len(live.locator("[data-answer]").all()) == 1  # not the three end-of-run answers
+        if lang == "de":
+            assert_german(page)
+        assert_accessible(page, f"did it hurt? ({lang})")
+        shot(page, f"10-did-it-hurt-{lang}")
+
+        # The answer lands on the cancelled run; the reply homeflow said is shown, stop rules and all.
+        hurt.click()
+        ack = live.locator(".ack")
+        reply = table.reply_hurt.format(start=routine.reps.gentle_reps, rest_advice=table.rest_advice)
+        expect(ack).to_have_text(f"{reply} {stop_rules(routine)}")
+        (run,) = massage.request("GET", "/api/runs").json()["runs"]
+        assert (run["status"], run["feedback"]) == ("cancelled", "hurt")
+        assert_accessible(page, f"answered it hurt ({lang})")
+        live.get_by_role("button", name=words["done"]).click()
+        expect(live).to_have_count(0)
+
+        # Resting: until when, the advice with the stop rules, and Start cautioned, refusing with why.
+        stats: dict[str, Any] = massage.request("GET", "/api/routines").json()["routines"][0]["stats"]
+        assert stats["rest_until"] is not None
+        when = local_hour(page, stats["rest_until"], lang)
+        start = card.locator(".start")
+        expect(start).to_contain_text(words["resting_until"].split("{")[0].strip())
+        expect(start).to_contain_text(when)
+        expect(start).not_to_have_class("primary start")
+        expect(card.locator(".rest")).to_contain_text(when)
+        expect(card.locator(".advice")).to_contain_text(stop_rules(routine))
+        expect(card.locator(".advice")).to_be_in_viewport()
+        if lang == "de":
+            assert_german(page)
+        assert_accessible(page, f"resting ({lang})")
+        shot(page, f"11-resting-{lang}")
+        start.click()
+        refused = card.locator(".refused")
+        expect(refused).to_have_text(words["not_started"].format(reason=stats_reason(massage, routine_id)))
+        expect(refused).to_be_in_viewport()
+        expect(page.locator(f"#live-{routine_id}")).to_have_count(0)
+        assert_accessible(page, f"resting, refused ({lang})")
+    assert watch.errors == []
+
+
+def stats_reason(service: Service, routine_id: str) -> str:
+    """Why the routine's last start was refused, as the API says."""
+    result = str(service.request("POST", f"/api/routines/{routine_id}/start").json()["result"])
+    assert result.startswith("not started: "), result
+    return result.removeprefix("not started: ")
