@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from homeflow.defaults import ROUTINES, load_settings
+from homeflow.journal import RunStatus, open_journal
 from homeflow.language import phrases
 from homeflow.language.page import page_words
 from homeflow.routine.guidance import stop_rules
@@ -128,3 +129,63 @@ def stats_reason(service: Service, routine_id: str) -> str:
     result = str(service.request("POST", f"/api/routines/{routine_id}/start").json()["result"])
     assert result.startswith("not started: "), result
     return result.removeprefix("not started: ")
+
+
+def test_a_first_runs_start_is_in_view_above_the_safety_text_owed(browser: Browser, massage: Service) -> None:
+    (routine_id,) = [r["id"] for r in massage.request("GET", "/api/routines").json()["routines"]]
+    lang = "en" if routine_id == "massage" else "de"
+    with open_page(browser, f"first-run-{lang}") as (page, watch):
+        sign_in(page, massage.url + "/")
+        card = page.locator(f"article[data-routine={routine_id}]")
+        safety = card.locator("details.safety")
+        expect(safety).to_have_attribute("open", "")
+        expect(card.locator(".start")).to_be_in_viewport(ratio=1)
+        expect(safety.locator("summary")).to_be_in_viewport(ratio=1)  # offered at once, open below
+        assert page.evaluate("window.scrollY") == 0
+        shot(page, f"12-first-run-{lang}")
+    assert watch.errors == []
+
+
+def answered_history(journal_at: Path) -> None:
+    """A completed run, then two cancelled ones, none answered (ids 1, 2, 3)."""
+    with open_journal(journal_at) as journal:
+        for status in (RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.CANCELLED):
+            run = journal.start_run("massage", "mqtt", 5, 10.0, {})
+            journal.finish_run(run, status)
+
+
+def test_it_hurt_in_history_names_its_cancelled_run_and_the_next_run_goes_gently(
+    browser: Browser, tmp_path: Path, broker: Broker, prefix: str
+) -> None:
+    edits = {"rest_after_hurt_hours: 24": "rest_after_hurt_hours: 0"}  # no rest: straight to the gentle run
+    routines = {"massage": shipped_routine(edits)}
+    with (
+        running(tmp_path, broker, prefix, routines=routines, history=answered_history) as service,
+        open_page(browser, "hurt-in-history") as (page, watch),
+    ):
+        sign_in(page, service.url + "/")
+        rows = page.locator("#history tbody tr")
+        expect(rows).to_have_count(3)
+        older = page.locator("#history tr[data-run='2']")
+        expect(older.get_by_role("group", name="Did it hurt?").get_by_role("button")).to_have_text(
+            ["It hurt"]
+        )
+        expect(page.locator("#history tr[data-run='1'] button")).to_have_count(3)  # the three answers
+        assert_accessible(page, "history with it hurt on cancelled runs")
+        older.get_by_role("button", name="It hurt").click()
+        live = page.locator("#live-massage")
+        routine, table = shipped("en"), phrases("en")
+        reply = table.reply_hurt.format(start=routine.reps.gentle_reps, rest_advice=table.rest_advice)
+        expect(live.locator(".ack")).to_have_text(f"{reply} {stop_rules(routine)}")
+        feedback = {r["id"]: r["feedback"] for r in service.request("GET", "/api/runs").json()["runs"]}
+        assert feedback == {1: None, 2: "hurt", 3: None}  # that run, not the newest cancelled one
+
+        live.get_by_role("button", name="Done").click()
+        card = page.locator("article[data-routine=massage]")
+        gentle = page_words("en")["gentle_next"].format(reps=routine.reps.gentle_reps)
+        expect(card.locator(".gentle")).to_have_text(gentle)
+        expect(card.locator(".start")).to_have_text("Start")
+        expect(card.locator(".rest")).to_have_count(0)
+        assert_accessible(page, "the gentle run next")
+        shot(page, "13-gentle-next-en")
+    assert watch.errors == []

@@ -515,11 +515,12 @@ function hurtCard(routine) {
     el("p", { class: "problem", role: "alert" }));
 }
 
-function answerButtons(routine, className, label) {
+// The answers to a question; `runId`: the run of the History they answer; `words`: which answers.
+function answerButtons(routine, className, label, runId = null, words = ANSWERS) {
   return el("div", { class: `row ${className}`, role: "group", ...label },
-    ...ANSWERS.map((word) => el("button", {
+    ...words.map((word) => el("button", {
       type: "button", class: word === "hurt" ? "danger" : "", "data-answer": word,
-      onclick: () => answer(routine.id, word) }, t(routine.lang, `answer_${word}`))));
+      onclick: () => answer(routine.id, word, runId) }, t(routine.lang, `answer_${word}`))));
 }
 
 // After an answer: what homeflow replied (thanks, what changes next time, and after "it hurt" the advice
@@ -639,9 +640,12 @@ function renderShown() {
 function renderHistory() {
   const body = document.querySelector("#history tbody"), lang = pageLang();
   const runs = shownRuns();
-  // A routine's last completed run may still be answered, once, while the routine is idle.
+  // A routine's last completed run may still be answered, once, while the routine is idle; a run
+  // cancelled since then, of a routine that asks, may still be told "it hurt" (a person in pain
+  // cancels). Each names its run.
   const last = new Map();
   for (const run of model.runs) if (run.status === "completed" && !last.has(run.routine)) last.set(run.routine, run);
+  const since = (run) => !last.has(run.routine) || run.id > last.get(run.routine).id;
   body.replaceChildren(...runs.slice(0, 25).map((run) => {
     const routine = model.routines.get(run.routine);
     const started = new Date(run.started_at);
@@ -649,7 +653,9 @@ function renderHistory() {
     const idle = routine?.state.state === "idle";
     let feedback = run.feedback ? t(lang, `feedback_${run.feedback}`) : run.status === "completed" ? t(lang, "feedback_none") : "–";
     if (!run.feedback && last.get(run.routine) === run && idle && routine) {
-      feedback = answerButtons(routine, "answers small", { "aria-label": t(routine.lang, "question"), lang: routine.lang });
+      feedback = answerButtons(routine, "answers small", { "aria-label": t(routine.lang, "question"), lang: routine.lang }, run.id);
+    } else if (!run.feedback && run.status === "cancelled" && since(run) && idle && routine?.question) {
+      feedback = answerButtons(routine, "answers small", { "aria-label": t(routine.lang, "did_it_hurt"), lang: routine.lang }, run.id, ["hurt"]);
     }
     return el("tr", { "data-run": String(run.id), "data-status": run.status, "data-feedback": run.feedback || "" },
       el("td", { class: "when" }, started.toLocaleString(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })),
