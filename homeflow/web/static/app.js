@@ -370,8 +370,11 @@ function renderLive() {
   for (const card of [...box.children]) if (!shown.has(card)) { leave(card, card.dataset.routine); card.remove(); }
   const on = box.children.length > 0;
   document.body.classList.toggle("in-session", on);
-  for (const part of document.getElementById("app").children) if (part !== box) part.inert = on;
+  // The degraded banner stays readable above the session: the run may not be journaled.
+  const banner = document.getElementById("degraded");
+  for (const part of document.getElementById("app").children) if (part !== box && part !== banner) part.inert = on;
   document.querySelector("header").inert = on;
+  placeSession();
   tick();
   keepAwake([...model.routines.values()].some((r) => r.state.state !== "idle"));
   applyFocus();
@@ -744,6 +747,14 @@ function renderDegraded() {
   const box = document.getElementById("degraded");
   box.hidden = !reason;
   box.textContent = reason ? t(pageLang(), "degraded", { reason }) : "";
+  placeSession();
+}
+
+// The session starts below the degraded banner, which is fixed at the top of the screen while it shows.
+function placeSession() {
+  const banner = document.getElementById("degraded");
+  const over = document.body.classList.contains("in-session") && !banner.hidden;
+  document.getElementById("live").style.top = over ? `${banner.offsetHeight}px` : "";
 }
 
 function render() {
