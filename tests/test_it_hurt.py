@@ -41,7 +41,7 @@ HOLD_HINT = (
 DID_IT_HURT = "Did it hurt? With the massage button, hold it down if it hurt."
 DID_IT_HURT_ELSEWHERE = "Did it hurt? If it did, choose It hurt on the dashboard or in Home Assistant."
 ELSEWHERE = "Answer on the dashboard or in Home Assistant: felt good, too much, or it hurt."
-GENTLE_REASON = "the last run hurt: back to the start, gently"
+GENTLE_REASON = "the last run hurt: gently, at 3 instead of 5"
 SLOW = 20  # the routine's first step lasts seconds: time to cancel it mid-way
 
 
@@ -109,7 +109,7 @@ async def test_holding_the_default_button_says_it_hurt_then_a_day_of_rest_and_a_
 
         await refused_with_rest(h)
         shown = await api(port, "GET", "/api/routines/back-massage/plan")
-        assert (shown["reps"], shown["reps_reason"], shown["cues"][1]["text"]) == (5, GENTLE_REASON, GENTLE)
+        assert (shown["reps"], shown["reps_reason"], shown["cues"][1]["text"]) == (3, GENTLE_REASON, GENTLE)
 
         h.clock.pass_hours(24)  # rested: the next run starts, gently, and says that it hurt last time
         first = await until_asking(h, lambda: h.press("single"))
@@ -154,7 +154,7 @@ async def test_a_late_it_hurt_from_the_page_lands_on_the_cancelled_run(
 
         answered = await api(port, "POST", "/api/routines/back-massage/hurt")
         cancelled = runs(tmp_path)[0]
-        assert answered["result"] == f"late feedback hurt for run {cancelled.id}: next run 5 repetitions"
+        assert answered["result"] == f"late feedback hurt for run {cancelled.id}: next run 3 repetitions"
         refused = await api(port, "POST", "/api/routines/back-massage/start")
         assert refused["result"] == f"not started: {REST}"
         shown = await api(port, "GET", "/api/routines/back-massage/plan")
@@ -335,7 +335,7 @@ async def test_it_hurt_from_history_names_its_run(
         good = await api(port, "POST", f"{path}/good", {"run": cancelled})
         assert good["result"] == f"late feedback: run {cancelled} of back-massage cannot take good"
         hurt = await api(port, "POST", f"{path}/hurt", {"run": cancelled})
-        assert hurt["result"] == f"late feedback hurt for run {cancelled}: next run 5 repetitions"
+        assert hurt["result"] == f"late feedback hurt for run {cancelled}: next run 3 repetitions"
         again = await api(port, "POST", f"{path}/hurt", {"run": cancelled})
         assert again["result"] == f"late feedback: run {cancelled} was answered already (hurt)"
         async with (
