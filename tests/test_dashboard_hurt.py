@@ -20,6 +20,7 @@ from homeflow.language import phrases
 from homeflow.language.page import page_words
 from homeflow.routine.guidance import stop_rules
 from homeflow.routine.model import Routine
+from homeflow.routine.progression import Feedback
 
 from .browser import assert_accessible, chromium, open_page
 from .harness import shipped_routine
@@ -188,4 +189,38 @@ def test_it_hurt_in_history_names_its_cancelled_run_and_the_next_run_goes_gently
         expect(card.locator(".rest")).to_have_count(0)
         assert_accessible(page, "the gentle run next")
         shot(page, "13-gentle-next-en")
+    assert watch.errors == []
+
+
+def hurt_just_now(journal_at: Path) -> None:
+    """A cancelled run answered "it hurt" as homeflow starts: its rest has just begun."""
+    with open_journal(journal_at) as journal:
+        run = journal.start_run("massage", "mqtt", 5, 10.0, {})
+        journal.finish_run(run, RunStatus.CANCELLED)
+        journal.set_feedback(run, Feedback.HURT)
+
+
+def test_when_the_rest_ends_start_is_active_again_and_says_the_run_goes_gently(
+    browser: Browser, tmp_path: Path, broker: Broker, prefix: str
+) -> None:
+    edits = {
+        "rest_after_hurt_hours: 24": "rest_after_hurt_hours: 0.003",
+        "min_gap_minutes: 120": "min_gap_minutes: 0",
+    }
+    routines = {"massage": shipped_routine(edits)}
+    with (
+        running(tmp_path, broker, prefix, routines=routines, history=hurt_just_now) as service,
+        open_page(browser, "rest-ends") as (page, watch),
+    ):
+        sign_in(page, service.url + "/")
+        card = page.locator("article[data-routine=massage]")
+        start = card.locator(".start")
+        expect(start).to_contain_text("Resting until")
+        gentle = page_words("en")["gentle_next"].format(reps=shipped("en").reps.gentle_reps)
+        expect(start).to_have_text("Start", timeout=15_000)  # without reloading the page
+        expect(start).to_have_class("primary start")
+        expect(card.locator(".rest")).to_have_count(0)
+        expect(card.locator(".gentle")).to_have_text(gentle)
+        start.click()
+        expect(page.locator("#live-massage")).to_have_attribute("data-kind", "run")
     assert watch.errors == []

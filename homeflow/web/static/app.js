@@ -224,6 +224,15 @@ function restingUntil(stats) {
   return until && until.getTime() > serverNow() ? until : null;
 }
 
+// When a rest ends the cards are drawn again: Start is fully active, with the gentle run's caution.
+let restTimer = null;
+function restEnds(until) {
+  clearTimeout(restTimer);
+  if (!until) return;
+  // setTimeout's longest wait is about 24.8 days; a rest is at most a week.
+  restTimer = setTimeout(renderRoutines, Math.min(until.getTime() - serverNow() + 250, 2 ** 31 - 1));
+}
+
 // A time on this device's clock, with the day when it is not today.
 function localTime(date, lang) {
   const today = date.toDateString() === new Date().toDateString();
@@ -240,6 +249,7 @@ function renderRoutines() {
   const had = document.activeElement, where = had?.closest?.("article[data-routine]");
   const kept = where && box.contains(where) && had.classList[had.classList.length - 1];
   box.replaceChildren();
+  let rests = null;  // the first rest to end
   for (const routine of model.routines.values()) {
     const plan = model.plans.get(routine.id);
     const idle = routine.state.state === "idle";
@@ -260,6 +270,7 @@ function renderRoutines() {
     // Start comes before the safety text and the plan: a phone shows it without scrolling. While the
     // rest after "it hurt" lasts it says until when, and a tap shows the server's refusal beside it.
     const resting = restingUntil(stats), time = resting ? localTime(resting, lang) : "";
+    if (resting && (!rests || resting < rests)) rests = resting;
     if (idle) {
       const label = resting ? t(lang, "resting_label", { routine: routine.name, time }) : t(lang, "start_label", { routine: routine.name });
       card.append(el("div", { class: "row" }, ...(who ? chooser(routine) : []),
@@ -285,6 +296,7 @@ function renderRoutines() {
     }
     box.append(card);
   }
+  restEnds(rests);
   const refusal = box.querySelector(".refused");
   if (refusal) refusal.scrollIntoView({ block: "nearest" });  // where the person tapped Start
   if (kept && !model.focus) model.focus = { routine: where.dataset.routine, what: `.${kept}` };
