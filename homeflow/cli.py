@@ -286,7 +286,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         owed = safety_owed(journal, routine, who)
         first = first_run(journal, routine, who)
     level = Level(args.reps, "as asked") if args.reps is not None else next_level(routine.reps, history)
-    plan = asyncio.run(_timed_plan(settings, args.routine, level, owed, first, name))
+    plan = asyncio.run(_timed_plan(settings, args.routine, level, safety=owed, first=first, profile=name))
     if args.json:
         print(json.dumps({**plan.to_json(), "reps_reason": level.reason, "profile": name}, indent=2))
     else:
@@ -301,7 +301,7 @@ def _unknown_routine(settings: Settings, routine_id: str) -> int:
 
 
 async def _timed_plan(
-    settings: Settings, routine_id: str, level: Level, safety: bool, first: bool, profile: str | None
+    settings: Settings, routine_id: str, level: Level, *, safety: bool, first: bool, profile: str | None
 ) -> Plan:
     """The plan the service would play, timed by the speech it would render (cached), or by an
     estimate where there is no speech engine."""
