@@ -48,7 +48,7 @@ class Conductor:
         self._tasks: asyncio.TaskGroup | None = None
         self._stopping = False
         self._pending: set[asyncio.Task[None]] = set()
-        self.answers = Answers(rooms, house, self.levels, self._speak)
+        self.answers = Answers(rooms, house, self.levels, self._reply)
         self.owns: Callable[[str], bool] = lambda _routine: True  # in a cluster: what its leases say
         self._mqtt = mqtt
         mqtt.route(f"{self.status.base_topic}/+/set", self._on_set)
@@ -241,8 +241,15 @@ class Conductor:
     def _speak(self, routine_id: str, text: str, kind: str = "say") -> None:
         self._spawn(self._say_outside_a_run(routine_id, text, kind), f"say {routine_id}")
 
-    async def _say_outside_a_run(self, routine_id: str, text: str, kind: str = "say") -> None:
-        self.status.said(routine_id, text, kind=kind, run_id=None)
+    def _reply(self, routine_id: str, text: str) -> None:
+        """The reply to a late answer: said, and shown on the page that gave it."""
+        self._spawn(self._say_outside_a_run(routine_id, text, reply=True), f"reply {routine_id}")
+
+    async def _say_outside_a_run(
+        self, routine_id: str, text: str, kind: str = "say", *, reply: bool = False
+    ) -> None:
+        tell = self.status.replied if reply else self.status.said
+        tell(routine_id, text, kind=kind, run_id=None)
         await say_once(self.rooms[routine_id].speakers, text, self.house.clock)
 
     @staticmethod

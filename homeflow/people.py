@@ -120,10 +120,11 @@ def report(house: House, room: Room, profile: str | None, level: Level) -> None:
             table=said(room.routine),
             stops=stop_rules(room.routine),
         )
-        # While it lasts, the rest after "it hurt": a page shows Start as refused until then.
+        # While it lasts, the rest after "it hurt": a page shows Start as refused until then. Rounded
+        # up to the second, so a Start shown active again at that time is not refused.
         ends = rest_ends(house.journal, room, profile) if level.gentle else None
         stats["rest_until"] = (
-            ends.isoformat(timespec="seconds") if ends and ends > house.clock.wall() else None
+            _whole_second_after(ends).isoformat() if ends and ends > house.clock.wall() else None
         )
     except JournalError as exc:
         log.warning("%s: figures not updated: %s", routine_id, exc)
@@ -132,6 +133,12 @@ def report(house: House, room: Room, profile: str | None, level: Level) -> None:
         house.status.stats(routine_id, stats, profile)
     if profile == room.first:
         house.status.stats(routine_id, stats)
+
+
+def _whole_second_after(moment: datetime) -> datetime:
+    """`moment`, or the next whole second if it is within one."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def report_all(house: House, room: Room, levels: Mapping[str, Level]) -> None:

@@ -163,14 +163,16 @@ class Run:
             voice.interrupt()
         self.stop()
 
-    def say(self, text: str) -> None:
-        """Say a phrase around the plan's cues (paused, a reply) on every voice, now."""
+    def say(self, text: str, *, reply: bool = False) -> None:
+        """Say a phrase around the plan's cues (paused, a reply) on every voice, now; `reply`: the
+        reply to an answer, which the web's live view shows."""
         plan = self.runner.plan
         length = (plan.phrases.get(text) if plan else None) or estimate_speech_s(text)
         line = Line(text, self.house.clock.now(), length)
         for voice in self.voices:
             voice.say(line)
-        self.house.status.said(self.routine_id, text, kind="say", run_id=self.run_id)
+        tell = self.house.status.replied if reply else self.house.status.said
+        tell(self.routine_id, text, kind="say", run_id=self.run_id)
 
     # -- the run's life ----------------------------------------------------------------------------
     async def play(self) -> None:
@@ -318,7 +320,7 @@ class Run:
         if reply := feedback_reply(
             answer, self.level, routine.reps.start, said(routine), stop_rules(routine)
         ):
-            self.say(reply)
+            self.say(reply, reply=True)
         self.state_changed()
         self._report_figures()
 

@@ -77,6 +77,10 @@ class Status:
         self._lights: dict[str, dict[str, dict[str, Any]]] = {routine: {} for routine in routines}
         # The latest sentence of each routine's plan being said: its text, step, and count (n of total).
         self._spoken: dict[str, dict[str, Any]] = {}
+        # The latest reply to an answer of each routine, numbered: a page shows what was said to the
+        # answer it gave, not an earlier one.
+        self._replies: dict[str, dict[str, Any]] = {}
+        self._reply_count = 0
         self._listeners: list[StateListener] = []
         self.degraded: str | None = None  # what keeps homeflow from doing all it should (the journal)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
@@ -96,6 +100,8 @@ class Status:
         self._states[routine] = state
         if state["state"] in (RoutineState.IDLE, RoutineState.STARTING):
             self._spoken.pop(routine, None)  # a new run says its own; an ended one nothing
+        if state["state"] == RoutineState.STARTING:
+            self._replies.pop(routine, None)
         self._publish_state(routine)
 
     def light_changed(self, routine: str, light: str, look: dict[str, Any]) -> None:
@@ -143,6 +149,17 @@ class Status:
             for listener in list(self._listeners):
                 listener(routine, view)
 
+    def replied(self, routine: str, text: str, **fields: Any) -> None:
+        """Relay the reply to an answer as `said` does, and show it on the web's live view (`reply`:
+        its `text` and number `n`) until the routine's next run starts."""
+        self._reply_count += 1
+        self._replies[routine] = {"text": text, "n": self._reply_count}
+        self.said(routine, text, **fields)
+        if self._listeners:
+            view = self.live(routine)
+            for listener in list(self._listeners):
+                listener(routine, view)
+
     # -- what is shown ---------------------------------------------------------------------------
     def current(self, routine: str) -> dict[str, Any]:
         if not self.owns(routine) and (theirs := self._owners_states.get(routine)) is not None:
@@ -156,12 +173,14 @@ class Status:
 
     def live(self, routine: str) -> dict[str, Any]:
         """The state as the web shows it: with, while a run says its plan, `spoken` (the sentence of the
-        current step being said, and `count` of `of` while counting)."""
+        current step being said, and `count` of `of` while counting), and `reply` (`replied`)."""
         state = self.current(routine)
         spoken = self._spoken.get(routine)
         step = state.get("step_index")
         if spoken is not None and spoken["step"] == (-1 if step is None else step):
             state["spoken"] = {key: value for key, value in spoken.items() if key != "step"}
+        if (reply := self._replies.get(routine)) is not None:
+            state["reply"] = dict(reply)
         return state
 
     def current_stats(self, routine: str, profile: str | None = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from homeflow.journal import RunStatus, open_journal
+from homeflow.language import ENGLISH
 from homeflow.routine.guidance import SHOWN_ADVICE
 
 from .browser import PHONE, Watch, assert_accessible, chromium, open_page, shoot
@@ -207,13 +208,13 @@ def test_the_question_is_answered_on_the_page_and_afterwards_in_history(page: Pa
     card.get_by_role("button", name="Start").click()
     live = page.locator("#live-quick")
     expect(live).to_have_attribute("data-state", "asking")
-    answers = live.get_by_role("group", name="How did it feel?")
+    answers = live.get_by_role("group", name="How did that feel?")
     expect(answers.get_by_role("button")).to_have_text(["Felt good", "Too much", "It hurt"])
     expect(live.get_by_role("button", name="Pause")).to_have_count(0)
     shoot(page, "question-open-on-a-phone")
     assert_accessible(page, "asking")
     answers.get_by_role("button", name="Felt good").click()
-    expect(live.locator(".ack")).to_have_text("Thank you. Next time: 6 repetitions.")
+    expect(live.locator(".ack")).to_have_text("Thank you. Next time we go up to 6 repetitions.")
     live.get_by_role("button", name="Done").click()
     expect(live).to_have_count(0)
     expect(card.locator(".facts")).to_contain_text("next run 6 reps")
@@ -228,7 +229,8 @@ def test_the_question_is_answered_on_the_page_and_afterwards_in_history(page: Pa
     late = page.locator("#history tbody tr").first.get_by_role("group", name="How did it feel?")
     assert_accessible(page, "history with a late answer")
     late.get_by_role("button", name="It hurt").click()
-    expect(live.locator(".ack")).to_have_text(f"I am sorry it hurt. Next time: 2 repetitions. {SHOWN_ADVICE}")
+    said = ENGLISH.reply_hurt.format(start=2, rest_advice=ENGLISH.rest_advice)  # the reply, as spoken
+    expect(live.locator(".ack")).to_have_text(said)
     live.get_by_role("button", name="Done").click()
     expect(page.locator("#history tbody tr td.feedback")).to_have_text(["it hurt", "felt good"])
     expect(page.locator("#history button")).to_have_count(0)
@@ -263,7 +265,7 @@ def test_who_does_the_run_is_chosen_beside_start_and_shown_in_history(page: Page
     live = page.locator("#live-quick")
     expect(live).to_have_attribute("data-state", "asking")
     expect(live.locator(".who")).to_have_text("Ben")
-    live.get_by_role("group", name="How did it feel?").get_by_role("button", name="Felt good").click()
+    live.get_by_role("group", name="How did that feel?").get_by_role("button", name="Felt good").click()
     live.get_by_role("button", name="Done").click()
     expect(live).to_have_count(0)
     expect(who).to_have_value("ben")  # the choice stays while the page redraws

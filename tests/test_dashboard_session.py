@@ -5,6 +5,7 @@ remembered; the keyboard and a screen reader led through it."""
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from homeflow.language.page import PAGE_WORDS, page_words
 from .browser import DESKTOP, PHONE, assert_accessible, chromium, open_page
 from .harness import shipped_routine
 from .mosquitto import Broker
+from .test_faults_disk import fill, small_disk
 from .web import STRETCH, TOKEN, Service, running
 
 SHOTS = Path("/tmp/homeflow-session")
@@ -27,7 +29,7 @@ QUICK = """\
 name: Quick stretch
 reps: {start: 3, max: 6, step: 3, good_sessions_to_progress: 1}
 limits: {max_per_day: 1}
-feedback: {timeout: 100}
+feedback: {ask: "How did the stretch feel?", timeout: 100}
 steps:
   - title: Stretch
     do:
@@ -180,6 +182,10 @@ def test_a_first_german_run_on_a_phone(browser: Browser, german: Service) -> Non
         expect(live).to_have_attribute("data-state", "running")
         shot(page, "4-cancel-asks-de")
         cancel.click()
+        # A run cancelled mid-way asks whether it hurt; "no" closes the question.
+        expect(live.get_by_role("alert")).to_have_text("Hat es wehgetan?")
+        assert_german(page)
+        live.get_by_role("button", name="Nein, es tat nicht weh").click()
         expect(live).to_have_count(0)
         expect(card.locator(".start")).to_be_focused()
         assert_german(page)
@@ -210,7 +216,7 @@ def test_the_second_person_answers_is_thanked_and_refused_next_time(
         card.get_by_role("button", name="Start Quick stretch", exact=True).click()
         live = page.locator("#live-quick")
         question = live.get_by_role("alert")
-        expect(question).to_have_text("How did it feel?")  # announced as it is asked
+        expect(question).to_have_text("How did the stretch feel?")  # the routine's own, announced
         expect(live.locator(".who")).to_have_text("Ben")
         expect(question).to_be_in_viewport()
         assert_accessible(page, f"question ({size})")
@@ -218,7 +224,7 @@ def test_the_second_person_answers_is_thanked_and_refused_next_time(
 
         live.get_by_role("button", name="Felt good").click()
         ack = live.locator(".ack")
-        expect(ack).to_have_text("Thank you. Next time: 6 repetitions.")
+        expect(ack).to_have_text("Thank you. Next time we go up to 6 repetitions.")  # as said
         expect(ack).to_be_in_viewport()
         expect(live.get_by_role("button", name="Done")).to_be_focused()
         assert_accessible(page, f"answered ({size})")
@@ -315,3 +321,31 @@ def test_a_command_that_fails_in_a_session_says_so_in_the_session(
         problem = live.locator(".problem")
         expect(problem).to_have_text(re.compile("fetch", re.IGNORECASE))
         expect(problem).to_be_in_viewport()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small filesystem needs root")
+def test_a_degraded_journal_is_shown_above_the_session(
+    browser: Browser, tmp_path: Path, broker: Broker, prefix: str
+) -> None:
+    with (
+        small_disk(tmp_path / "disk", size_kb=8192) as disk,
+        running(disk, broker, prefix, routines={"stretch": STRETCH}) as service,
+        open_page(browser, "session-degraded") as (page, watch),
+    ):
+        sign_in(page, service.url + "/")
+        page.locator("article[data-routine=stretch] .start").click()
+        live = page.locator("#live-stretch")
+        expect(live.locator(".step")).to_have_text("Warm up")
+        filler = fill(disk)  # the next cue cannot be journaled
+        banner = page.get_by_role("alert").filter(has_text="homeflow is degraded")
+        expect(banner).to_be_in_viewport(ratio=1, timeout=10_000)
+        top = banner.evaluate("e => document.elementFromPoint(e.offsetLeft + 20, e.offsetTop + 10) === e")
+        assert top, "the session covers the banner"
+        below = live.locator(".name").bounding_box()
+        edge = banner.bounding_box()
+        assert below is not None and edge is not None and below["y"] >= edge["y"] + edge["height"]
+        expect(live.get_by_role("button", name="Pause")).to_be_in_viewport()
+        assert_accessible(page, "degraded during a session")
+        shot(page, "14-degraded-session")
+        filler.unlink()
+    assert watch.errors == []

@@ -62,6 +62,8 @@ async def routines(request: web.Request) -> web.Response:
             "description": room.routine.description,
             "lang": room.routine.language,  # the page shows the routine, and its own words, in it
             "safety": list(room.routine.safety),
+            # The routine's own end-of-run question (`feedback.ask`), shown while it is asked.
+            "question": room.routine.feedback.question if room.routine.feedback else None,
             "state": conductor.status.live(routine_id),
             "stats": conductor.status.current_stats(routine_id),
             # Who does it, each with their own figures (none: one implicit person, `stats` above).

@@ -12,6 +12,8 @@ const CHART_DAYS = 90;
 // A stray tap on Cancel does nothing: a second tap within this many seconds stops the run.
 const CONFIRM_S = 5;
 const ANSWERS = ["good", "too_much", "hurt"];
+// The state's `question` while a cancelled run asks whether it hurt: only "it hurt" answers it.
+const DID_IT_HURT = "did_it_hurt";
 // The API's answer to a start that a routine's limits (or a lamp in use) refused: the reason follows.
 const NOT_STARTED = "not started: ";
 // `chosen`: the profile picked beside each routine's Start; `refused`: why a start just did not
@@ -216,6 +218,27 @@ function towards(stats, lang) {
   return t(lang, "towards", { good: next.good, needed: next.needed, reps: next.reps });
 }
 
+// Until when the rest after "it hurt" lasts (a Date), or null: the figures say, the clock decides.
+function restingUntil(stats) {
+  const until = stats.rest_until ? new Date(stats.rest_until) : null;
+  return until && until.getTime() > serverNow() ? until : null;
+}
+
+// When a rest ends the cards are drawn again: Start is fully active, with the gentle run's caution.
+let restTimer = null;
+function restEnds(until) {
+  clearTimeout(restTimer);
+  if (!until) return;
+  // setTimeout's longest wait is about 24.8 days; a rest is at most a week.
+  restTimer = setTimeout(renderRoutines, Math.min(until.getTime() - serverNow() + 250, 2 ** 31 - 1));
+}
+
+// A time on this device's clock, with the day when it is not today.
+function localTime(date, lang) {
+  const today = date.toDateString() === new Date().toDateString();
+  return date.toLocaleString(lang, { ...(today ? {} : { weekday: "long" }), hour: "2-digit", minute: "2-digit" });
+}
+
 function statsOf(routine, who) {
   return (who ? routine.profiles.find((p) => p.name === who)?.stats : routine.stats) || {};
 }
@@ -226,6 +249,7 @@ function renderRoutines() {
   const had = document.activeElement, where = had?.closest?.("article[data-routine]");
   const kept = where && box.contains(where) && had.classList[had.classList.length - 1];
   box.replaceChildren();
+  let rests = null;  // the first rest to end
   for (const routine of model.routines.values()) {
     const plan = model.plans.get(routine.id);
     const idle = routine.state.state === "idle";
@@ -243,6 +267,20 @@ function renderRoutines() {
         el("span", { class: "streak" }, `${t(lang, "streak")} `,
           el("b", {}, counted(lang, stats.streak_days ?? 0, "day", "days"))),
         el("span", {}, `${t(lang, "today")} `, el("b", {}, String(stats.completed_today ?? 0)))));
+    // Start comes before the safety text and the plan: a phone shows it without scrolling. While the
+    // rest after "it hurt" lasts it says until when, and a tap shows the server's refusal beside it.
+    const resting = restingUntil(stats), time = resting ? localTime(resting, lang) : "";
+    if (resting && (!rests || resting < rests)) rests = resting;
+    if (idle) {
+      const label = resting ? t(lang, "resting_label", { routine: routine.name, time }) : t(lang, "start_label", { routine: routine.name });
+      card.append(el("div", { class: "row" }, ...(who ? chooser(routine) : []),
+        el("button", { class: resting ? "start resting" : "primary start", type: "button", "aria-label": label,
+          onclick: () => startRun(routine.id) }, resting ? t(lang, "resting_until", { time }) : t(lang, "start"))));
+      const reason = model.refused.get(routine.id);
+      if (reason) card.append(el("p", { class: "refused", role: "alert" }, t(lang, "not_started", { reason })));
+    }
+    if (resting) card.append(el("p", { class: "rest" }, t(lang, "rest_note", { time })));
+    else if (plan?.gentle) card.append(el("p", { class: "gentle" }, t(lang, "gentle_next", { reps: plan.reps })));
     if (stats.advice) card.append(el("p", { class: "advice", role: "note" }, stats.advice));
     if (routine.safety?.length) card.append(safetyNotes(routine, plan, routine.state.state));
     if (routine.state.lights) card.append(lamps(routine.state.lights, lang));
@@ -256,15 +294,9 @@ function renderRoutines() {
       details.open = model.openPlans.has(routine.id);
       card.append(timeline(plan, lang), details);
     }
-    if (idle) {
-      card.append(el("div", { class: "row" }, ...(who ? chooser(routine) : []),
-        el("button", { class: "primary start", type: "button", "aria-label": t(lang, "start_label", { routine: routine.name }),
-          onclick: () => startRun(routine.id) }, t(lang, "start"))));
-      const reason = model.refused.get(routine.id);
-      if (reason) card.append(el("p", { class: "refused", role: "alert" }, t(lang, "not_started", { reason })));
-    }
     box.append(card);
   }
+  restEnds(rests);
   const refusal = box.querySelector(".refused");
   if (refusal) refusal.scrollIntoView({ block: "nearest" });  // where the person tapped Start
   if (kept && !model.focus) model.focus = { routine: where.dataset.routine, what: `.${kept}` };
@@ -337,11 +369,12 @@ function renderLive() {
   const shown = new Set();
   for (const routine of model.routines.values()) {
     const state = routine.state.state;
-    const kind = state === "asking" ? "asking" : state !== "idle" ? "run" : model.acks.has(routine.id) ? "ack" : null;
+    const asked = routine.state.question === DID_IT_HURT ? "hurt" : "asking";
+    const kind = state === "asking" ? asked : state !== "idle" ? "run" : model.acks.has(routine.id) ? "ack" : null;
     let card = document.getElementById(`live-${routine.id}`);
     if (card && card.dataset.kind !== kind) { leave(card, routine.id); card.remove(); card = null; }
     if (!kind) continue;
-    if (!card) box.append(card = { asking: questionCard, run: runCard, ack: ackCard }[kind](routine));
+    if (!card) box.append(card = { asking: questionCard, hurt: hurtCard, run: runCard, ack: ackCard }[kind](routine));
     if (kind === "run") updateRunCard(card, routine);
     if (kind === "ack") updateAck(card, routine);
     shown.add(card);
@@ -349,8 +382,11 @@ function renderLive() {
   for (const card of [...box.children]) if (!shown.has(card)) { leave(card, card.dataset.routine); card.remove(); }
   const on = box.children.length > 0;
   document.body.classList.toggle("in-session", on);
-  for (const part of document.getElementById("app").children) if (part !== box) part.inert = on;
+  // The degraded banner stays readable above the session: the run may not be journaled.
+  const banner = document.getElementById("degraded");
+  for (const part of document.getElementById("app").children) if (part !== box && part !== banner) part.inert = on;
   document.querySelector("header").inert = on;
+  placeSession();
   tick();
   keepAwake([...model.routines.values()].some((r) => r.state.state !== "idle"));
   applyFocus();
@@ -473,20 +509,39 @@ function questionCard(routine) {
   return el("section", { class: "live card", id: `live-${id}`, lang, "data-kind": "asking", "data-state": "asking",
     "data-routine": id, "aria-labelledby": `live-${id}-name` },
     header(routine, el("span", { class: "badge asking" }, t(lang, "state_asking"))),
-    el("p", { class: "question", id: `question-${id}`, role: "alert" }, t(lang, "question")),
+    el("p", { class: "question", id: `question-${id}`, role: "alert" }, routine.question || t(lang, "question")),
     answerButtons(routine, "answers", { "aria-labelledby": `question-${id}` }),
     el("p", { class: "problem", role: "alert" }));
 }
 
-function answerButtons(routine, className, label) {
-  return el("div", { class: `row ${className}`, role: "group", ...label },
-    ...ANSWERS.map((word) => el("button", {
-      type: "button", class: word === "hurt" ? "danger" : "", "data-answer": word,
-      onclick: () => answer(routine.id, word) }, t(routine.lang, `answer_${word}`))));
+// A run was cancelled: did it hurt? A large "It hurt" answers it on that run; "No" closes the question
+// (a cancel while it is open answers nothing, and is no late answer to an earlier run once it has closed).
+function hurtCard(routine) {
+  const id = routine.id, lang = routine.lang;
+  return el("section", { class: "live card", id: `live-${id}`, lang, "data-kind": "hurt", "data-state": "asking",
+    "data-routine": id, "aria-labelledby": `live-${id}-name` },
+    header(routine, el("span", { class: "badge asking" }, t(lang, "state_asking"))),
+    el("p", { class: "question", id: `question-${id}`, role: "alert" }, t(lang, "did_it_hurt")),
+    el("div", { class: "row answers hurt-answers", role: "group", "aria-labelledby": `question-${id}` },
+      el("button", { type: "button", class: "hurt", "data-answer": "hurt", onclick: () => answer(id, "hurt") },
+        t(lang, "answer_hurt")),
+      el("button", { type: "button", class: "not-hurt", onclick: () => {
+        model.focus = { routine: id, what: ".start" };
+        command(id, "cancel");
+      } }, t(lang, "not_hurt"))),
+    el("p", { class: "problem", role: "alert" }));
 }
 
-// After an answer: thanks, and what changes next time (the next run's level, and advice after "it hurt"),
-// until the person closes it.
+// The answers to a question; `runId`: the run of the History they answer; `words`: which answers.
+function answerButtons(routine, className, label, runId = null, words = ANSWERS) {
+  return el("div", { class: `row ${className}`, role: "group", ...label },
+    ...words.map((word) => el("button", {
+      type: "button", class: word === "hurt" ? "danger" : "", "data-answer": word,
+      onclick: () => answer(routine.id, word, runId) }, t(routine.lang, `answer_${word}`))));
+}
+
+// After an answer: what homeflow replied (thanks, what changes next time, and after "it hurt" the advice
+// and the stop rules), until the person closes it.
 function ackCard(routine) {
   const id = routine.id, lang = routine.lang;
   return el("section", { class: "live card", id: `live-${id}`, lang, "data-kind": "ack", "data-routine": id,
@@ -501,12 +556,18 @@ function ackCard(routine) {
 }
 
 function updateAck(card, routine) {
-  const lang = routine.lang, { answer, profile } = model.acks.get(routine.id);
+  const lang = routine.lang, { answer, profile, seen } = model.acks.get(routine.id);
   const stats = statsOf(routine, profile && routine.profiles.some((p) => p.name === profile) ? profile : null);
-  const parts = [t(lang, answer === "hurt" ? "sorry" : "thanks")];
-  if (stats.reps_level) parts.push(t(lang, "next_time", { reps: stats.reps_level }));
-  if (answer === "hurt" && stats.advice) parts.push(stats.advice);
-  const text = parts.join(" ");
+  const reply = routine.state.reply;
+  let text;
+  if (reply && reply.n !== seen) {
+    text = reply.text;  // what homeflow said to this answer
+  } else {  // until the reply arrives (or where none is said)
+    const parts = [t(lang, answer === "hurt" ? "sorry" : "thanks")];
+    if (stats.reps_level) parts.push(t(lang, "next_time", { reps: stats.reps_level }));
+    if (answer === "hurt" && stats.advice) parts.push(stats.advice);
+    text = parts.join(" ");
+  }
   if (card.querySelector(".ack").textContent !== text) card.querySelector(".ack").textContent = text;
   card.querySelector(".who").textContent = person(profile);
 }
@@ -596,9 +657,12 @@ function renderShown() {
 function renderHistory() {
   const body = document.querySelector("#history tbody"), lang = pageLang();
   const runs = shownRuns();
-  // A routine's last completed run may still be answered, once, while the routine is idle.
+  // A routine's last completed run may still be answered, once, while the routine is idle; a run
+  // cancelled since then, of a routine that asks, may still be told "it hurt" (a person in pain
+  // cancels). Each names its run.
   const last = new Map();
   for (const run of model.runs) if (run.status === "completed" && !last.has(run.routine)) last.set(run.routine, run);
+  const since = (run) => !last.has(run.routine) || run.id > last.get(run.routine).id;
   body.replaceChildren(...runs.slice(0, 25).map((run) => {
     const routine = model.routines.get(run.routine);
     const started = new Date(run.started_at);
@@ -606,7 +670,9 @@ function renderHistory() {
     const idle = routine?.state.state === "idle";
     let feedback = run.feedback ? t(lang, `feedback_${run.feedback}`) : run.status === "completed" ? t(lang, "feedback_none") : "–";
     if (!run.feedback && last.get(run.routine) === run && idle && routine) {
-      feedback = answerButtons(routine, "answers small", { "aria-label": t(routine.lang, "question"), lang: routine.lang });
+      feedback = answerButtons(routine, "answers small", { "aria-label": t(routine.lang, "question"), lang: routine.lang }, run.id);
+    } else if (!run.feedback && run.status === "cancelled" && since(run) && idle && routine?.question) {
+      feedback = answerButtons(routine, "answers small", { "aria-label": t(routine.lang, "did_it_hurt"), lang: routine.lang }, run.id, ["hurt"]);
     }
     return el("tr", { "data-run": String(run.id), "data-status": run.status, "data-feedback": run.feedback || "" },
       el("td", { class: "when" }, started.toLocaleString(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })),
@@ -695,6 +761,14 @@ function renderDegraded() {
   const box = document.getElementById("degraded");
   box.hidden = !reason;
   box.textContent = reason ? t(pageLang(), "degraded", { reason }) : "";
+  placeSession();
+}
+
+// The session starts below the degraded banner, which is fixed at the top of the screen while it shows.
+function placeSession() {
+  const banner = document.getElementById("degraded");
+  const over = document.body.classList.contains("in-session") && !banner.hidden;
+  document.getElementById("live").style.top = over ? `${banner.offsetHeight}px` : "";
 }
 
 function render() {
@@ -718,13 +792,15 @@ async function command(routineId, word, options = null) {
 
 // An answer changes the next run's level, the history and maybe the advice shown: read them again, and
 // say what changes next time.
-async function answer(routineId, word) {
+async function answer(routineId, word, runId = null) {
   const routine = model.routines.get(routineId);
-  const profile = routine.state.profile || model.runs.find((r) => r.routine === routineId)?.profile || null;
-  // Set first: the run may end (and its question card go) before the answer's reply arrives.
-  model.acks.set(routineId, { answer: word, profile });
+  const profile = routine.state.profile
+    || model.runs.find((r) => r.routine === routineId && (runId === null || r.id === runId))?.profile || null;
+  // Set first: the run may end (and its question card go) before the answer's reply arrives. `seen`:
+  // the reply shown before this answer, not its own.
+  model.acks.set(routineId, { answer: word, profile, seen: routine.state.reply?.n ?? 0 });
   model.focus = { routine: routineId, what: ".done" };
-  if (!(await command(routineId, word))) {
+  if (!(await command(routineId, word, runId === null ? null : { run: runId }))) {
     model.acks.delete(routineId);
     model.focus = null;
   }
