@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import aiohttp
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
-from .browser import chromium
+from .browser import chromium, open_page
 from .mosquitto import Broker
 from .proxy import PREFIX, reverse_proxy
 from .web import TOKEN, Service, running
@@ -65,3 +65,30 @@ def test_the_proxy_holds_the_event_stream_back(service: Service) -> None:
         encoding, got = asyncio.run(_first_bytes(f"{origin}{PREFIX}/api/events"))
     assert encoding == "deflate"
     assert len(got) < 10, got
+
+
+def test_a_run_is_followed_through_a_compressing_proxy(browser: Browser, service: Service) -> None:
+    """The badge never claims "live" while nothing arrives; the sentence, the count and the answer
+    buttons still appear during the run."""
+    with (
+        reverse_proxy(service.url, compress=True) as origin,
+        open_page(browser, "compressed") as (page, watch),
+    ):
+        page.goto(f"{origin}{PREFIX}/")
+        page.fill("#token", TOKEN)
+        page.click("#login button[type=submit]")
+        link = page.locator("#link")
+        expect(link).to_have_text("connecting…")
+        expect(link).to_have_text("updated every 2 s", timeout=10_000)
+        page.locator("article[data-routine=push]").get_by_role("button", name="Start").click()
+        live = page.locator("#live-push")
+        expect(live.locator(".sentence")).to_have_text("Push away 3 times.", timeout=10_000)
+        expect(live.locator(".count")).to_have_text("2 of 3", timeout=10_000)
+        answers = live.get_by_role("group", name="How did it feel?")
+        expect(answers.get_by_role("button")).to_have_text(
+            ["Felt good", "Too much", "It hurt"], timeout=15_000
+        )
+        answers.get_by_role("button", name="Felt good").click()
+        expect(page.locator("#history tbody tr").first.locator("td").nth(2)).to_have_text("completed")
+        expect(link).not_to_have_text("live")
+    assert (watch.errors, watch.refused) == ([], [])
