@@ -61,7 +61,7 @@ async def proxying(
 
 
 def _compressible(answer: aiohttp.ClientResponse) -> bool:
-    """Home Assistant 2025.4's `should_compress`, before `text/event-stream` was left out."""
+    """Home Assistant's `should_compress` as core PR #160704 found it: `text/event-stream` compressed."""
     kind = answer.content_type
     if kind.startswith("image/"):
         return "svg" in kind
