@@ -11,8 +11,9 @@ from homeflow import jsontext
 from homeflow.web.api import now_text
 from homeflow.web.keys import CONDUCTOR, STREAMS, StreamQueue
 
-# A comment line this often keeps proxies from closing an idle stream and finds clients that left.
-HEARTBEAT_S = 15.0
+# A comment line this often keeps proxies from closing an idle stream and finds clients that left; the
+# page takes a few missed ones as a stream a proxy holds back (one that compresses it) and polls instead.
+HEARTBEAT_S = 5.0
 # A client this far behind is stalled: its stream ends, and on reconnecting it gets fresh states.
 QUEUE_LIMIT = 100
 
@@ -37,6 +38,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     streams.add(queue)
     unsubscribe = conductor.status.watch(on_state)
     try:
+        # Heard at once, even with no routine to tell about: how the page knows the stream gets through.
+        await response.write(b": hello\n\n")
         for routine_id in conductor.rooms:
             queue.put_nowait(_event(routine_id, conductor.status.live(routine_id)))
         while True:

@@ -836,17 +836,22 @@ function onState(event) {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// The stream's first block comes at once and a heartbeat every 5 s (HEARTBEAT_S in events.py).
+const FIRST_BLOCK_MS = 4000, SILENCE_MS = 16000, POLL_MS = 2000;
 
-// Server-sent events read through fetch, since EventSource cannot send the Authorization header.
+// Server-sent events read through fetch, since EventSource cannot send the Authorization header. The
+// stream is "live" only once something arrives on it: a proxy that compresses it (Home Assistant's
+// Ingress before 2026.2) holds every event back, and a stream silent that long is given up for polling.
 async function listen() {
   for (;;) {
+    const silent = new AbortController();
+    let timer = setTimeout(() => silent.abort(), FIRST_BLOCK_MS);
     try {
       const token = sessionStorage.getItem(TOKEN_KEY);
       const response = await fetch("api/events", {
-        headers: token ? { Authorization: `Bearer ${token}` } : {}, cache: "no-store" });
+        headers: token ? { Authorization: `Bearer ${token}` } : {}, cache: "no-store", signal: silent.signal });
       if (response.status === 401) { showLogin(true); return; }
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
-      linkState("live");
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -857,6 +862,9 @@ async function listen() {
         while ((end = buffer.indexOf("\n\n")) >= 0) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
+          linkState("live");
+          clearTimeout(timer);
+          timer = setTimeout(() => silent.abort(), SILENCE_MS);
           const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
           if (data) onState(JSON.parse(data));
         }
@@ -864,9 +872,27 @@ async function listen() {
     } catch (error) {
       // fall through: show the lost link and try again
     }
+    clearTimeout(timer);
+    if (silent.signal.aborted) { await poll(); return; }
     linkState("reconnecting");
     await sleep(2000);
     await refresh().catch(() => {});
+  }
+}
+
+// Every routine's state asked for every POLL_MS, for as long as the page is open, where the event
+// stream does not get through: the live view follows a run a little later, and the badge says so.
+async function poll() {
+  for (;;) {
+    try {
+      const body = await api("api/routines");
+      for (const routine of body.routines) onState({ routine: routine.id, state: routine.state, now: body.now });
+      linkState("polling");
+    } catch (error) {
+      if (error instanceof Unauthorized) { showLogin(true); return; }
+      linkState("reconnecting");
+    }
+    await sleep(POLL_MS);
   }
 }
 
