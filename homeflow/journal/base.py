@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from homeflow.devices.base import LightSnapshot
 from homeflow.errors import HomeflowError
+from homeflow.journal.streaks import Streak, counted, extended, kept_for
 from homeflow.routine.plan import Cue
 from homeflow.routine.progression import Feedback
 
@@ -345,14 +346,53 @@ class Journal(ABC):
 
     def stats(self, routine: str, tz: tzinfo | None = None, person: Person | None = None) -> dict[str, Any]:
         """What a dashboard shows of a routine (or of one person's runs of it): last completion, streak
-        of days, runs today."""
+        of days, runs today. Each end of a run asks: its cost does not grow with the journal."""
         today, last = self.completed_today(routine, tz, person)
-        days = self.completed_days(routine, tz, person=person)
         return {
             "last_completed": last.isoformat(timespec="seconds") if last else None,
-            "streak_days": streak(days, self._now().astimezone(tz).date()),
+            "streak_days": self.day_streak(routine, tz, person).shown(self._now().astimezone(tz).date()),
             "completed_today": today,
         }
+
+    def day_streak(self, routine: str, tz: tzinfo | None = None, person: Person | None = None) -> Streak:
+        """The streak of days of `routine` (by `person`): its kept row, brought up to date from the runs
+        journaled since; counted from every run once, when no row is kept yet (a journal from before
+        streaks were kept, or another time zone)."""
+        where = kept_for(person, tz)
+        kept = self._kept_streak(routine, where)
+        now = None if kept is None else self._brought_up_to_date(routine, tz, person, kept)
+        if now is None:
+            now = self._brought_up_to_date(routine, tz, person, Streak())
+        assert now is not None  # counting from nothing never needs a recount
+        if now != kept:
+            self._keep_streak(routine, where, now)
+        return now
+
+    def _brought_up_to_date(
+        self, routine: str, tz: tzinfo | None, person: Person | None, kept: Streak
+    ) -> Streak | None:
+        runs = self._runs_after(routine, kept.through, person)
+        # A run still going may complete later: the next count starts just before it (the completed
+        # runs after it are counted again then, which changes nothing).
+        going = [id_ for id_, _, status in runs if status == RunStatus.RUNNING]
+        through = going[0] - 1 if going else (runs[-1][0] if runs else kept.through)
+        days = [started.astimezone(tz).date() for _, started, status in runs if status == RunStatus.COMPLETED]
+        if kept.through == 0:
+            return counted(days, through)
+        return extended(kept, days, through)
+
+    @abstractmethod
+    def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:
+        """(id, start, status) of the runs of `routine` (by `person`) with an id above `after`, by id."""
+
+    @abstractmethod
+    def _kept_streak(self, routine: str, where: tuple[str, bool, str]) -> Streak | None:
+        """The streak kept in its row (`where`: `kept_for`), if any."""
+
+    @abstractmethod
+    def _keep_streak(self, routine: str, where: tuple[str, bool, str], streak: Streak) -> None:
+        """Keep `streak` in its row, unless a newer one is kept already. Only a shortcut: a journal that
+        cannot be written now (read only, busy) counts again next time."""
 
     def levels(self, routine: str, person: Person | None = None) -> list[tuple[str, int]]:
         """When the repetition level changed: (date of the first completed run at it, reps), oldest first."""

@@ -3,6 +3,7 @@ connection (each write one round trip on loopback, well under a millisecond)."""
 
 from __future__ import annotations
 
+import contextlib
 import time as monotonic
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from homeflow.journal.base import (
     utcnow,
     whose,
 )
+from homeflow.journal.streaks import Streak
 from homeflow.routine.progression import Feedback
 from homeflow.settings.model import Database
 
@@ -94,6 +96,20 @@ MIGRATIONS = (
     ALTER TABLE safety_heard ADD COLUMN profile TEXT NOT NULL DEFAULT '';
     ALTER TABLE safety_heard DROP CONSTRAINT safety_heard_pkey;
     ALTER TABLE safety_heard ADD PRIMARY KEY (routine, profile)
+    """,
+    # Each person's streak of days, kept up to date (homeflow.journal.streaks); the runs since, by id.
+    """
+    CREATE TABLE streaks (
+        routine TEXT NOT NULL,
+        person TEXT NOT NULL,
+        first BOOLEAN NOT NULL,
+        tz TEXT NOT NULL,
+        through BIGINT NOT NULL,
+        last_day DATE,
+        days INTEGER NOT NULL,
+        PRIMARY KEY (routine, person, first, tz)
+    );
+    CREATE INDEX runs_by_routine_id ON runs (routine, id)
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -334,6 +350,32 @@ class PostgresJournal(Journal):
             (routine, *more),
         )
         return ((started, reps) for started, reps in rows)
+
+    def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:
+        clause, more = whose(person, "%s")
+        rows = self._read(
+            f"SELECT id, started_at, status FROM runs WHERE routine = %s AND id > %s{clause} ORDER BY id",
+            (routine, after, *more),
+        )
+        return [(int(id_), started, status) for id_, started, status in rows]
+
+    def _kept_streak(self, routine: str, where: tuple[str, bool, str]) -> Streak | None:
+        rows = self._read(
+            "SELECT through, last_day, days FROM streaks"
+            " WHERE routine = %s AND person = %s AND first = %s AND tz = %s",
+            (routine, *where),
+        )
+        return next((Streak(int(through), last, int(days)) for through, last, days in rows), None)
+
+    def _keep_streak(self, routine: str, where: tuple[str, bool, str], streak: Streak) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._db.execute(
+                b"INSERT INTO streaks (routine, person, first, tz, through, last_day, days)"
+                b" VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (routine, person, first, tz) DO UPDATE"
+                b" SET through = excluded.through, last_day = excluded.last_day, days = excluded.days"
+                b" WHERE excluded.through >= streaks.through",
+                (routine, *where, streak.through, streak.last_day, streak.days),
+            )
 
     def cues(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._read(

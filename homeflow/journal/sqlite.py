@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from homeflow.journal.base import (
     utcnow,
     whose,
 )
+from homeflow.journal.streaks import Streak
 from homeflow.routine.progression import Feedback
 
 # Migration N takes a journal from schema N to N + 1; `PRAGMA user_version` is the schema a file is at.
@@ -96,6 +98,20 @@ MIGRATIONS = (
         SELECT routine, '', fingerprint, at FROM safety_heard;
     DROP TABLE safety_heard;
     ALTER TABLE safety_heard_by_person RENAME TO safety_heard;
+    """,
+    # Each person's streak of days, kept up to date (homeflow.journal.streaks); the runs since, by id.
+    """
+    CREATE TABLE streaks (
+        routine TEXT NOT NULL,
+        person TEXT NOT NULL,
+        first INTEGER NOT NULL,
+        tz TEXT NOT NULL,
+        through INTEGER NOT NULL,
+        last_day TEXT,
+        days INTEGER NOT NULL,
+        PRIMARY KEY (routine, person, first, tz)
+    );
+    CREATE INDEX runs_by_routine_id ON runs (routine, id);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -277,6 +293,39 @@ class SqliteJournal(Journal):
             (routine, *more),
         )
         return ((datetime.fromisoformat(started), reps) for started, reps in rows)
+
+    def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:
+        clause, more = whose(person, "?")
+        rows = self._read(
+            f"SELECT id, started_at, status FROM runs WHERE routine = ? AND id > ?{clause} ORDER BY id",
+            (routine, after, *more),
+        )
+        return [(id_, datetime.fromisoformat(started), status) for id_, started, status in rows]
+
+    def _kept_streak(self, routine: str, where: tuple[str, bool, str]) -> Streak | None:
+        rows = self._read(
+            "SELECT through, last_day, days FROM streaks"
+            " WHERE routine = ? AND person = ? AND first = ? AND tz = ?",
+            (routine, *where),
+        )
+        return next(
+            (
+                Streak(through, date.fromisoformat(last) if last else None, days)
+                for through, last, days in rows
+            ),
+            None,
+        )
+
+    def _keep_streak(self, routine: str, where: tuple[str, bool, str], streak: Streak) -> None:
+        last = streak.last_day.isoformat() if streak.last_day else None
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(
+                "INSERT INTO streaks (routine, person, first, tz, through, last_day, days)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (routine, person, first, tz) DO UPDATE"
+                " SET through = excluded.through, last_day = excluded.last_day, days = excluded.days"
+                " WHERE excluded.through >= streaks.through",
+                (routine, *where, streak.through, last, streak.days),
+            )
 
     def cues(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._read(
