@@ -376,10 +376,11 @@ class Journal(ABC):
         # runs after it are counted again then, which changes nothing).
         going = [id_ for id_, _, status in runs if status == RunStatus.RUNNING]
         through = going[0] - 1 if going else (runs[-1][0] if runs else kept.through)
-        days = [started.astimezone(tz).date() for _, started, status in runs if status == RunStatus.COMPLETED]
+        starts = [started for _, started, status in runs if status == RunStatus.COMPLETED]
         if kept.through == 0:
-            return counted(days, through)
-        return extended(kept, days, through)
+            # Newest first, each start's local day worked out only as far back as the streak goes.
+            return counted((s.astimezone(tz).date() for s in sorted(starts, reverse=True)), through)
+        return extended(kept, (started.astimezone(tz).date() for started in starts), through)
 
     @abstractmethod
     def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:

@@ -49,11 +49,14 @@ def extended(streak: Streak, days: Iterable[date], through: int) -> Streak | Non
 
 
 def counted(days: Iterable[date], through: int) -> Streak:
-    """The streak of a whole history's days."""
-    found = sorted(set(days), reverse=True)
+    """The streak of a whole history's days, newest first: read only as far back as the streak goes."""
+    last_day: date | None = None
     length = 0
-    for day in found:
-        if day != found[0] - timedelta(days=length):
+    for day in days:
+        if last_day is None:
+            last_day, length = day, 1
+        elif day == last_day - timedelta(days=length):
+            length += 1
+        elif day < last_day - timedelta(days=length):
             break
-        length += 1
-    return Streak(through, found[0] if found else None, length)
+    return Streak(through, last_day, length)
