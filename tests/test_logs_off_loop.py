@@ -118,3 +118,27 @@ def test_every_line_logged_before_a_sigterm_is_written_in_order(
     stamps = [line[:8] for line in lines if re.match(r"\d\d:\d\d:\d\d ", line)]
     assert stamps == sorted(stamps), written
     assert lines[-1].endswith("homeflow.process: stopped"), written
+
+
+def test_the_lines_logged_before_an_error_are_written_when_it_ends_the_block() -> None:
+    logger = logging.getLogger("homeflow.test.error")
+    slow = Stuck()
+    logger.addHandler(slow)
+    logger.propagate = False
+
+    def fail() -> None:
+        with off_loop(logger):
+            for n in range(3):
+                logger.warning("line %d", n)
+            assert slow.lines == []  # still queued behind the writer
+            raise RuntimeError("broken")
+
+    try:
+        with pytest.raises(RuntimeError, match="broken"):
+            fail()
+        assert slow.lines == ["line 0", "line 1", "line 2"]
+        assert logger.handlers == [slow]
+    finally:
+        slow.released.set()
+        logger.removeHandler(slow)
+        logger.propagate = True
