@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 
 from homeflow.devices.base import LightSnapshot
 from homeflow.journal.base import (
+    FORGET_LEVELS,
     NO_PROFILE,
     CueRow,
     Executes,
@@ -30,8 +31,10 @@ from homeflow.journal.base import (
     utcnow,
     whose,
 )
+from homeflow.journal.levels import KeptLevel
 from homeflow.journal.streaks import Streak
-from homeflow.routine.progression import Feedback
+from homeflow.routine.model import Reps
+from homeflow.routine.progression import Feedback, Level
 from homeflow.settings.model import Database
 
 # Migration N takes a journal from schema N to N + 1; the table schema_version has a row per migration.
@@ -110,6 +113,23 @@ MIGRATIONS = (
         PRIMARY KEY (routine, person, first, tz)
     );
     CREATE INDEX runs_by_routine_id ON runs (routine, id)
+    """,
+    # Each person's next level, kept up to date (homeflow.journal.levels).
+    """
+    CREATE TABLE levels (
+        routine TEXT NOT NULL,
+        person TEXT NOT NULL,
+        first BOOLEAN NOT NULL,
+        reps_setting TEXT NOT NULL,
+        through BIGINT NOT NULL,
+        last_run BIGINT NOT NULL,
+        reps INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        went_up BOOLEAN NOT NULL,
+        good_in_row INTEGER NOT NULL,
+        gentle BOOLEAN NOT NULL,
+        PRIMARY KEY (routine, person, first, reps_setting)
+    )
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -288,6 +308,7 @@ class PostgresJournal(Journal):
         self._owe(
             "UPDATE runs SET feedback = %s WHERE id = %s AND feedback IS NULL",
             (str(feedback) if feedback else None, run_id),
+            (FORGET_LEVELS.format("%s"), (run_id, run_id, run_id)),
         )
 
     def runs(
@@ -350,6 +371,55 @@ class PostgresJournal(Journal):
             (routine, *more),
         )
         return ((started, reps) for started, reps in rows)
+
+    def _answers_after(
+        self, routine: str, after: int, person: Person | None
+    ) -> list[tuple[int, str, Feedback | None]]:
+        clause, more = whose(person, "%s")
+        rows = self._read(
+            "SELECT id, status, feedback FROM runs WHERE routine = %s AND id > %s"
+            f" AND (status IN ('completed', 'running') OR feedback IS NOT NULL){clause} ORDER BY id",
+            (routine, after, *more),
+        )
+        return [(int(id_), status, Feedback(answer) if answer else None) for id_, status, answer in rows]
+
+    def _kept_level(self, routine: str, where: tuple[str, bool, str], reps: Reps) -> KeptLevel | None:
+        rows = self._read(
+            "SELECT through, last_run, reps, reason, went_up, good_in_row, gentle FROM levels"
+            " WHERE routine = %s AND person = %s AND first = %s AND reps_setting = %s",
+            (routine, *where),
+        )
+        return next(
+            (
+                KeptLevel(int(through), int(last), Level(level, reason, bool(up), good, bool(gentle)))
+                for through, last, level, reason, up, good, gentle in rows
+            ),
+            None,
+        )
+
+    def _keep_level(self, routine: str, where: tuple[str, bool, str], kept: KeptLevel) -> None:
+        level = kept.level
+        with contextlib.suppress(psycopg.Error):
+            self._db.execute(
+                b"INSERT INTO levels (routine, person, first, reps_setting, through, last_run, reps, reason,"
+                b" went_up, good_in_row, gentle) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                b" ON CONFLICT (routine, person, first, reps_setting) DO UPDATE"
+                b" SET through = excluded.through,"
+                b" last_run = excluded.last_run, reps = excluded.reps, reason = excluded.reason,"
+                b" went_up = excluded.went_up, good_in_row = excluded.good_in_row, gentle = excluded.gentle"
+                b" WHERE excluded.through >= levels.through",
+                (
+                    routine,
+                    *where,
+                    kept.through,
+                    kept.last,
+                    level.reps,
+                    level.reason,
+                    level.went_up,
+                    level.good_in_row,
+                    level.gentle,
+                ),
+            )
 
     def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:
         clause, more = whose(person, "%s")

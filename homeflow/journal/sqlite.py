@@ -13,6 +13,7 @@ from typing import Any
 
 from homeflow.devices.base import LightSnapshot
 from homeflow.journal.base import (
+    FORGET_LEVELS,
     NO_PROFILE,
     CueRow,
     Executes,
@@ -28,8 +29,10 @@ from homeflow.journal.base import (
     utcnow,
     whose,
 )
+from homeflow.journal.levels import KeptLevel
 from homeflow.journal.streaks import Streak
-from homeflow.routine.progression import Feedback
+from homeflow.routine.model import Reps
+from homeflow.routine.progression import Feedback, Level
 
 # Migration N takes a journal from schema N to N + 1; `PRAGMA user_version` is the schema a file is at.
 # Tables are created IF NOT EXISTS: a file from before user_version was kept is at 0 with tables.
@@ -112,6 +115,23 @@ MIGRATIONS = (
         PRIMARY KEY (routine, person, first, tz)
     );
     CREATE INDEX runs_by_routine_id ON runs (routine, id);
+    """,
+    # Each person's next level, kept up to date (homeflow.journal.levels).
+    """
+    CREATE TABLE levels (
+        routine TEXT NOT NULL,
+        person TEXT NOT NULL,
+        first INTEGER NOT NULL,
+        reps_setting TEXT NOT NULL,
+        through INTEGER NOT NULL,
+        last_run INTEGER NOT NULL,
+        reps INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        went_up INTEGER NOT NULL,
+        good_in_row INTEGER NOT NULL,
+        gentle INTEGER NOT NULL,
+        PRIMARY KEY (routine, person, first, reps_setting)
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -230,7 +250,11 @@ class SqliteJournal(Journal):
         )
 
     def set_feedback(self, run_id: int, feedback: Feedback | None) -> None:
-        self._owe("UPDATE runs SET feedback = ? WHERE id = ? AND feedback IS NULL", (feedback, run_id))
+        self._owe(
+            "UPDATE runs SET feedback = ? WHERE id = ? AND feedback IS NULL",
+            (feedback, run_id),
+            (FORGET_LEVELS.format("?"), (run_id, run_id, run_id)),
+        )
 
     def runs(
         self,
@@ -293,6 +317,55 @@ class SqliteJournal(Journal):
             (routine, *more),
         )
         return ((datetime.fromisoformat(started), reps) for started, reps in rows)
+
+    def _answers_after(
+        self, routine: str, after: int, person: Person | None
+    ) -> list[tuple[int, str, Feedback | None]]:
+        clause, more = whose(person, "?")
+        rows = self._read(
+            "SELECT id, status, feedback FROM runs WHERE routine = ? AND id > ?"
+            f" AND (status IN ('completed', 'running') OR feedback IS NOT NULL){clause} ORDER BY id",
+            (routine, after, *more),
+        )
+        return [(int(id_), status, Feedback(answer) if answer else None) for id_, status, answer in rows]
+
+    def _kept_level(self, routine: str, where: tuple[str, bool, str], reps: Reps) -> KeptLevel | None:
+        rows = self._read(
+            "SELECT through, last_run, reps, reason, went_up, good_in_row, gentle FROM levels"
+            " WHERE routine = ? AND person = ? AND first = ? AND reps_setting = ?",
+            (routine, *where),
+        )
+        return next(
+            (
+                KeptLevel(int(through), int(last), Level(level, reason, bool(up), good, bool(gentle)))
+                for through, last, level, reason, up, good, gentle in rows
+            ),
+            None,
+        )
+
+    def _keep_level(self, routine: str, where: tuple[str, bool, str], kept: KeptLevel) -> None:
+        level = kept.level
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(
+                "INSERT INTO levels (routine, person, first, reps_setting, through, last_run, reps, reason,"
+                " went_up, good_in_row, gentle) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (routine, person, first, reps_setting) DO UPDATE"
+                " SET through = excluded.through,"
+                " last_run = excluded.last_run, reps = excluded.reps, reason = excluded.reason,"
+                " went_up = excluded.went_up, good_in_row = excluded.good_in_row, gentle = excluded.gentle"
+                " WHERE excluded.through >= levels.through",
+                (
+                    routine,
+                    *where,
+                    kept.through,
+                    kept.last,
+                    level.reps,
+                    level.reason,
+                    level.went_up,
+                    level.good_in_row,
+                    level.gentle,
+                ),
+            )
 
     def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:
         clause, more = whose(person, "?")
