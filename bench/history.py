@@ -1,5 +1,6 @@
 """What the figures at the end of a run cost with a long journal: `Journal.stats` with 10, 10,000 and
-100,000 past runs, on SQLite and PostgreSQL: `python -m bench.history` (about a minute). Prints JSON."""
+100,000 past runs, and the next level after a late answer, on SQLite and PostgreSQL:
+`python -m bench.history` (about a minute). Prints JSON."""
 
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ import psycopg
 
 from bench.common import machine
 from homeflow.journal import Journal, RunStatus, open_journal, streak
+from homeflow.routine.model import Reps
+from homeflow.routine.progression import Feedback, next_level
 from homeflow.settings.model import Database
 from tests.postgres import Postgres
 
 SIZES = (10, 10_000, 100_000)
 RUNS_A_DAY = 41  # a clinic: 15,000 runs a year
 ENDS = 30  # ends of runs timed per size
+REPS = Reps()
 NOW = datetime(2026, 12, 8, 6, 0, tzinfo=UTC)
 INSERT = (
     "INSERT INTO runs (routine, trigger, started_at, ended_at, status, reps, planned_s)"
@@ -79,16 +83,25 @@ def measure(where: Path | Database, seed: Callable[[], None]) -> dict[str, float
     with open_journal(where, now=clock) as journal:
         old = statistics.median(ms(lambda: before(journal)) for _ in range(5))
         first = ms(lambda: journal.stats("a"))
-        ends = []
+        old_level = statistics.median(
+            ms(lambda: next_level(REPS, journal.feedback_history("a"))) for _ in range(5)
+        )
+        journal.next_level("a", REPS)  # at start-up
+        ends, answers = [], []
         for _ in range(ENDS):
             clock.now += timedelta(minutes=10)
-            journal.finish_run(journal.start_run("a", "bench", 5, 240.0, {}), RunStatus.COMPLETED)
+            run = journal.start_run("a", "bench", 5, 240.0, {})
+            journal.finish_run(run, RunStatus.COMPLETED)
             ends.append(ms(lambda: journal.stats("a")))
+            journal.set_feedback(run, Feedback.GOOD)  # a late answer
+            answers.append(ms(lambda: journal.next_level("a", REPS)))
     return {
         "stats_ms_median": round(statistics.median(ends), 3),
         "stats_ms_max": round(max(ends), 3),
         "first_after_upgrade_ms": round(first, 3),
         "before_ms_median": round(old, 3),
+        "level_ms_median": round(statistics.median(answers), 3),
+        "level_before_ms_median": round(old_level, 3),
     }
 
 
