@@ -184,6 +184,19 @@ def history_section(history: dict[str, Any]) -> list[str]:
         "next level is found (medians). Streak and level are kept in their own rows and brought up to",
         "date from the runs since; the first `stats` after an upgrade (at start-up) counts the streak",
         "once from every run (here a streak as long as the whole history, the worst case).",
+        "",
+        "| past runs (SQLite) | homeflow's CPU per press | press → light p50 / p99 |",
+        "| --- | --- | --- |",
+        *(
+            f"| {row['runs']:,} | {row['cpu_ms_per_press']:.1f} ms "
+            f"| {row['press_p50_ms']:.1f} / {row['press_p99_ms']:.1f} ms |"
+            for row in history["presses"]
+        ),
+        "",
+        "A real `homeflow run` and presses as in the first section (each run cancelled from a dashboard,",
+        "so each press is followed by the end of a run and its figures), with no other traffic. Before",
+        "streaks and levels were kept (a40b061), the same 100 presses with 100,000 past runs took 143.8 ms",
+        "of CPU each (5.5 ms with a fresh journal), and the light came at p50 118 ms.",
         "`python -m bench.history` alone.",
     ]
 

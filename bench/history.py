@@ -1,9 +1,11 @@
 """What the figures at the end of a run cost with a long journal: `Journal.stats` with 10, 10,000 and
-100,000 past runs, and the next level after a late answer, on SQLite and PostgreSQL:
-`python -m bench.history` (about a minute). Prints JSON."""
+100,000 past runs, and the next level after a late answer, on SQLite and PostgreSQL; homeflow's CPU
+while presses arrive with a fresh journal and with 100,000 past runs: `python -m bench.history`
+(about two minutes). Prints JSON."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
@@ -20,6 +22,7 @@ from typing import Any
 import psycopg
 
 from bench.common import machine
+from bench.history_presses import presses
 from homeflow.journal import Journal, RunStatus, open_journal, streak
 from homeflow.routine.model import Reps
 from homeflow.routine.progression import Feedback, next_level
@@ -116,6 +119,8 @@ def postgres() -> Iterator[Postgres]:
 
 
 def main() -> None:
+    pressed = [asyncio.run(presses(runs)) for runs in (0, 100_000)]
+    print(pressed, file=sys.stderr)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder, postgres() as server:
         for runs in SIZES:
@@ -127,7 +132,9 @@ def main() -> None:
             rows.append({"store": "postgresql", "runs": runs, **measure(database, seeded)})
             print(rows[-1], file=sys.stderr)
     measured = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
-    print(json.dumps({"measured": measured, "machine": machine(), "rows": rows}, indent=1))
+    print(
+        json.dumps({"measured": measured, "machine": machine(), "rows": rows, "presses": pressed}, indent=1)
+    )
 
 
 if __name__ == "__main__":
