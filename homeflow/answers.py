@@ -11,7 +11,7 @@ from homeflow.house import House, Room
 from homeflow.journal import Journal, JournalError, RunRecord, RunStatus
 from homeflow.people import key, report
 from homeflow.routine.guidance import feedback_reply, said, stop_rules
-from homeflow.routine.progression import Feedback, Level, next_level
+from homeflow.routine.progression import Feedback, Level
 from homeflow.run import Run
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class Answers:
 
     def late(self, routine_id: str, feedback: Feedback, run: Run | None, run_id: int | None = None) -> str:
         """No question is open: `feedback` answers the routine's last completed run, or the run
-        `run_id` names (`answerable`), if nothing answered it yet; the next level is replayed from the
+        `run_id` names (`answerable`), if nothing answered it yet; the next level is found again from the
         journal, once, here, and the figures go out again."""
         if run is not None and run.answered:
             return "late feedback: this run was answered already"
@@ -94,7 +94,7 @@ class Answers:
         # The answered run's person: runs from before the routine had profiles are its first profile's.
         profile = last.profile if last.profile in room.profiles else room.first
         try:
-            level = next_level(routine.reps, journal.feedback_history(routine_id, room.person(profile)))
+            level = journal.next_level(routine_id, routine.reps, room.person(profile))
         except JournalError as exc:
             return f"late feedback journaled, level not recomputed: {exc}"
         self.levels[key(routine_id, profile)] = level

@@ -22,6 +22,7 @@ from homeflow.defaults import init, load_settings
 from homeflow.devices.speakers import library_problems
 from homeflow.errors import HomeflowError
 from homeflow.journal import Person, read_journal
+from homeflow.logs import off_loop
 from homeflow.people import first_person, profiles_of
 from homeflow.planning import first_run, prepare_plan, safety_owed
 from homeflow.probe import probe
@@ -407,7 +408,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, mqtt=dataclasses.replace(settings.mqtt, port=args.mqtt_port))
     if args.http_port is not None:
         settings = dataclasses.replace(settings, http=dataclasses.replace(settings.http, port=args.http_port))
-    asyncio.run(serve_process(settings, args.time_scale))
+    with off_loop():  # stopped on every way out: each line logged so far is written before the exit
+        asyncio.run(serve_process(settings, args.time_scale))
     return 0
 
 

@@ -20,7 +20,7 @@ from homeflow.journal import Journal, JournalError, Person
 from homeflow.language import ENGLISH, Phrases
 from homeflow.routine.guidance import advice, said, stop_rules
 from homeflow.routine.model import Reps
-from homeflow.routine.progression import Level, next_level, towards
+from homeflow.routine.progression import Level, towards
 
 if TYPE_CHECKING:
     from homeflow.settings.model import Settings
@@ -88,10 +88,10 @@ def levels_of(journal: Journal, rooms: Mapping[str, Room]) -> dict[str, Level]:
 
 
 def fold(journal: Journal, routine_id: str, room: Room) -> dict[str, Level]:
-    """The next level of each person of one routine, replayed from the journal."""
+    """The next level of each person of one routine, from the journal."""
     reps = room.routine.reps
     return {
-        key(routine_id, profile): next_level(reps, journal.feedback_history(routine_id, room.person(profile)))
+        key(routine_id, profile): journal.next_level(routine_id, reps, room.person(profile))
         for profile in room.people
     }
 

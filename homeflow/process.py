@@ -29,6 +29,7 @@ async def serve_process(settings: Settings, time_scale: float) -> None:
     ready.add_done_callback(freeze_start_up)
     ready.add_done_callback(lambda done: print_address(settings.http, done))
     await serve(settings, stop, time_scale=time_scale, ready=ready)
+    log.info("stopped")  # the last line: whoever reads the log sees the stop was clean
 
 
 def print_address(http: HttpSettings, ready: asyncio.Future[str]) -> None:

@@ -108,9 +108,11 @@ def start_homeflow(
     command: Sequence[str] = HOMEFLOW,
     args: Sequence[str] = (),
     cwd: Path | None = None,
+    stderr_fd: int | None = None,
 ) -> Homeflow:
     """`homeflow run` with `HOME` = `home` (made with an empty `bin/`), the data in `home/data`, `PATH`
-    = `path` (else `home/bin`), MQTT on `mqtt_port`, HTTP on a free port; in `cwd`, else `home`."""
+    = `path` (else `home/bin`), MQTT on `mqtt_port`, HTTP on a free port; in `cwd`, else `home`; its
+    stderr into the file descriptor `stderr_fd`, else a log file beside `home`."""
     (home / "bin").mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEFLOW_")}
     http_port = free_port()
@@ -130,7 +132,7 @@ def start_homeflow(
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=err,
+            stderr=err if stderr_fd is None else stderr_fd,
             text=True,
         )
     return Homeflow(proc, http_port, mqtt_port, home, stderr)

@@ -258,11 +258,11 @@ def test_a_new_journal_is_migrated_to_the_current_schema(
         pass
     if isinstance(journal_at, Path):
         version = sqlite3.connect(journal_at).execute("PRAGMA user_version").fetchone()[0]
-        assert version == sqlite_journal.SCHEMA_VERSION == 6
+        assert version == sqlite_journal.SCHEMA_VERSION == 8
     else:
         assert postgres_if is not None
         versions = postgres_if.sql(journal_at, "SELECT string_agg(version::text, ',') FROM schema_version")
-        assert versions == "1,2,3,4,5,6,7" and pg_journal.SCHEMA_VERSION == 7
+        assert versions == "1,2,3,4,5,6,7,8,9" and pg_journal.SCHEMA_VERSION == 9
 
 
 def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
@@ -271,15 +271,15 @@ def test_a_journal_newer_than_this_homeflow_is_refused_in_one_line(
     with open_journal(journal_at):
         pass
     if isinstance(journal_at, Path):
-        sqlite3.connect(journal_at).execute("PRAGMA user_version=9").connection.close()
+        sqlite3.connect(journal_at).execute("PRAGMA user_version=99").connection.close()
     else:
         assert postgres_if is not None
-        postgres_if.sql(journal_at, "INSERT INTO schema_version (version) VALUES (9)")
+        postgres_if.sql(journal_at, "INSERT INTO schema_version (version) VALUES (99)")
     with pytest.raises(JournalError) as caught:
         open_journal(journal_at)
-    known = 6 if isinstance(journal_at, Path) else 7  # PostgreSQL's fourth: the cluster's leases
+    known = 8 if isinstance(journal_at, Path) else 9  # PostgreSQL's fourth: the cluster's leases
     assert str(caught.value) == (
-        f"journal {journal_at} was written by a newer homeflow (schema 9; this homeflow knows up to {known})"
+        f"journal {journal_at} was written by a newer homeflow (schema 99; this homeflow knows up to {known})"
     )
 
 

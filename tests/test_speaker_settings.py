@@ -132,7 +132,7 @@ def test_a_journal_from_before_speaker_failures_is_upgraded(tmp_path: Path) -> N
                 "at": journal.speaker_failures(run.id)[0]["at"],
             }
         ]
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
 
 
 def test_check_names_the_extra_a_speaker_needs(tmp_path: Path) -> None:

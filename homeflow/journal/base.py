@@ -16,8 +16,11 @@ from typing import Any, Protocol
 
 from homeflow.devices.base import LightSnapshot
 from homeflow.errors import HomeflowError
+from homeflow.journal.levels import KeptLevel, brought_up_to_date, start
+from homeflow.journal.streaks import Streak, counted, extended, kept_for
+from homeflow.routine.model import Reps
 from homeflow.routine.plan import Cue
-from homeflow.routine.progression import Feedback
+from homeflow.routine.progression import Feedback, Level
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +159,14 @@ def runs_query(
     return query, [*args, *more, limit]
 
 
+# An answer to a run that a kept level counted before its latest run (homeflow.journal.levels) makes
+# that level wrong: it is forgotten with the answer, and replayed from every answer when next asked.
+FORGET_LEVELS = (
+    "DELETE FROM levels WHERE routine = (SELECT routine FROM runs WHERE id = {0})"
+    " AND (last_run > {0} OR (last_run = 0 AND through >= {0}))"
+)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -209,13 +220,15 @@ class Journal(ABC):
         self._set_problem(f"cannot write journal {self.name}: {why}")
         return JournalError(self.problem)
 
-    def _owe(self, sql: str, args: tuple[Any, ...]) -> None:
-        """Write `sql` now, or as soon as writing works again."""
+    def _owe(self, sql: str, args: tuple[Any, ...], *then: tuple[str, tuple[Any, ...]]) -> None:
+        """Write `sql` (and `then`, in the same transaction) now, or as soon as writing works again."""
+        statements = [(sql, args), *then]
         try:
             with self._write() as db:
-                db.execute(sql, args)
+                for each, values in statements:
+                    db.execute(each, values)
         except JournalError:
-            self._owed.append((sql, args))
+            self._owed.extend(statements)
             raise
 
     def _set_problem(self, problem: str | None) -> None:
@@ -374,14 +387,84 @@ class Journal(ABC):
 
     def stats(self, routine: str, tz: tzinfo | None = None, person: Person | None = None) -> dict[str, Any]:
         """What a dashboard shows of a routine (or of one person's runs of it): last completion, streak
-        of days, runs today."""
+        of days, runs today. Each end of a run asks: its cost does not grow with the journal."""
         today, last = self.completed_today(routine, tz, person)
-        days = self.completed_days(routine, tz, person=person)
         return {
             "last_completed": last.isoformat(timespec="seconds") if last else None,
-            "streak_days": streak(days, self._now().astimezone(tz).date()),
+            "streak_days": self.day_streak(routine, tz, person).shown(self._now().astimezone(tz).date()),
             "completed_today": today,
         }
+
+    def day_streak(self, routine: str, tz: tzinfo | None = None, person: Person | None = None) -> Streak:
+        """The streak of days of `routine` (by `person`): its kept row, brought up to date from the runs
+        journaled since; counted from every run once, when no row is kept yet (a journal from before
+        streaks were kept, or another time zone)."""
+        where = kept_for(person, tz)
+        kept = self._kept_streak(routine, where)
+        now = None if kept is None else self._brought_up_to_date(routine, tz, person, kept)
+        if now is None:
+            now = self._brought_up_to_date(routine, tz, person, Streak())
+        assert now is not None  # counting from nothing never needs a recount
+        if now != kept:
+            self._keep_streak(routine, where, now)
+        return now
+
+    def _brought_up_to_date(
+        self, routine: str, tz: tzinfo | None, person: Person | None, kept: Streak
+    ) -> Streak | None:
+        runs = self._runs_after(routine, kept.through, person)
+        # A run still going may complete later, and a completion dated ahead of the clock counts once
+        # its day comes: the next count starts just before the first of either (the completed runs
+        # after it are counted again then, which changes nothing).
+        latest = self._now() + FUTURE_TOLERANCE
+        done = RunStatus.COMPLETED
+        held = [i for i, started, status in runs if status == RunStatus.RUNNING or started > latest]
+        through = held[0] - 1 if held else (runs[-1][0] if runs else kept.through)
+        starts = [started for _, started, status in runs if status == done and started <= latest]
+        if kept.through == 0:
+            # Newest first, each start's local day worked out only as far back as the streak goes.
+            return counted((s.astimezone(tz).date() for s in sorted(starts, reverse=True)), through)
+        return extended(kept, (started.astimezone(tz).date() for started in starts), through)
+
+    def next_level(self, routine: str, reps: Reps, person: Person | None = None) -> Level:
+        """The next level of `person` for `routine`: the replay of their answers (`feedback_history`),
+        from its kept row and the runs since. Replayed from the start only without a kept row (a
+        journal from before, other `reps`, or a late answer to an earlier run: `set_feedback`)."""
+        where = (*kept_for(person, None)[:2], repr(reps))
+        stored = self._kept_level(routine, where, reps)
+        kept = stored or start(reps)
+        now, level = brought_up_to_date(reps, kept, self._answers_after(routine, kept.read_after, person))
+        if now != stored:
+            self._keep_level(routine, where, now)
+        return level
+
+    @abstractmethod
+    def _answers_after(
+        self, routine: str, after: int, person: Person | None
+    ) -> list[tuple[int, str, Feedback | None]]:
+        """(id, status, answer) of the runs of `routine` (by `person`) after id `after` that are completed,
+        answered or still going, by id."""
+
+    @abstractmethod
+    def _kept_level(self, routine: str, where: tuple[str, bool, str], reps: Reps) -> KeptLevel | None:
+        """The level kept in its row (`where`: whose, first profile, `reps`), if any."""
+
+    @abstractmethod
+    def _keep_level(self, routine: str, where: tuple[str, bool, str], kept: KeptLevel) -> None:
+        """Keep `kept` in its row unless a later one is kept; only a shortcut, like `_keep_streak`."""
+
+    @abstractmethod
+    def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:
+        """(id, start, status) of the runs of `routine` (by `person`) with an id above `after`, by id."""
+
+    @abstractmethod
+    def _kept_streak(self, routine: str, where: tuple[str, bool, str]) -> Streak | None:
+        """The streak kept in its row (`where`: `kept_for`), if any."""
+
+    @abstractmethod
+    def _keep_streak(self, routine: str, where: tuple[str, bool, str], streak: Streak) -> None:
+        """Keep `streak` in its row, unless a newer one is kept already. Only a shortcut: a journal that
+        cannot be written now (read only, busy) counts again next time."""
 
     def levels(self, routine: str, person: Person | None = None) -> list[tuple[str, int]]:
         """When the repetition level changed: (date of the first completed run at it, reps), oldest first."""

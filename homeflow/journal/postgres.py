@@ -3,6 +3,7 @@ connection (each write one round trip on loopback, well under a millisecond)."""
 
 from __future__ import annotations
 
+import contextlib
 import time as monotonic
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from psycopg.types.json import Jsonb
 from homeflow import jsontext
 from homeflow.devices.base import LightSnapshot
 from homeflow.journal.base import (
+    FORGET_LEVELS,
     NO_PROFILE,
     CueRow,
     Executes,
@@ -30,7 +32,10 @@ from homeflow.journal.base import (
     utcnow,
     whose,
 )
-from homeflow.routine.progression import Feedback
+from homeflow.journal.levels import KeptLevel
+from homeflow.journal.streaks import Streak
+from homeflow.routine.model import Reps
+from homeflow.routine.progression import Feedback, Level
 from homeflow.settings.model import Database
 
 # Migration N takes a journal from schema N to N + 1; the table schema_version has a row per migration.
@@ -95,6 +100,37 @@ MIGRATIONS = (
     ALTER TABLE safety_heard ADD COLUMN profile TEXT NOT NULL DEFAULT '';
     ALTER TABLE safety_heard DROP CONSTRAINT safety_heard_pkey;
     ALTER TABLE safety_heard ADD PRIMARY KEY (routine, profile)
+    """,
+    # Each person's streak of days, kept up to date (homeflow.journal.streaks); the runs since, by id.
+    """
+    CREATE TABLE streaks (
+        routine TEXT NOT NULL,
+        person TEXT NOT NULL,
+        first BOOLEAN NOT NULL,
+        tz TEXT NOT NULL,
+        through BIGINT NOT NULL,
+        last_day DATE,
+        days INTEGER NOT NULL,
+        PRIMARY KEY (routine, person, first, tz)
+    );
+    CREATE INDEX runs_by_routine_id ON runs (routine, id)
+    """,
+    # Each person's next level, kept up to date (homeflow.journal.levels).
+    """
+    CREATE TABLE levels (
+        routine TEXT NOT NULL,
+        person TEXT NOT NULL,
+        first BOOLEAN NOT NULL,
+        reps_setting TEXT NOT NULL,
+        through BIGINT NOT NULL,
+        last_run BIGINT NOT NULL,
+        reps INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        went_up BOOLEAN NOT NULL,
+        good_in_row INTEGER NOT NULL,
+        gentle BOOLEAN NOT NULL,
+        PRIMARY KEY (routine, person, first, reps_setting)
+    )
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -281,6 +317,7 @@ class PostgresJournal(Journal):
         self._owe(
             "UPDATE runs SET feedback = %s WHERE id = %s AND feedback IS NULL",
             (str(feedback) if feedback else None, run_id),
+            (FORGET_LEVELS.format("%s"), (run_id, run_id, run_id)),
         )
 
     def runs(
@@ -348,6 +385,81 @@ class PostgresJournal(Journal):
             (routine, *more),
         )
         return ((started, reps) for started, reps in rows)
+
+    def _answers_after(
+        self, routine: str, after: int, person: Person | None
+    ) -> list[tuple[int, str, Feedback | None]]:
+        clause, more = whose(person, "%s")
+        rows = self._read(
+            "SELECT id, status, feedback FROM runs WHERE routine = %s AND id > %s"
+            f" AND (status IN ('completed', 'running') OR feedback IS NOT NULL){clause} ORDER BY id",
+            (routine, after, *more),
+        )
+        return [(int(id_), status, Feedback(answer) if answer else None) for id_, status, answer in rows]
+
+    def _kept_level(self, routine: str, where: tuple[str, bool, str], reps: Reps) -> KeptLevel | None:
+        rows = self._read(
+            "SELECT through, last_run, reps, reason, went_up, good_in_row, gentle FROM levels"
+            " WHERE routine = %s AND person = %s AND first = %s AND reps_setting = %s",
+            (routine, *where),
+        )
+        return next(
+            (
+                KeptLevel(int(through), int(last), Level(level, reason, bool(up), good, bool(gentle)))
+                for through, last, level, reason, up, good, gentle in rows
+            ),
+            None,
+        )
+
+    def _keep_level(self, routine: str, where: tuple[str, bool, str], kept: KeptLevel) -> None:
+        level = kept.level
+        with contextlib.suppress(psycopg.Error):
+            self._db.execute(
+                b"INSERT INTO levels (routine, person, first, reps_setting, through, last_run, reps, reason,"
+                b" went_up, good_in_row, gentle) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                b" ON CONFLICT (routine, person, first, reps_setting) DO UPDATE"
+                b" SET through = excluded.through,"
+                b" last_run = excluded.last_run, reps = excluded.reps, reason = excluded.reason,"
+                b" went_up = excluded.went_up, good_in_row = excluded.good_in_row, gentle = excluded.gentle"
+                b" WHERE excluded.through >= levels.through",
+                (
+                    routine,
+                    *where,
+                    kept.through,
+                    kept.last,
+                    level.reps,
+                    level.reason,
+                    level.went_up,
+                    level.good_in_row,
+                    level.gentle,
+                ),
+            )
+
+    def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:
+        clause, more = whose(person, "%s")
+        rows = self._read(
+            f"SELECT id, started_at, status FROM runs WHERE routine = %s AND id > %s{clause} ORDER BY id",
+            (routine, after, *more),
+        )
+        return [(int(id_), started, status) for id_, started, status in rows]
+
+    def _kept_streak(self, routine: str, where: tuple[str, bool, str]) -> Streak | None:
+        rows = self._read(
+            "SELECT through, last_day, days FROM streaks"
+            " WHERE routine = %s AND person = %s AND first = %s AND tz = %s",
+            (routine, *where),
+        )
+        return next((Streak(int(through), last, int(days)) for through, last, days in rows), None)
+
+    def _keep_streak(self, routine: str, where: tuple[str, bool, str], streak: Streak) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._db.execute(
+                b"INSERT INTO streaks (routine, person, first, tz, through, last_day, days)"
+                b" VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (routine, person, first, tz) DO UPDATE"
+                b" SET through = excluded.through, last_day = excluded.last_day, days = excluded.days"
+                b" WHERE excluded.through >= streaks.through",
+                (routine, *where, streak.through, streak.last_day, streak.days),
+            )
 
     def cues(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._read(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from homeflow import jsontext
 from homeflow.devices.base import LightSnapshot
 from homeflow.journal.base import (
+    FORGET_LEVELS,
     NO_PROFILE,
     CueRow,
     Executes,
@@ -28,7 +30,10 @@ from homeflow.journal.base import (
     utcnow,
     whose,
 )
-from homeflow.routine.progression import Feedback
+from homeflow.journal.levels import KeptLevel
+from homeflow.journal.streaks import Streak
+from homeflow.routine.model import Reps
+from homeflow.routine.progression import Feedback, Level
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +104,37 @@ MIGRATIONS = (
         SELECT routine, '', fingerprint, at FROM safety_heard;
     DROP TABLE safety_heard;
     ALTER TABLE safety_heard_by_person RENAME TO safety_heard;
+    """,
+    # Each person's streak of days, kept up to date (homeflow.journal.streaks); the runs since, by id.
+    """
+    CREATE TABLE streaks (
+        routine TEXT NOT NULL,
+        person TEXT NOT NULL,
+        first INTEGER NOT NULL,
+        tz TEXT NOT NULL,
+        through INTEGER NOT NULL,
+        last_day TEXT,
+        days INTEGER NOT NULL,
+        PRIMARY KEY (routine, person, first, tz)
+    );
+    CREATE INDEX runs_by_routine_id ON runs (routine, id);
+    """,
+    # Each person's next level, kept up to date (homeflow.journal.levels).
+    """
+    CREATE TABLE levels (
+        routine TEXT NOT NULL,
+        person TEXT NOT NULL,
+        first INTEGER NOT NULL,
+        reps_setting TEXT NOT NULL,
+        through INTEGER NOT NULL,
+        last_run INTEGER NOT NULL,
+        reps INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        went_up INTEGER NOT NULL,
+        good_in_row INTEGER NOT NULL,
+        gentle INTEGER NOT NULL,
+        PRIMARY KEY (routine, person, first, reps_setting)
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -235,7 +271,11 @@ class SqliteJournal(Journal):
         )
 
     def set_feedback(self, run_id: int, feedback: Feedback | None) -> None:
-        self._owe("UPDATE runs SET feedback = ? WHERE id = ? AND feedback IS NULL", (feedback, run_id))
+        self._owe(
+            "UPDATE runs SET feedback = ? WHERE id = ? AND feedback IS NULL",
+            (feedback, run_id),
+            (FORGET_LEVELS.format("?"), (run_id, run_id, run_id)),
+        )
 
     def runs(
         self,
@@ -304,6 +344,88 @@ class SqliteJournal(Journal):
             (routine, *more),
         )
         return ((datetime.fromisoformat(started), reps) for started, reps in rows)
+
+    def _answers_after(
+        self, routine: str, after: int, person: Person | None
+    ) -> list[tuple[int, str, Feedback | None]]:
+        clause, more = whose(person, "?")
+        rows = self._read(
+            "SELECT id, status, feedback FROM runs WHERE routine = ? AND id > ?"
+            f" AND (status IN ('completed', 'running') OR feedback IS NOT NULL){clause} ORDER BY id",
+            (routine, after, *more),
+        )
+        return [(int(id_), status, Feedback(answer) if answer else None) for id_, status, answer in rows]
+
+    def _kept_level(self, routine: str, where: tuple[str, bool, str], reps: Reps) -> KeptLevel | None:
+        rows = self._read(
+            "SELECT through, last_run, reps, reason, went_up, good_in_row, gentle FROM levels"
+            " WHERE routine = ? AND person = ? AND first = ? AND reps_setting = ?",
+            (routine, *where),
+        )
+        return next(
+            (
+                KeptLevel(int(through), int(last), Level(level, reason, bool(up), good, bool(gentle)))
+                for through, last, level, reason, up, good, gentle in rows
+            ),
+            None,
+        )
+
+    def _keep_level(self, routine: str, where: tuple[str, bool, str], kept: KeptLevel) -> None:
+        level = kept.level
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(
+                "INSERT INTO levels (routine, person, first, reps_setting, through, last_run, reps, reason,"
+                " went_up, good_in_row, gentle) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (routine, person, first, reps_setting) DO UPDATE"
+                " SET through = excluded.through,"
+                " last_run = excluded.last_run, reps = excluded.reps, reason = excluded.reason,"
+                " went_up = excluded.went_up, good_in_row = excluded.good_in_row, gentle = excluded.gentle"
+                " WHERE excluded.through >= levels.through",
+                (
+                    routine,
+                    *where,
+                    kept.through,
+                    kept.last,
+                    level.reps,
+                    level.reason,
+                    level.went_up,
+                    level.good_in_row,
+                    level.gentle,
+                ),
+            )
+
+    def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:
+        clause, more = whose(person, "?")
+        rows = self._read(
+            f"SELECT id, started_at, status FROM runs WHERE routine = ? AND id > ?{clause} ORDER BY id",
+            (routine, after, *more),
+        )
+        return [(id_, datetime.fromisoformat(started), status) for id_, started, status in rows]
+
+    def _kept_streak(self, routine: str, where: tuple[str, bool, str]) -> Streak | None:
+        rows = self._read(
+            "SELECT through, last_day, days FROM streaks"
+            " WHERE routine = ? AND person = ? AND first = ? AND tz = ?",
+            (routine, *where),
+        )
+        return next(
+            (
+                Streak(through, date.fromisoformat(last) if last else None, days)
+                for through, last, days in rows
+            ),
+            None,
+        )
+
+    def _keep_streak(self, routine: str, where: tuple[str, bool, str], streak: Streak) -> None:
+        last = streak.last_day.isoformat() if streak.last_day else None
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(
+                "INSERT INTO streaks (routine, person, first, tz, through, last_day, days)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (routine, person, first, tz) DO UPDATE"
+                " SET through = excluded.through, last_day = excluded.last_day, days = excluded.days"
+                " WHERE excluded.through >= streaks.through",
+                (routine, *where, streak.through, last, streak.days),
+            )
 
     def cues(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._read(
