@@ -15,7 +15,10 @@ from homeflow.journal import RunStatus, open_journal
 from homeflow.routine.model import Reps, Routine, Say, Step, When
 from homeflow.routine.plan import Conditions, CueKind, build_plan
 from homeflow.routine.progression import Feedback
+from homeflow.routine.safety import on_demand
+from homeflow.settings import load
 
+from .conftest import REPO
 from .test_gentle import HARDER, ROUTINES, planned, record
 from .test_settings import problems, write
 
@@ -196,3 +199,12 @@ def test_a_first_run_cancelled_because_it_hurt_is_followed_by_a_gentle_first_run
     said = " ".join(exercise(plan)).lower()
     assert BALL_LIST[routine_id].lower() in said
     assert not [word for word in HARDER[routine_id] if word in said]
+
+
+@pytest.mark.parametrize("routine_id", ROUTINE_IDS)
+def test_the_choice_of_ball_is_said_again_on_demand_after_the_safety_text(routine_id: str) -> None:
+    routine = load(REPO / "homeflow" / "defaults" / "homeflow.yaml").routines[routine_id]
+    text = on_demand(routine)
+    assert text is not None and text.startswith(" ".join(routine.safety))
+    assert BALL_LIST[routine_id] in text
+    assert "Slow circles" not in text and "Langsame Kreise" not in text  # said on every run: not repeated

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 from homeflow.routine.model import Routine
+from homeflow.routine.plan import Conditions, sentences
 
 
 def fingerprint(routine: Routine) -> str | None:
@@ -28,5 +29,12 @@ def owed(routine: Routine, heard: str | None) -> bool:
 
 
 def on_demand(routine: Routine) -> str | None:
-    """The introduction as one text, said when asked for (the `safety` command), or None without one."""
-    return " ".join(routine.safety) or None
+    """The introduction as one text, said when asked for (the `safety` command): the safety text, then
+    what a person's first run says that later runs do not (the back massage: which ball to take); None
+    without either."""
+    reps = routine.reps.start
+    usual = set(sentences(routine, reps))
+    first = [
+        text for text in sentences(routine, reps, conditions=Conditions(first_run=True)) if text not in usual
+    ]
+    return " ".join((*routine.safety, *first)) or None
