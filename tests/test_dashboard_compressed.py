@@ -84,7 +84,7 @@ def test_a_run_is_followed_through_a_compressing_proxy(browser: Browser, service
         live = page.locator("#live-push")
         expect(live.locator(".sentence")).to_have_text("Push away 3 times.", timeout=10_000)
         expect(live.locator(".count")).to_have_text("2 of 3", timeout=10_000)
-        answers = live.get_by_role("group", name="How did it feel?")
+        answers = live.get_by_role("group", name="How did that feel?")  # the routine's own question
         expect(answers.get_by_role("button")).to_have_text(
             ["Felt good", "Too much", "It hurt"], timeout=15_000
         )
