@@ -32,6 +32,7 @@ from homeflow.routine.progression import Level, next_level
 from homeflow.service import build_rooms, build_speakers
 from homeflow.settings import SettingsError, summary
 from homeflow.settings.model import CastSpeaker, LocalSpeaker, Settings, SonosSpeaker
+from homeflow.settings.stops import stop_warnings
 from homeflow.settings.voices import voice_warnings
 from homeflow.speech import engine_problem
 from homeflow.supervisor import AddonError
@@ -249,7 +250,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(summary(settings))
     for warning in shared_lights(settings):
         print(f"homeflow: warning: {warning}", file=sys.stderr)
-    for warning in voice_warnings(settings):
+    for warning in (*voice_warnings(settings), *stop_warnings(settings)):
         print(warning, file=sys.stderr)
     if args.probe:
         answers = asyncio.run(probe(settings))

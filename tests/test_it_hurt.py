@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,8 +22,9 @@ from homeflow.defaults import ROUTINES, load_settings
 from homeflow.homeassistant.discovery import node_id
 from homeflow.journal import Database, RunRecord, RunStatus, open_journal
 from homeflow.language import phrases
+from homeflow.planning import replies
 from homeflow.routine.guidance import CANCELLED, SHOWN_ADVICE, rest_refusal, stop_rules
-from homeflow.routine.progression import Feedback
+from homeflow.routine.progression import Feedback, Level
 from homeflow.settings import load
 from homeflow.settings.model import Zigbee2MqttButton
 from homeflow.triggers.buttons import DUPLICATE_WINDOW_S
@@ -31,6 +33,7 @@ from .harness import collecting, retained, serving, shipped_routine, write_setti
 from .home import Home, home, safety_heard
 from .mosquitto import Broker, free_port
 from .test_answers import EDITS, GENTLE, HURT_REPLY, QUESTION, REST, STOPS, said, until_asking, until_idle
+from .test_defaults import homeflow
 from .test_profiles import people
 from .test_settings import problems, write
 
@@ -249,6 +252,68 @@ def test_the_rest_after_it_hurt_is_a_bounded_routine_setting(
     assert load(Path("homeflow.yaml")).routines["r"].limits.rest_after_hurt_s == 1800
 
 
+CALM = textwrap.dedent("""\
+    name: Calm
+    feedback: true
+    safety:
+      - Breathe slowly throughout.
+      - Quit right away if your chest feels tight.
+      - Call emergency services when you faint.
+    steps: [{title: A, do: [say: Hi.]}]
+    """)
+
+
+def test_the_stop_rules_repeated_after_it_hurt_are_the_routines_stop_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "homeflow.yaml", "routines: routines/\n")
+    stop = "stop: Quit right away if your chest feels tight. Call emergency services when you faint.\n"
+    write(tmp_path, "routines/calm.yaml", CALM + stop)
+    calm = load(Path("homeflow.yaml")).routines["calm"]
+    rules = "Quit right away if your chest feels tight. Call emergency services when you faint."
+    assert calm.stop == tuple(calm.safety[1:]) and stop_rules(calm) == rules
+    [hurt] = [r for r in replies(calm, Level(3, "hurt", gentle=True)) if r.startswith("I am sorry")]
+    assert hurt.endswith(f"see a doctor or a physiotherapist. {rules}")
+    checked = homeflow("check", "-c", "homeflow.yaml", cwd=tmp_path)
+    assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr
+
+    # Without `stop:` nothing of the safety text is repeated, and `check` says where to add it.
+    write(tmp_path, "routines/calm.yaml", CALM)
+    calm = load(Path("homeflow.yaml")).routines["calm"]
+    [hurt] = [r for r in replies(calm, Level(3, "hurt", gentle=True)) if r.startswith("I am sorry")]
+    assert stop_rules(calm) == "" and hurt.endswith("see a doctor or a physiotherapist.")
+    checked = homeflow("check", "-c", "homeflow.yaml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert [line for line in checked.stderr.splitlines() if "warning" in line] == [
+        'routines/calm.yaml:4:3: warning: stop: missing in routine calm: after "it hurt" only the advice '
+        "to rest is repeated; list the safety sentences to repeat then (when to stop at once, when to get "
+        "urgent care) under stop:"
+    ]
+
+
+def test_the_stop_rules_are_bounded_like_the_safety_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "homeflow.yaml", "routines: routines/\n")
+    long = "Stop" + " now" * 130 + "."
+    bad = f"stop:\n  - Stop.\n  - {long}\n  - [a list]\n"
+    write(tmp_path, "routines/calm.yaml", CALM + bad)
+    assert problems(Path("homeflow.yaml")) == [
+        "routines/calm.yaml:10:5: stop[1]: too long (525 characters); at most 500",
+        "routines/calm.yaml:11:5: stop[2]: expected text, got a list",
+    ]
+    write(tmp_path, "routines/calm.yaml", CALM + "stop: []\n")
+    assert problems(Path("homeflow.yaml")) == ["routines/calm.yaml:8:7: stop: needs at least one sentence"]
+    write(tmp_path, "routines/calm.yaml", CALM + "stop: {at: once}\n")
+    assert problems(Path("homeflow.yaml")) == [
+        "routines/calm.yaml:8:7: stop: expected a list of sentences or a text, got a mapping"
+    ]
+    write(tmp_path, "routines/calm.yaml", CALM + "stop:\n" + "  - Stop.\n" * 21)
+    assert problems(Path("homeflow.yaml")) == ["routines/calm.yaml:9:3: stop: at most 20 sentences, got 21"]
+
+
 async def test_each_person_rests_after_their_own_it_hurt_and_hears_their_own_button(
     tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
 ) -> None:
@@ -310,6 +375,7 @@ def test_the_it_hurt_path_speaks_german_in_the_german_routine() -> None:
     assert cancel_question(None, table) == (
         "Hat es wehgetan? Wenn ja, wähle „Es hat wehgetan“ im Dashboard oder in Home Assistant."
     )
+    assert german.stop == (german.safety[1], german.safety[3])  # its `stop:` repeats them
     assert stop_rules(german) == f"{german.safety[1]} {german.safety[3]}"
     assert stop_rules(german).startswith("Hör sofort auf")
     assert "such sofort ärztliche Hilfe" in stop_rules(german)

@@ -58,7 +58,6 @@ class Phrases:
     answer_elsewhere: str  # the question's answers in a room without a button
     cancel_question: str  # after a run was cancelled
     cancel_elsewhere: str  # how to say "it hurt" then, in a room without a button
-    stop_marks: str  # "|"-separated: a safety sentence holding one (lowercase) is a stop rule
     rest_after_hurt: str  # a start refused while the rest after "it hurt" lasts
     hour: str
     hours: str

@@ -92,7 +92,6 @@ PHRASES = Phrases(
     ),
     cancel_question="Hat es wehgetan?",
     cancel_elsewhere="Wenn ja, wähle „Es hat wehgetan“ im Dashboard oder in Home Assistant.",
-    stop_marks="hör sofort auf|sofort ärztliche hilfe",
     rest_after_hurt=(
         "Letztes Mal hat es wehgetan. Gib {focus} noch {wait} Ruhe, bevor {routine} wieder dran ist."
     ),

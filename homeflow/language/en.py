@@ -61,7 +61,6 @@ PHRASES = Phrases(
     answer_elsewhere="Answer on the dashboard or in Home Assistant: felt good, too much, or it hurt.",
     cancel_question="Did it hurt?",
     cancel_elsewhere="If it did, choose It hurt on the dashboard or in Home Assistant.",
-    stop_marks="stop at once|urgent",
     rest_after_hurt="It hurt last time. Give {focus} {wait} of rest before the next {routine}.",
     hour="{n} more hour",
     hours="{n} more hours",

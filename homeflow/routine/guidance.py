@@ -129,10 +129,8 @@ def answer_hint(button: str, answers: Mapping[str, Feedback], table: Phrases = E
 
 
 def stop_rules(routine: Routine) -> str:
-    """The sentences of the routine's safety text that say when to stop (the red flags), as one text:
-    repeated after "it hurt". Empty without any."""
-    marks = said(routine).stop_marks.split("|")
-    return " ".join(s for s in routine.safety if any(mark in s.lower() for mark in marks))
+    """The routine's stop rules (its `stop`) as one text: repeated after "it hurt". Empty without any."""
+    return " ".join(routine.stop)
 
 
 def rest_refusal(routine: Routine, wait_s: float) -> str:

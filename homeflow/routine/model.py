@@ -182,3 +182,7 @@ class Routine:
     language: str = DEFAULT
     # What a refusal asks to rest ("your back"), in the routine's words; None: the table's neutral one.
     focus: str | None = None
+    # The stop rules (when to stop at once, when to get urgent care): repeated after "it hurt".
+    stop: tuple[str, ...] = ()
+    # `FILE:LINE:COL` of the safety text, for the warning when it has no `stop` (homeflow.settings.stops).
+    safety_at: str = field(default="", compare=False)

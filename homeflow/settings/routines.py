@@ -56,6 +56,7 @@ _ROUTINE_KEYS = (
     "limits",
     "feedback",
     "safety",
+    "stop",
     "steps",
 )
 # Where a safety text given as one text is cut into the sentences said one by one.
@@ -90,7 +91,8 @@ def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
     steps = _steps(ch, f.get("steps"), "steps", scope, nested=False)
     limits = _limits(ch, f.get("limits"))
     feedback = _feedback(ch, f.get("feedback"), scope, LANGUAGES[language])
-    safety = _safety(ch, f.get("safety"))
+    safety = _sentences(ch, f.get("safety"), "safety")
+    stop = _sentences(ch, f.get("stop"), "stop")
     if len(ch.problems) > before or ambience is None:
         return None
     routine = Routine(
@@ -106,6 +108,8 @@ def parse_routine(ch: Checker, node: Node, routine_id: str) -> Routine | None:
         safety,
         language,
         focus,
+        stop,
+        safety_at=_at(f.get("safety")),
     )
     return routine if routine_size.fits(ch, routine, f["steps"]) else None
 
@@ -146,31 +150,34 @@ def _feedback(ch: Checker, node: Node | None, scope: ph.Scope, said: Phrases) ->
     return FeedbackPrompt(question or default.question, timeout, gentle or default.gentle)
 
 
-def _safety(ch: Checker, node: Node | None) -> tuple[str, ...]:
-    """The safety introduction: a list of sentences, or a text cut into sentences; each said as written
-    (no placeholders), at most MAX_SENTENCE_CHARS each and MAX_SAFETY_SENTENCES in all."""
+def _sentences(ch: Checker, node: Node | None, key: str) -> tuple[str, ...]:
+    """`safety` (the introduction) or `stop` (the stop rules): a list of sentences, or a text cut into
+    sentences; each said as written (no placeholders), at most MAX_SENTENCE_CHARS each and
+    MAX_SAFETY_SENTENCES in all."""
     if node is None:
         return ()
     if isinstance(node, Seq):
         if not node.items:
-            ch.report(node, "safety", "needs at least one sentence")
-        said = (
-            ch.text(item, index("safety", i), most=MAX_SENTENCE_CHARS) for i, item in enumerate(node.items)
-        )
+            ch.report(node, key, "needs at least one sentence")
+        said = (ch.text(item, index(key, i), most=MAX_SENTENCE_CHARS) for i, item in enumerate(node.items))
         sentences = [text.strip() for text in said if text is not None]
     elif isinstance(node, Scalar) and isinstance(node.value, str):
-        text = ch.text(node, "safety", "")
+        text = ch.text(node, key, "")
         sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
         if (longest := max(map(len, sentences), default=0)) > MAX_SENTENCE_CHARS:
-            ch.report(node, "safety", f"a sentence of {longest} characters; at most {MAX_SENTENCE_CHARS}")
+            ch.report(node, key, f"a sentence of {longest} characters; at most {MAX_SENTENCE_CHARS}")
             return ()
     else:
-        ch.report(node, "safety", f"expected a list of sentences or a text, got {describe(node)}")
+        ch.report(node, key, f"expected a list of sentences or a text, got {describe(node)}")
         return ()
     if len(sentences) > MAX_SAFETY_SENTENCES:
-        ch.report(node, "safety", f"at most {MAX_SAFETY_SENTENCES} sentences, got {len(sentences)}")
+        ch.report(node, key, f"at most {MAX_SAFETY_SENTENCES} sentences, got {len(sentences)}")
         return ()
     return tuple(sentences)
+
+
+def _at(node: Node | None) -> str:
+    return "" if node is None else f"{node.mark.file}:{node.mark.line}:{node.mark.column}"
 
 
 def parse_ambience(ch: Checker, node: Node, path: str) -> Ambience | None:
