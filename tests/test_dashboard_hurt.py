@@ -73,7 +73,7 @@ def test_cancel_did_it_hurt_it_hurt_then_a_rest_with_the_stop_rules(
         live = page.locator(f"#live-{routine_id}")
         expect(live.locator(".sentence")).not_to_be_empty(timeout=5000)
         live.locator(".cancel").click()
-        live.locator(".cancel").click()
+        live.get_by_role("button", name=words["really_stop"]).click()
 
         # Asked, large and announced, in the routine's language: "It hurt", or no.
         question = live.get_by_role("alert").first

@@ -192,6 +192,36 @@ def test_a_first_german_run_on_a_phone(browser: Browser, german: Service) -> Non
     assert (watch.errors, watch.refused) == ([], [])
 
 
+def test_a_double_tap_on_cancel_stops_nothing(browser: Browser, german: Service) -> None:
+    with open_page(browser, "session-double-tap") as (page, watch):
+        sign_in(page, german.url + "/")
+        page.locator("article[data-routine=ruecken] .start").click()
+        live = page.locator("#live-ruecken")
+        live.get_by_role("button", name="Überspringen").click()  # past the safety introduction
+        expect(live).to_have_attribute("data-state", "running", timeout=5000)
+
+        # Two taps 0.3 s apart, as a thumb bounces: the first asks, the second is not the answer.
+        page.evaluate(
+            """async () => {
+                const cancel = document.querySelector("#live-ruecken .cancel");
+                cancel.click();
+                await new Promise((done) => setTimeout(done, 300));
+                cancel.click();
+            }"""
+        )
+        cancel = live.get_by_role("button", name="Wirklich aufhören?")
+        expect(cancel).to_be_visible()
+        page.wait_for_timeout(500)  # a cancel sent would have ended the run by now
+        assert german.request("GET", "/api/routines").json()["routines"][0]["state"]["state"] == "running"
+        expect(live).to_have_attribute("data-state", "running")
+
+        # A deliberate second tap, within the 5 seconds, stops it.
+        cancel.click()
+        expect(live.get_by_role("alert")).to_have_text("Hat es wehgetan?")
+        assert german.request("GET", "/api/routines").json()["routines"][0]["state"]["state"] == "asking"
+    assert (watch.errors, watch.refused) == ([], [])
+
+
 @pytest.fixture
 def household(tmp_path: Path, broker: Broker, prefix: str) -> Iterator[Service]:
     with running(tmp_path, broker, prefix, routines={"quick": QUICK}, body=PEOPLE) as the_service:
@@ -287,7 +317,7 @@ def test_the_page_speaks_the_language_of_the_routine_in_use(browser: Browser, tw
         assert_accessible(page, "a German run among English routines")
         shot(page, "8-german-run-desktop")
         live.locator(".cancel").click()
-        live.locator(".cancel").click()
+        live.get_by_role("button", name="Wirklich aufhören?").click()
         expect(live).to_have_count(0)
         page.reload()  # the routine last used on this device keeps the page in its language
         expect(page.locator("#history-title")).to_have_text("Verlauf")

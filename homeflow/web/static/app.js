@@ -11,6 +11,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const CHART_DAYS = 90;
 // A stray tap on Cancel does nothing: a second tap within this many seconds stops the run.
 const CONFIRM_S = 5;
+// ... but not one this soon after the first: a double tap (or a bounce) is one stray tap, not two.
+const DOUBLE_TAP_MS = 600;
 const ANSWERS = ["good", "too_much", "hurt"];
 // The state's `question` while a cancelled run asks whether it hurt: only "it hurt" answers it.
 const DID_IT_HURT = "did_it_hurt";
@@ -438,6 +440,7 @@ function stop(routineId, button) {
   const card = button.closest(".live"), lang = model.routines.get(routineId)?.lang;
   const hint = card.querySelector(".cancel-hint");
   if (button.dataset.armed) {
+    if (performance.now() - Number(button.dataset.armedAt) < DOUBLE_TAP_MS) return;
     clearTimeout(Number(button.dataset.armed));
     model.focus = { routine: routineId, what: ".start" };
     command(routineId, "cancel");
@@ -449,8 +452,10 @@ function stop(routineId, button) {
     hint.textContent = "";
   };
   button.dataset.armed = String(setTimeout(disarm, CONFIRM_S * 1000));
-  button.textContent = t(lang, "really_stop");
+  button.dataset.armedAt = String(performance.now());
   hint.textContent = t(lang, "cancel_hint", { seconds: CONFIRM_S });
+  // The button asks "Really stop?" once a tap on it would stop the run.
+  setTimeout(() => { if (button.dataset.armed) button.textContent = t(lang, "really_stop"); }, DOUBLE_TAP_MS);
 }
 
 // During a count the large line is the instruction that introduced it, not a short cue of the count's
