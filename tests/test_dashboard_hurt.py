@@ -1,7 +1,8 @@
 """The "it hurt" path on a phone (390x844, real headless Chromium, axe-core in every new state), in
 English and German: a run cancelled mid-way asks whether it hurt, a large "It hurt" keeps the answer on
-that run, the reply homeflow said is shown, and the routine then rests with its stop rules, Start
-cautioned, a tap on it saying why; a first run's Start is in view beside the safety text owed."""
+that run ("No" is thanked), the reply homeflow said is shown, and the routine then rests with its stop
+rules, Start cautioned, a tap on it saying why; a first run's Start is in view beside the safety text
+owed."""
 
 from __future__ import annotations
 
@@ -122,6 +123,42 @@ def test_cancel_did_it_hurt_it_hurt_then_a_rest_with_the_stop_rules(
         expect(refused).to_be_in_viewport()
         expect(page.locator(f"#live-{routine_id}")).to_have_count(0)
         assert_accessible(page, f"resting, refused ({lang})")
+    assert watch.errors == []
+
+
+def test_no_it_did_not_hurt_is_thanked_until_done_or_a_few_seconds(
+    browser: Browser, massage: Service
+) -> None:
+    (routine_id,) = [r["id"] for r in massage.request("GET", "/api/routines").json()["routines"]]
+    lang = "en" if routine_id == "massage" else "de"
+    words = page_words(lang)
+    with open_page(browser, f"not-hurt-{lang}") as (page, watch):
+        sign_in(page, massage.url + "/")
+        card = page.locator(f"article[data-routine={routine_id}]")
+        live = page.locator(f"#live-{routine_id}")
+        for closed_by_done in (True, False):
+            card.locator(".start").click()
+            expect(live.locator(".sentence")).not_to_be_empty(timeout=5000)
+            live.locator(".cancel").click()
+            live.get_by_role("button", name=words["really_stop"]).click()
+            live.get_by_role("button", name=words["not_hurt"], exact=True).click()
+
+            # Thanked in the routine's language, the focus on Done; nothing is kept as an answer.
+            ack = live.locator(".ack")
+            expect(ack).to_have_text(words["not_hurt_ack"])
+            expect(ack).to_be_in_viewport()
+            done = live.get_by_role("button", name=words["done"])
+            expect(done).to_be_focused()
+            if closed_by_done:
+                if lang == "de":
+                    assert_german(page)
+                assert_accessible(page, f"not hurt, thanked ({lang})")
+                shot(page, f"12-not-hurt-{lang}")
+                done.click()
+            expect(live).to_have_count(0, timeout=10_000)  # without Done, after a few seconds
+            expect(card.locator(".start")).to_be_focused()
+        runs = massage.request("GET", "/api/runs").json()["runs"]
+        assert [(run["status"], run["feedback"]) for run in runs] == [("cancelled", None)] * 2
     assert watch.errors == []
 
 

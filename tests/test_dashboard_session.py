@@ -186,6 +186,8 @@ def test_a_first_german_run_on_a_phone(browser: Browser, german: Service) -> Non
         expect(live.get_by_role("alert")).to_have_text("Hat es wehgetan?")
         assert_german(page)
         live.get_by_role("button", name="Nein, es tat nicht weh").click()
+        expect(live.locator(".ack")).to_have_text("Danke. Ruh dich gut aus.")
+        live.get_by_role("button", name="Fertig").click()
         expect(live).to_have_count(0)
         expect(card.locator(".start")).to_be_focused()
         assert_german(page)

@@ -16,6 +16,8 @@ const DOUBLE_TAP_MS = 600;
 const ANSWERS = ["good", "too_much", "hurt"];
 // The state's `question` while a cancelled run asks whether it hurt: only "it hurt" answers it.
 const DID_IT_HURT = "did_it_hurt";
+// "No, it did not hurt" is thanked for this long, unless Done closes it first.
+const NOT_HURT_ACK_S = 6;
 // The API's answer to a start that a routine's limits (or a lamp in use) refused: the reason follows.
 const NOT_STARTED = "not started: ";
 // `chosen`: the profile picked beside each routine's Start; `refused`: why a start just did not
@@ -530,11 +532,25 @@ function hurtCard(routine) {
     el("div", { class: "row answers hurt-answers", role: "group", "aria-labelledby": `question-${id}` },
       el("button", { type: "button", class: "hurt", "data-answer": "hurt", onclick: () => answer(id, "hurt") },
         t(lang, "answer_hurt")),
-      el("button", { type: "button", class: "not-hurt", onclick: () => {
-        model.focus = { routine: id, what: ".start" };
-        command(id, "cancel");
-      } }, t(lang, "not_hurt"))),
+      el("button", { type: "button", class: "not-hurt", onclick: () => notHurt(id) }, t(lang, "not_hurt"))),
     el("p", { class: "problem", role: "alert" }));
+}
+
+// "No": the question closes, and the person is thanked for a few seconds (the focus on Done, then Start).
+async function notHurt(routineId) {
+  const ack = { answer: "not_hurt", profile: model.routines.get(routineId).state.profile || null, seen: 0 };
+  model.acks.set(routineId, ack);
+  model.focus = { routine: routineId, what: ".done" };
+  if (!(await command(routineId, "cancel"))) {
+    model.acks.delete(routineId);
+    model.focus = null;
+    return;
+  }
+  setTimeout(() => {
+    if (model.acks.get(routineId) !== ack) return;  // closed already, or another answer since
+    model.acks.delete(routineId);
+    renderLive();
+  }, NOT_HURT_ACK_S * 1000);
 }
 
 // The answers to a question; `runId`: the run of the History they answer; `words`: which answers.
@@ -548,10 +564,10 @@ function answerButtons(routine, className, label, runId = null, words = ANSWERS)
 // After an answer: what homeflow replied (thanks, what changes next time, and after "it hurt" the advice
 // and the stop rules), until the person closes it.
 function ackCard(routine) {
-  const id = routine.id, lang = routine.lang;
+  const id = routine.id, lang = routine.lang, { answer } = model.acks.get(id);
   return el("section", { class: "live card", id: `live-${id}`, lang, "data-kind": "ack", "data-routine": id,
     "aria-labelledby": `live-${id}-name` },
-    header(routine, el("span", { class: "badge" }, t(lang, `feedback_${model.acks.get(id).answer}`))),
+    header(routine, el("span", { class: "badge" }, t(lang, answer === "not_hurt" ? "not_hurt_badge" : `feedback_${answer}`))),
     el("p", { class: "ack", role: "status" }),
     el("button", { type: "button", class: "primary done", onclick: () => {
       model.acks.delete(id);
@@ -565,7 +581,9 @@ function updateAck(card, routine) {
   const stats = statsOf(routine, profile && routine.profiles.some((p) => p.name === profile) ? profile : null);
   const reply = routine.state.reply;
   let text;
-  if (reply && reply.n !== seen) {
+  if (answer === "not_hurt") {
+    text = t(lang, "not_hurt_ack");
+  } else if (reply && reply.n !== seen) {
     text = reply.text;  // what homeflow said to this answer
   } else {  // until the reply arrives (or where none is said)
     const parts = [t(lang, answer === "hurt" ? "sorry" : "thanks")];
