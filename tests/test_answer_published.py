@@ -15,6 +15,7 @@ from .home import Home, home
 from .mosquitto import Broker
 from .test_answers import EDITS, until_asking, until_idle
 from .test_home_assistant import render
+from .test_profiles import people
 
 
 async def outcome(h: Home, since: int) -> tuple[Message, list[dict[str, Any]]]:
@@ -88,3 +89,33 @@ async def test_a_question_left_unanswered_and_a_late_answer_are_published(
             "answered",
         )
         assert render(trigger["value_template"], late.text) == "answered"
+
+
+async def test_the_outcome_names_whose_run_it_was(
+    tmp_path: Path, broker: Broker, prefix: str, speech_cache: Path
+) -> None:
+    async with people(tmp_path, broker, prefix, speech_cache) as home:
+        mqtt, answered = home.watch.client, lambda m: m.json["event"] == "answered"
+        first = len(home.watch.messages)
+        # Ben's button starts his run; "cancel" closes its question unanswered.
+        await home.run(
+            lambda: home.press("bedroom"), lambda: mqtt.publish(home.topic("set"), "cancel", qos=1)
+        )
+        closed = await home.watch.wait_for(home.topic("event"), answered, since=first)
+        assert (closed.json["profile"], closed.json["feedback"], closed.json["reps_level"]) == (
+            "ben",
+            None,
+            5,
+        )
+
+        mark = len(home.watch.messages)
+        await mqtt.publish(home.topic("set"), "good", qos=1)  # late: Ben's run, Ben's level
+        late = await home.watch.wait_for(home.topic("event"), answered, since=mark)
+        assert (late.json["profile"], late.json["feedback"], late.json["run_id"]) == (
+            "ben",
+            "good",
+            closed.json["run_id"],
+        )
+        between = home.watch.messages[mark : home.watch.messages.index(late)]
+        figures = [m.json for m in between if m.topic == home.topic("stats/ben")]
+        assert [(f["reps_level"], f["towards"]["good"]) for f in figures] == [(5, 1)]  # Ben's, not Anna's
