@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from homeflow.commands import WHILE_ASKING, Command
 from homeflow.house import House, Room
 from homeflow.journal import Journal, JournalError, RunRecord, RunStatus
-from homeflow.people import key, report
+from homeflow.people import key, report_answer
 from homeflow.routine.guidance import feedback_reply, said, stop_rules
 from homeflow.routine.progression import Feedback, Level
 from homeflow.run import Run
@@ -69,7 +69,7 @@ class Answers:
     def late(self, routine_id: str, feedback: Feedback, run: Run | None, run_id: int | None = None) -> str:
         """No question is open: `feedback` answers the routine's last completed run, or the run
         `run_id` names (`answerable`), if nothing answered it yet; the next level is found again from the
-        journal, once, here, and the figures go out again."""
+        journal, once, here, and the figures and the `answered` event go out."""
         if run is not None and run.answered:
             return "late feedback: this run was answered already"
         journal = self.house.journal
@@ -100,7 +100,9 @@ class Answers:
         self.levels[key(routine_id, profile)] = level
         if run is not None:
             run.level = level  # the run is past its question: it hands this level back when it ends
-        report(self.house, room, profile, level)
+        report_answer(
+            self.house, room, profile, level, feedback=feedback, run_id=last.id, trigger=last.trigger
+        )
         if reply := feedback_reply(feedback, level, routine.reps.start, said(routine), stop_rules(routine)):
             self.speak(routine_id, reply)
         log.info("%s: run %d feedback %s (late)", routine_id, last.id, feedback)

@@ -20,7 +20,8 @@ from homeflow.journal import Journal, JournalError, Person
 from homeflow.language import ENGLISH, Phrases
 from homeflow.routine.guidance import advice, said, stop_rules
 from homeflow.routine.model import Reps
-from homeflow.routine.progression import Level, towards
+from homeflow.routine.progression import Feedback, Level, towards
+from homeflow.status import RunEvent
 
 if TYPE_CHECKING:
     from homeflow.settings.model import Settings
@@ -133,6 +134,33 @@ def report(house: House, room: Room, profile: str | None, level: Level) -> None:
         house.status.stats(routine_id, stats, profile)
     if profile == room.first:
         house.status.stats(routine_id, stats)
+
+
+def report_answer(
+    house: House,
+    room: Room,
+    profile: str | None,
+    level: Level,
+    *,
+    feedback: Feedback | None,
+    run_id: int | None,
+    trigger: str,
+) -> None:
+    """The outcome of the question of run `run_id` (`feedback`, None if it closed unanswered): the
+    person's figures with the next `level`, then the `answered` event saying so."""
+    # Figures first, as for `completed`: an automation reacting to `answered` reads the new level.
+    report(house, room, profile, level)
+    whose = {} if profile is None else {"profile": profile}
+    house.status.event(
+        room.routine.id,
+        RunEvent.ANSWERED,
+        run_id=run_id,
+        trigger=trigger,
+        feedback=None if feedback is None else str(feedback),
+        reps_level=level.reps,
+        reps_reason=level.reason,
+        **whose,
+    )
 
 
 def _whole_second_after(moment: datetime) -> datetime:

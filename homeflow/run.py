@@ -16,7 +16,7 @@ from homeflow.devices.speakers import restore_speakers
 from homeflow.devices.speakers.voice import Line, Voice
 from homeflow.house import House, Room
 from homeflow.journal import JournalError, RunRecord, RunStatus
-from homeflow.people import report
+from homeflow.people import report, report_answer
 from homeflow.planning import first_run, prepare_plan, safety_owed
 from homeflow.routine.guidance import feedback_reply, said, stop_rules
 from homeflow.routine.model import Ambience
@@ -322,7 +322,15 @@ class Run:
         ):
             self.say(reply, reply=True)
         self.state_changed()
-        self._report_figures()
+        report_answer(
+            self.house,
+            self.room,
+            self.profile,
+            self.level,
+            feedback=answer,
+            run_id=self.run_id,
+            trigger=self.trigger,
+        )
 
     # -- what the runner and voices report -----------------------------------------------------------
     def cue_due(self, index: int, cue: Cue, late_s: float) -> None:

@@ -61,6 +61,8 @@ class RunEvent(StrEnum):
     INTERRUPTED = "interrupted"
     RESUMED = "resumed"  # taken over from another homeflow, going on at the step that was playing
     REFUSED = "refused"  # a start that did not happen, with its reason
+    # The question was answered (late too) or closed unanswered: the answer and the next run's level.
+    ANSWERED = "answered"
 
 
 def idle() -> dict[str, Any]:

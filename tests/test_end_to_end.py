@@ -52,7 +52,8 @@ async def test_a_press_runs_the_whole_routine(
     assert running[0]["reps"] == 5
     assert running[0]["steps"] == 10
     assert states[-1]["state"] == "idle"
-    assert [p["event"] for p in h.watch.payloads(h.topic("event"))] == ["started", "completed"]
+    # Nobody answered the question: it closed unanswered, which `answered` says.
+    assert [p["event"] for p in h.watch.payloads(h.topic("event"))] == ["started", "completed", "answered"]
 
     with open_journal(tmp_path / "journal.db") as journal:
         [run] = journal.runs()

@@ -33,7 +33,7 @@ steps:
 BUTTONS = ("start", "pause", "resume", "skip", "cancel", "good", "too_much", "hurt")
 ANSWER_BUTTONS = ("good", "too_much", "hurt")
 SENSORS = ("state", "step", "progress", "last_completed", "streak", "reps", "refused")
-TRIGGERS = ("started", "completed", "cancelled", "interrupted", "refused", "resumed")
+TRIGGERS = ("started", "completed", "cancelled", "interrupted", "refused", "resumed", "answered")
 # Once a day: the second start is refused, which Home Assistant's "last refused start" sensor shows.
 ONCE_A_DAY = SHORT_ROUTINE + "limits: {max_per_day: 1}\n"
 # Home Assistant renders templates in a sandbox; strict undefined turns a missing key into a failure.

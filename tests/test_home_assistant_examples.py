@@ -29,6 +29,8 @@ from .ha_schema import (
 )
 
 EXAMPLES = REPO / "config" / "home-assistant"
+# What an `answered` event carries beside every event's fields (tests/test_answer_published.py).
+ANSWERED = {"feedback": "good", "reps_level": 10, "reps_reason": "1 good run in a row"}
 TEMPLATES = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
 
 
@@ -82,11 +84,22 @@ def check_automation(automation: dict[str, Any], known: set[str], routines: set[
                 "run_id": 1,
                 "trigger": "mqtt",
                 "at": "2025-01-01T07:30:00+00:00",
+                **(ANSWERED if trigger["payload"] == "answered" else {}),
             }
             assert (
                 TEMPLATES.from_string(trigger["value_template"]).render(value_json=payload)
                 == trigger["payload"]
             )
+            # The actions read only what the event carries (strict: a missing field fails).
+            for value in walk(automation["actions"]):
+                if isinstance(value, str) and "{{" in value:
+                    TEMPLATES.from_string(value).render(
+                        trigger={"payload_json": payload}, states=lambda _entity: "3"
+                    )
+    # The next level changes with the answer, after `completed`: only `answered` tells it fresh.
+    text = yaml.safe_dump(automation)
+    if "reps_level" in text or "_repetitions" in text:
+        assert [t.get("payload") for t in automation["triggers"]] == ["answered"], automation["alias"]
 
 
 def readme_section() -> str:

@@ -204,7 +204,8 @@ async def test_each_person_levels_up_on_their_own_answers(
         await home.run(lambda: home.press("bedroom"), cancel)
         first = len(home.watch.messages)
         await mqtt.publish(home.topic("set"), "too_much", qos=1)
-        await home.watch.wait_for(home.topic("stats/ben"), since=first)
+        late = await home.watch.wait_for(home.topic("event"), since=first)
+        assert (late.json["event"], late.json["profile"]) == ("answered", "ben")
         assert home.stats("ben")["towards"]["good"] == 0
         # An unknown person starts nothing.
         first = len(home.watch.messages)

@@ -49,10 +49,14 @@ STEP_ATTRIBUTES = (
     "{{ {'index': value_json.step_index, 'steps': value_json.get('steps'), "
     "'reps': value_json.get('reps'), 'ends_at': value_json.get('ends_at')} | tojson }}"
 )
-# Home Assistant's event entity wants `event_type`; homeflow's event payload names it `event`.
+# Home Assistant's event entity wants `event_type`; homeflow's event payload names it `event`. An
+# `answered` event carries the answer (null: none) and the next run's level.
 EVENT_TEMPLATE = (
     "{{ {'event_type': value_json.event, 'run_id': value_json.get('run_id'), "
-    "'trigger': value_json.trigger, 'reason': value_json.get('reason'), 'at': value_json.at} | tojson }}"
+    "'trigger': value_json.trigger, 'reason': value_json.get('reason'), "
+    "'feedback': value_json.get('feedback'), 'reps_level': value_json.get('reps_level'), "
+    "'reps_reason': value_json.get('reps_reason'), 'profile': value_json.get('profile'), "
+    "'at': value_json.at} | tojson }}"
 )
 # A sensor's state holds at most 255 characters.
 REFUSED_TEMPLATE = "{{ value_json.reason[:255] }}"
