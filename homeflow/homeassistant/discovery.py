@@ -18,6 +18,7 @@ device's configs (`owns`), the same configs whichever instance it is: one device
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
@@ -42,6 +43,10 @@ __all__ = ["EVENT_TYPES", "Discovery", "discovery_configs", "node_id"]
 COALESCE_S = 0.1
 # Below aiomqtt's threshold of 10 pending publishes, above which it logs a warning per publish.
 PUBLISH_BATCH = 8
+# Leftovers are cleared this many per pause (COALESCE_S), 400 a second: each clearing comes back to
+# homeflow's own subscription, and thousands at once would queue ahead of a button press on the one
+# connection, holding up its light command by seconds.
+CLEAR_BATCH = 40
 
 
 class Discovery:
@@ -80,14 +85,16 @@ class Discovery:
         self._wanted = asyncio.Event()
         self._republish = False
         self._taken: set[str] = set()  # routines taken over since the last publish
-        self._stale: set[str] = set()  # retained configs of entities the settings no longer have
+        # Retained configs of entities the settings no longer have, in the order they came.
+        self._stale: dict[str, None] = {}
+        self._cleared = 0  # of the leftovers seen since the last time there were none
 
     def listen(self) -> None:
         """Publish on every connect, again when Home Assistant starts, and clear leftovers (all sent
         by `run`, so no message handler ever waits for the broker)."""
         if self.enabled:
             self.mqtt.route(f"{self.prefix}/status", self._on_home_assistant_status)
-        self.mqtt.route(f"{self.prefix}/+/{self.node}/+/config", self._on_config)
+        self.mqtt.route(f"{self.prefix}/+/{self.node}/+/config", self._on_config, qos=0)
         self.mqtt.on_connect(self._on_connect)
 
     async def run(self) -> None:
@@ -97,15 +104,26 @@ class Discovery:
             await self._wanted.wait()
             await asyncio.sleep(COALESCE_S)
             self._wanted.clear()
-            stale, self._stale = self._stale, set()
-            for topic in sorted(stale):
-                await self.mqtt.publish(topic, "", retain=True)
             taken, self._taken = self._taken, set()
             if self._republish:
                 self._republish = False
                 await self.publish_all()
             elif taken:
                 await self._publish([i for r in sorted(taken) for i in self._by_routine.get(r, {}).items()])
+            await self._clear_some()
+
+    async def _clear_some(self) -> None:
+        """Remove the next few leftovers (an empty retained config); come back for the rest."""
+        batch = list(itertools.islice(self._stale, CLEAR_BATCH))
+        for topic in batch:
+            del self._stale[topic]
+        await self._publish([(topic, "") for topic in batch])
+        self._cleared += len(batch)
+        if self._stale:
+            self._wanted.set()
+        elif batch:
+            log.info("removed %d Home Assistant entities no longer in the settings", self._cleared)
+            self._cleared = 0
 
     def taken(self, routine: str) -> None:
         """This instance has taken `routine` over: its device's configs go out (the same as before)."""
@@ -117,7 +135,7 @@ class Discovery:
         mine = [r for r in self._by_routine if r is None or self.owns(r)]
         await self._publish([item for r in mine for item in self._by_routine[r].items()])
 
-    async def _publish(self, items: list[tuple[str, Config]]) -> None:
+    async def _publish(self, items: list[tuple[str, Config | str]]) -> None:
         # A few at a time: one by one, each QoS 1 publish waits a round trip for its acknowledgement
         # (tens of milliseconds with delayed ACKs); all at once, aiomqtt warns about pending calls.
         for start in range(0, len(items), PUBLISH_BATCH):
@@ -145,7 +163,7 @@ class Discovery:
         topic = message.topic.value
         if not message.retain or not message.payload or topic in self.configs:
             return
-        if topic not in self._stale:
-            log.info("removing Home Assistant entity %s: no longer in the settings", topic)
-        self._stale.add(topic)
+        if not self._stale and not self._cleared:
+            log.info("removing Home Assistant entities no longer in the settings, first %s", topic)
+        self._stale[topic] = None
         self._wanted.set()

@@ -12,6 +12,7 @@ from aiohttp import web
 from homeflow.errors import HomeflowError
 from homeflow.settings.http import token_problem
 from homeflow.settings.model import HttpSettings
+from homeflow.web.site import BoundedSite, connection_cap
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,13 @@ async def run_web(app: web.Application, http: HttpSettings, ready: asyncio.Futur
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, http.bind, http.port)
+        site = BoundedSite(runner, http.bind, http.port, cap=connection_cap())
         try:
             await site.start()
         except OSError as exc:
             ready.set_exception(WebError(describe(exc, http)))
             return
-        host, port = runner.addresses[0][:2]
+        host, port = site.addresses[0]
         shown = f"[{host}]" if ":" in host else host
         url = http.public_url or f"http://{shown}:{port}"
         log.info("dashboard and API on %s/", url)
