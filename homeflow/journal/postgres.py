@@ -32,10 +32,17 @@ from homeflow.journal.base import (
     utcnow,
     whose,
 )
+from homeflow.journal.kept_sql import (
+    answers,
+    answers_after_query,
+    keep_level_query,
+    kept_level,
+    kept_level_query,
+)
 from homeflow.journal.levels import KeptLevel
 from homeflow.journal.streaks import Streak
 from homeflow.routine.model import Reps
-from homeflow.routine.progression import Feedback, Level
+from homeflow.routine.progression import Feedback
 from homeflow.settings.model import Database
 
 # Migration N takes a journal from schema N to N + 1; the table schema_version has a row per migration.
@@ -389,51 +396,15 @@ class PostgresJournal(Journal):
     def _answers_after(
         self, routine: str, after: int, person: Person | None
     ) -> list[tuple[int, str, Feedback | None]]:
-        clause, more = whose(person, "%s")
-        rows = self._read(
-            "SELECT id, status, feedback FROM runs WHERE routine = %s AND id > %s"
-            f" AND (status IN ('completed', 'running') OR feedback IS NOT NULL){clause} ORDER BY id",
-            (routine, after, *more),
-        )
-        return [(int(id_), status, Feedback(answer) if answer else None) for id_, status, answer in rows]
+        return answers(self._read(*answers_after_query("%s", routine, after, person)))
 
     def _kept_level(self, routine: str, where: tuple[str, bool, str], reps: Reps) -> KeptLevel | None:
-        rows = self._read(
-            "SELECT through, last_run, reps, reason, went_up, good_in_row, gentle FROM levels"
-            " WHERE routine = %s AND person = %s AND first = %s AND reps_setting = %s",
-            (routine, *where),
-        )
-        return next(
-            (
-                KeptLevel(int(through), int(last), Level(level, reason, bool(up), good, bool(gentle)))
-                for through, last, level, reason, up, good, gentle in rows
-            ),
-            None,
-        )
+        return kept_level(self._read(*kept_level_query("%s", routine, where)))
 
     def _keep_level(self, routine: str, where: tuple[str, bool, str], kept: KeptLevel) -> None:
-        level = kept.level
+        sql, args = keep_level_query("%s", routine, where, kept)
         with contextlib.suppress(psycopg.Error):
-            self._db.execute(
-                b"INSERT INTO levels (routine, person, first, reps_setting, through, last_run, reps, reason,"
-                b" went_up, good_in_row, gentle) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                b" ON CONFLICT (routine, person, first, reps_setting) DO UPDATE"
-                b" SET through = excluded.through,"
-                b" last_run = excluded.last_run, reps = excluded.reps, reason = excluded.reason,"
-                b" went_up = excluded.went_up, good_in_row = excluded.good_in_row, gentle = excluded.gentle"
-                b" WHERE excluded.through >= levels.through",
-                (
-                    routine,
-                    *where,
-                    kept.through,
-                    kept.last,
-                    level.reps,
-                    level.reason,
-                    level.went_up,
-                    level.good_in_row,
-                    level.gentle,
-                ),
-            )
+            self._db.execute(sql.encode(), args)
 
     def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:
         clause, more = whose(person, "%s")

@@ -30,10 +30,17 @@ from homeflow.journal.base import (
     utcnow,
     whose,
 )
+from homeflow.journal.kept_sql import (
+    answers,
+    answers_after_query,
+    keep_level_query,
+    kept_level,
+    kept_level_query,
+)
 from homeflow.journal.levels import KeptLevel
 from homeflow.journal.streaks import Streak
 from homeflow.routine.model import Reps
-from homeflow.routine.progression import Feedback, Level
+from homeflow.routine.progression import Feedback
 
 log = logging.getLogger(__name__)
 
@@ -348,51 +355,15 @@ class SqliteJournal(Journal):
     def _answers_after(
         self, routine: str, after: int, person: Person | None
     ) -> list[tuple[int, str, Feedback | None]]:
-        clause, more = whose(person, "?")
-        rows = self._read(
-            "SELECT id, status, feedback FROM runs WHERE routine = ? AND id > ?"
-            f" AND (status IN ('completed', 'running') OR feedback IS NOT NULL){clause} ORDER BY id",
-            (routine, after, *more),
-        )
-        return [(int(id_), status, Feedback(answer) if answer else None) for id_, status, answer in rows]
+        return answers(self._read(*answers_after_query("?", routine, after, person)))
 
     def _kept_level(self, routine: str, where: tuple[str, bool, str], reps: Reps) -> KeptLevel | None:
-        rows = self._read(
-            "SELECT through, last_run, reps, reason, went_up, good_in_row, gentle FROM levels"
-            " WHERE routine = ? AND person = ? AND first = ? AND reps_setting = ?",
-            (routine, *where),
-        )
-        return next(
-            (
-                KeptLevel(int(through), int(last), Level(level, reason, bool(up), good, bool(gentle)))
-                for through, last, level, reason, up, good, gentle in rows
-            ),
-            None,
-        )
+        return kept_level(self._read(*kept_level_query("?", routine, where)))
 
     def _keep_level(self, routine: str, where: tuple[str, bool, str], kept: KeptLevel) -> None:
-        level = kept.level
+        sql, args = keep_level_query("?", routine, where, kept)
         with contextlib.suppress(sqlite3.Error):
-            self._db.execute(
-                "INSERT INTO levels (routine, person, first, reps_setting, through, last_run, reps, reason,"
-                " went_up, good_in_row, gentle) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (routine, person, first, reps_setting) DO UPDATE"
-                " SET through = excluded.through,"
-                " last_run = excluded.last_run, reps = excluded.reps, reason = excluded.reason,"
-                " went_up = excluded.went_up, good_in_row = excluded.good_in_row, gentle = excluded.gentle"
-                " WHERE excluded.through >= levels.through",
-                (
-                    routine,
-                    *where,
-                    kept.through,
-                    kept.last,
-                    level.reps,
-                    level.reason,
-                    level.went_up,
-                    level.good_in_row,
-                    level.gentle,
-                ),
-            )
+            self._db.execute(sql, args)
 
     def _runs_after(self, routine: str, after: int, person: Person | None) -> list[tuple[int, datetime, str]]:
         clause, more = whose(person, "?")
