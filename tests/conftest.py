@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from homeflow.journal import Database
 
@@ -92,3 +93,12 @@ def journal_at(request: pytest.FixtureRequest, tmp_path: Path) -> Path | Databas
 def postgres_if(request: pytest.FixtureRequest, journal_at: Path | Database) -> Postgres | None:
     """The cluster behind `journal_at` when it is a PostgreSQL database."""
     return request.getfixturevalue("postgres") if isinstance(journal_at, Database) else None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium for one test module's pages (the system's, through Playwright)."""
+    from .browser import chromium  # noqa: PLC0415 -- tests/browser.py imports this module
+
+    with chromium() as launched:
+        yield launched

@@ -69,6 +69,18 @@ class Homeflow:
         finally:
             connection.close()
 
+    def run_once(self, routine: str) -> list[str]:
+        """Start `routine` over the web API and follow its states until it is idle again after running."""
+        events = self.events()
+        next(events)
+        assert self.request("POST", f"/api/routines/{routine}/start")["result"] == "started by web"
+        states: list[str] = []
+        for event in events:
+            states.append(event["state"]["state"])
+            if states[-1] == "idle" and "running" in states:
+                break
+        return states
+
     def rss_kib(self) -> int:
         """The process's resident memory."""
         return rss_kib(self.proc.pid)

@@ -15,7 +15,7 @@ from homeflow.journal import RunStatus, open_journal
 from homeflow.language import ENGLISH
 from homeflow.routine.guidance import SHOWN_ADVICE
 
-from .browser import PHONE, Watch, assert_accessible, chromium, open_page, shoot
+from .browser import PHONE, Watch, assert_accessible, open_page, shoot
 from .mosquitto import Broker
 from .web import TOKEN, Service, running
 
@@ -31,12 +31,6 @@ steps:
     do:
       - count: {say: "Stretch {reps} times.", to: "{reps}", tempo: 2}
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def past_runs(journal_path: Path) -> None:

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .browser import chromium, open_page
+from .browser import open_page
 from .mosquitto import Broker
 from .proxy import PREFIX, reverse_proxy
 from .web import TOKEN, Service, running
@@ -29,12 +29,6 @@ steps:
     do:
       - count: {say: "Push away {reps} times.", to: "{reps}", tempo: 40}
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

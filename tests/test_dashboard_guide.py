@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .browser import DESKTOP, PHONE, assert_accessible, chromium, open_page, shoot
+from .browser import DESKTOP, PHONE, assert_accessible, open_page, shoot
 from .mosquitto import Broker
 from .proxy import PREFIX, reverse_proxy
 from .web import TOKEN, Service, running
@@ -32,12 +32,6 @@ steps:
     do:
       - count: {say: "Now {reps} circles the other way.", to: "{reps}", tempo: 40}
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

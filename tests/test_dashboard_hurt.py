@@ -23,7 +23,7 @@ from homeflow.routine.guidance import stop_rules
 from homeflow.routine.model import Routine
 from homeflow.routine.progression import Feedback
 
-from .browser import assert_accessible, chromium, open_page
+from .browser import assert_accessible, open_page
 from .harness import shipped_routine
 from .mosquitto import Broker
 from .test_dashboard_session import assert_german, shot, sign_in
@@ -31,12 +31,6 @@ from .web import Service, running
 
 # The shipped routines, by the id each test serves it under.
 SHIPPED = {"en": ("massage", "back-massage.yaml"), "de": ("ruecken", "back-massage-de.yaml")}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def shipped(lang: str) -> Routine:

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, FloatRect, Locator, Page, expect
 from homeflow.language import LANGUAGES
 from homeflow.language.page import PAGE_WORDS, page_words
 
-from .browser import DESKTOP, PHONE, assert_accessible, chromium, open_page
+from .browser import DESKTOP, PHONE, assert_accessible, open_page
 from .harness import shipped_routine
 from .mosquitto import Broker
 from .test_faults_disk import fill, small_disk
@@ -95,12 +95,6 @@ def focused(page: Page, selector: str) -> bool:
 def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SHOTS / f"{name}.png")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def sign_in(page: Page, url: str) -> None:

@@ -37,14 +37,7 @@ def test_a_run_on_a_postgresql_journal_is_kept_and_shown_by_history(
     homeflow = start_homeflow(home, broker.port, "")  # no espeak-ng on PATH: the steps are printed
     try:
         homeflow.wait_healthy()
-        events = homeflow.events()
-        next(events)
-        assert homeflow.request("POST", "/api/routines/back-massage/start")["result"] == "started by web"
-        states = []
-        for event in events:
-            states.append(event["state"]["state"])
-            if states[-1] == "idle" and "running" in states:
-                break
+        homeflow.run_once("back-massage")
         assert homeflow.terminate() == 0, homeflow.log()
     finally:
         homeflow.kill()

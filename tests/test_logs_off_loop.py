@@ -95,14 +95,7 @@ def test_every_line_logged_before_a_sigterm_is_written_in_order(
     os.close(write)
     try:
         homeflow.wait_healthy()
-        events = homeflow.events()
-        next(events)
-        assert homeflow.request("POST", "/api/routines/back-massage/start")["result"] == "started by web"
-        states = []
-        for event in events:
-            states.append(event["state"]["state"])
-            if states[-1] == "idle" and "running" in states:
-                break
+        homeflow.run_once("back-massage")
         homeflow.proc.send_signal(signal.SIGTERM)
         with os.fdopen(read, "rb") as pipe:
             written = pipe.read().decode()  # up to the end: homeflow has exited
